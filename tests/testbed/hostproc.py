@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_HOST = [str(REPO / ".venv" / "bin" / "python"), "-m", "host"]
-CHROME_ARGS = ["chrome-extension://kcifmhdlbmkefpkcfoakafhibgjhmjnn/"]
+CHROME_ARGS = ["chrome-extension://ojnpopkpgdnmkpgbnihogpenoomlejcb/"]
 
 
 def encode(obj) -> bytes:
