@@ -1,0 +1,94 @@
+"""`python -m server.verify --trust DIR [--revocation off|soft|hard]` (PROTOCOL.md §6).
+
+Reads {"token": {...}, "origin": "https://…", "nonce": "…", "nonceIssuedAt": "<ISO 8601>"}
+on stdin, prints {"valid": true, "holder": {...}, "fingerprint": "…"} or
+{"valid": false, "reason": "<code>"}; exit 0 either way, 2 on unusable input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from server.verify import RevocationPolicy, Verifier, load_trust_anchors
+
+MAX_INPUT_BYTES = 1024 * 1024
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Any  # judged by the verifier itself (TOKEN_MALFORMED), not here
+    origin: str
+    nonce: str
+    nonceIssuedAt: datetime
+
+    @field_validator("nonceIssuedAt")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        # A date without offset is taken as UTC, the only sensible reading for a server.
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+class UnusableInput(Exception):
+    pass
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m server.verify",
+                                     description="Verify one CPS Bridge token read on stdin.")
+    parser.add_argument("--trust", required=True, type=Path,
+                        help="folder of PEM/DER CA certificates (trust anchors)")
+    parser.add_argument("--revocation", default="hard", choices=[p.value for p in RevocationPolicy])
+    parser.add_argument("--clock-skew", type=float, default=60.0, metavar="SECONDS")
+    parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+                        help="HTTP timeout for OCSP/CRL/CA fetches")
+    return parser.parse_args(argv)
+
+
+def _read_request(raw: bytes) -> Request:
+    if len(raw) > MAX_INPUT_BYTES:
+        raise UnusableInput(f"input larger than {MAX_INPUT_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UnusableInput(f"input is not JSON: {e}") from None
+    if not isinstance(data, dict):
+        raise UnusableInput("input is not a JSON object")
+    if "token" not in data:
+        raise UnusableInput("field 'token' is missing")
+    try:
+        return Request.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc']))}: {err['msg']}"
+                             for err in e.errors())
+        raise UnusableInput(f"invalid input: {problems}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="server.verify: %(levelname)s %(message)s")
+    args = _arguments(argv)
+    try:
+        anchors = load_trust_anchors(args.trust)
+        request = _read_request(sys.stdin.buffer.read())
+        verifier = Verifier(anchors, revocation=args.revocation,
+                            clock_skew=timedelta(seconds=args.clock_skew),
+                            http_timeout=args.timeout)
+        outcome = verifier.verify(request.token, origin=request.origin, nonce=request.nonce,
+                                  nonce_issued_at=request.nonceIssuedAt)
+    except (UnusableInput, ValueError) as e:
+        print(f"server.verify: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,161 @@
+"""Step 4: full path validation to the configured trust anchors (signatures, names, CA
+constraints, validity of every certificate), never a match on names alone."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import AuthorityInformationAccessOID
+from cryptography.x509.verification import (ExtensionPolicy, PolicyBuilder, Store,
+                                            VerificationError)
+
+from server.verify.fetch import FetchError, http_get
+from server.verify.outcome import Rejected
+
+log = logging.getLogger(__name__)
+
+CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
+MAX_CA_CERT_BYTES = 64 * 1024
+_CACHE_LIMIT = 10_000
+
+
+def _load_file(path: Path) -> list[x509.Certificate]:
+    data = path.read_bytes()
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        return x509.load_pem_x509_certificates(data)
+    return [x509.load_der_x509_certificate(data)]
+
+
+def load_trust_anchors(path: Path | str) -> list[x509.Certificate]:
+    """CA certificates from a folder of PEM/DER files (.pem .crt .cer .der; other files, such
+    as a README, are ignored) or from one such file. Raises ValueError naming the problem."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir()
+                       if p.is_file() and p.suffix.lower() in CERT_SUFFIXES)
+    elif path.is_file():
+        files = [path]
+    else:
+        raise ValueError(f"trust anchors: {path} is neither a folder nor a file")
+    anchors: dict[bytes, x509.Certificate] = {}
+    for file in files:
+        try:
+            certs = _load_file(file)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"trust anchors: {file} is not a readable PEM/DER certificate "
+                             f"({e})") from None
+        for cert in certs:
+            try:
+                ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+            except x509.ExtensionNotFound:
+                ca = False
+            if not ca:
+                raise ValueError(f"trust anchors: {file} holds a certificate that is not a CA "
+                                 f"({cert.subject.rfc4514_string()})")
+            anchors[cert.fingerprint(_sha256())] = cert
+    if not anchors:
+        raise ValueError(f"trust anchors: no CA certificate found in {path} "
+                         f"(expected {', '.join(CERT_SUFFIXES)} files)")
+    return list(anchors.values())
+
+
+def _sha256():
+    from cryptography.hazmat.primitives import hashes
+    return hashes.SHA256()
+
+
+def _ca_issuer_urls(cert: x509.Certificate) -> list[str]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    return [d.access_location.value for d in aia
+            if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
+            and isinstance(d.access_location, x509.UniformResourceIdentifier)]
+
+
+class ChainValidator:
+    """Validates a leaf against the anchors. Anchors may be roots and/or intermediates; when
+    the leaf's issuer is not among them, the intermediate named by the leaf's AIA caIssuers
+    is fetched (cached) and must itself chain to an anchor.
+
+    A successful validation is cached by the leaf's DER digest until the chain's common
+    validity window closes: path validation of the same bytes against the same anchors
+    cannot change within it, and this keeps repeated logins cheap."""
+
+    def __init__(self, anchors: list[x509.Certificate], http_timeout: float,
+                 fetch_intermediates: bool = True):
+        if not anchors:
+            raise ValueError("no trust anchors")
+        self._store = Store(anchors)
+        self._anchor_subjects = {a.subject for a in anchors}
+        self._timeout = http_timeout
+        self._fetch = fetch_intermediates
+        self._lock = threading.Lock()
+        self._chains: dict[bytes, tuple[list[x509.Certificate], datetime, datetime]] = {}
+        self._intermediates: dict[str, x509.Certificate] = {}
+        # CA certificates keep the WebPKI profile; the leaf's usage is checked at step 3 by
+        # our own IGC-Santé rules (no SAN on a CPS certificate, for instance).
+        self._ca_policy = ExtensionPolicy.webpki_defaults_ca()
+        self._ee_policy = ExtensionPolicy.permit_all()
+
+    def validate(self, leaf: x509.Certificate, leaf_der: bytes, now: datetime,
+                 skew: timedelta) -> list[x509.Certificate]:
+        """The chain, leaf first, anchor last; raises Rejected("CERT_UNTRUSTED")."""
+        key = hashlib.sha256(leaf_der).digest()
+        with self._lock:
+            hit = self._chains.get(key)
+        if hit is not None and hit[1] - skew <= now <= hit[2] + skew:
+            return hit[0]
+        # Step 3 has accepted `now` within the leaf's dates give or take the skew; validate at
+        # the nearest instant inside them so that the skew means the same thing here.
+        at = min(max(now, leaf.not_valid_before_utc), leaf.not_valid_after_utc)
+        chain = self._build(leaf, at)
+        window = (max(c.not_valid_before_utc for c in chain),
+                  min(c.not_valid_after_utc for c in chain))
+        with self._lock:
+            if len(self._chains) >= _CACHE_LIMIT:
+                self._chains.clear()
+            self._chains[key] = (chain, *window)
+        return chain
+
+    def _verify(self, leaf, intermediates, at) -> list[x509.Certificate]:
+        verifier = (PolicyBuilder().store(self._store).time(at)
+                    .extension_policies(ca_policy=self._ca_policy, ee_policy=self._ee_policy)
+                    .build_client_verifier())
+        return verifier.verify(leaf, intermediates).chain
+
+    def _build(self, leaf: x509.Certificate, at: datetime) -> list[x509.Certificate]:
+        try:
+            return self._verify(leaf, [], at)
+        except VerificationError as e:
+            first_error = str(e)
+        if not self._fetch or leaf.issuer in self._anchor_subjects:
+            raise Rejected("CERT_UNTRUSTED", first_error)
+        fetched = [c for c in map(self._intermediate, _ca_issuer_urls(leaf)) if c is not None]
+        if not fetched:
+            raise Rejected("CERT_UNTRUSTED", f"{first_error}; no intermediate from the AIA")
+        try:
+            return self._verify(leaf, fetched, at)
+        except VerificationError as e:
+            raise Rejected("CERT_UNTRUSTED", str(e)) from None
+
+    def _intermediate(self, url: str) -> x509.Certificate | None:
+        with self._lock:
+            if url in self._intermediates:
+                return self._intermediates[url]
+        try:
+            data = http_get(url, self._timeout, MAX_CA_CERT_BYTES)
+            certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
+                     else [x509.load_der_x509_certificate(data)])
+        except (FetchError, ValueError) as e:
+            log.warning("caIssuers %s: %s", url, e)
+            return None
+        with self._lock:
+            self._intermediates[url] = certs[0]
+        return certs[0]

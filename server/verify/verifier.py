@@ -1,0 +1,133 @@
+"""The §6 verification, in its order: each step either passes or names its reason code."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from cryptography import x509
+
+from host.identity import holder_of
+from server.verify.certificate import check_dates, check_usage
+from server.verify.chain import ChainValidator
+from server.verify.outcome import Outcome, Rejected, RevocationPolicy
+from server.verify.revocation import RevocationChecker, Status
+from server.verify.signature import check_signature, signed_message
+from server.verify.token import parse_token
+
+log = logging.getLogger(__name__)
+
+NONCE_LIFETIME = timedelta(minutes=5)
+_ORIGIN = re.compile(r"(https|wss)://[^/?#@\s]{1,249}")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Verifier:
+    """Verifies `cpsbridge:1` tokens for one relying party. Thread-safe; keep one per process
+    (its caches of validated chains and revocation answers are what makes it fast)."""
+
+    def __init__(self, anchors: list[x509.Certificate],
+                 revocation: RevocationPolicy | str = RevocationPolicy.HARD,
+                 clock_skew: timedelta = timedelta(seconds=60), http_timeout: float = 5.0,
+                 *, nonce_lifetime: timedelta = NONCE_LIFETIME,
+                 revocation_cache_ttl: timedelta = timedelta(minutes=10),
+                 fetch_intermediates: bool = True,
+                 card_type_policies: dict[str, str] | None = None,
+                 clock: Callable[[], datetime] = _utcnow):
+        self.revocation = RevocationPolicy(revocation)
+        self.clock_skew = clock_skew
+        self.nonce_lifetime = nonce_lifetime
+        self._policies = card_type_policies
+        self._clock = clock
+        self._chains = ChainValidator(list(anchors), http_timeout, fetch_intermediates)
+        self._revocation = RevocationChecker(http_timeout, clock_skew, revocation_cache_ttl)
+
+    def verify(self, token: dict | str | bytes, origin: str, nonce: str,
+               nonce_issued_at: datetime) -> Outcome:
+        """Step 2 checks only the nonce's age: one-time use is the store's job
+        (see verify_with_store)."""
+        _check_origin(origin)
+        try:
+            parsed = parse_token(token)
+            self._check_nonce_age(nonce, nonce_issued_at)
+            return self._verify_certificate_and_signature(parsed, origin, nonce)
+        except Rejected as e:
+            return self._refuse(e)
+
+    def verify_with_store(self, token: dict | str | bytes, origin: str, session_id: str,
+                          nonce: str, store) -> Outcome:
+        """Step 2 with the challenge store: the nonce is consumed first, whatever the outcome
+        (even for a malformed token), so that it can never be presented twice."""
+        from server.challenges import ChallengeError
+
+        _check_origin(origin)
+        consumed: Rejected | None = None
+        try:
+            store.consume(session_id, nonce)
+        except ChallengeError as e:
+            consumed = Rejected(e.reason, str(e))
+        try:
+            parsed = parse_token(token)
+            if consumed is not None:
+                raise consumed
+            return self._verify_certificate_and_signature(parsed, origin, nonce)
+        except Rejected as e:
+            return self._refuse(e)
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def _check_nonce_age(self, nonce: str, issued_at: datetime) -> None:
+        if not isinstance(nonce, str) or not nonce:
+            raise Rejected("NONCE_UNKNOWN", "no nonce")
+        if issued_at.tzinfo is None:
+            raise ValueError("nonce_issued_at must be timezone-aware")
+        now = self._clock()
+        if issued_at > now + self.clock_skew:
+            raise Rejected("NONCE_UNKNOWN", "nonce issued in the future")
+        if now - issued_at > self.nonce_lifetime:
+            raise Rejected("NONCE_EXPIRED", f"nonce issued at {issued_at.isoformat()}")
+
+    def _verify_certificate_and_signature(self, parsed, origin: str, nonce: str) -> Outcome:
+        cert = parsed.certificate
+        now = self._clock()
+        check_dates(cert, now, self.clock_skew)                                # step 3
+        check_usage(cert)
+        chain = self._chains.validate(cert, parsed.certificate_der, now, self.clock_skew)  # 4
+        if self.revocation is not RevocationPolicy.OFF:                        # step 5
+            self._check_revocation(cert, chain[1], now)
+        check_signature(cert.public_key(), parsed.algorithm, parsed.signature,  # step 6
+                        signed_message(origin, nonce, parsed.algorithm))
+        try:
+            holder = holder_of(cert, self._policies)
+        except ValueError as e:
+            raise Rejected("CERT_WRONG_USAGE", f"not a holder certificate: {e}") from None
+        return Outcome.accepted(holder, parsed.fingerprint)
+
+    def _check_revocation(self, cert: x509.Certificate, issuer: x509.Certificate,
+                          now: datetime) -> None:
+        status = self._revocation.status(cert, issuer, now)
+        if status is Status.REVOKED:
+            raise Rejected("CERT_REVOKED", f"serial {cert.serial_number:x}")
+        if status is Status.UNKNOWN:
+            raise Rejected("REVOCATION_UNKNOWN", "the OCSP responder does not know this certificate")
+        if status is Status.UNAVAILABLE:
+            if self.revocation is RevocationPolicy.HARD:
+                raise Rejected("REVOCATION_UNKNOWN", "no trustworthy OCSP or CRL answer")
+            log.warning("revocation of serial %x unchecked (soft-fail): no OCSP or CRL answer",
+                        cert.serial_number)
+
+    @staticmethod
+    def _refuse(error: Rejected) -> Outcome:
+        log.info("token refused: %s", error)
+        return Outcome.refused(error)
+
+
+def _check_origin(origin: str) -> None:
+    """The relying party's own origin, from its configuration: a programming error if bad."""
+    if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
+        raise ValueError(f"origin must be https://host[:port] with nothing after: {origin!r}")

@@ -1,0 +1,332 @@
+"""Every §6 step with good and crafted bad tokens (revocation off here; see
+test_revocation.py for step 5)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from host.identity import holder_of
+from server.verify import REASONS, Verifier
+from tests.server.tokens import ORIGIN, make_token
+from tests.testbed import pki as testbed_pki
+from tests.testbed.pki import HOLDERS, _usage, der, new_key
+
+UTC = timezone.utc
+
+
+def test_the_reason_codes_are_those_of_the_protocol():
+    assert set(REASONS) == {"TOKEN_MALFORMED", "NONCE_UNKNOWN", "NONCE_EXPIRED", "CERT_EXPIRED",
+                            "CERT_NOT_YET_VALID", "CERT_WRONG_USAGE", "CERT_UNTRUSTED",
+                            "CERT_REVOKED", "REVOCATION_UNKNOWN", "SIGNATURE_INVALID"}
+
+
+# -- accepted ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("slug,algorithm", [("dupont", "RS256"), ("dupont", "PS256"),
+                                            ("martin", "RS256"), ("petit", "PS256"),
+                                            ("robert", "ES256")])
+def test_good_tokens_name_the_holder(pki, verifier, nonce, just_now, slug, algorithm):
+    h = pki.holders[slug]
+    out = verifier.verify(make_token(h.auth_key, h.auth_cert, nonce, algorithm=algorithm),
+                          origin=ORIGIN, nonce=nonce, nonce_issued_at=just_now)
+    assert out.valid, out.detail
+    assert out.reason is None
+    assert out.fingerprint == h.certificate_id
+    assert out.holder == holder_of(h.auth_cert)
+    assert out.holder.idNat == h.spec.id_nat
+    assert (out.holder.familyName, out.holder.givenName) == (h.spec.family, h.spec.given)
+    assert out.holder.title == h.spec.title and out.holder.cardType == h.spec.card_type
+    assert out.to_json() == {"valid": True, "fingerprint": h.certificate_id,
+                             "holder": out.holder.model_dump(exclude_none=True)}
+
+
+def test_holder_identifiers(pki, verifier, nonce, just_now):
+    for slug, expected in [("dupont", ("RPPS", "99700367917", None)),
+                           ("martin", ("ADELI", None, "751234567"))]:
+        h = pki.holders[slug]
+        out = verifier.verify(make_token(h.auth_key, h.auth_cert, nonce), ORIGIN, nonce, just_now)
+        assert (out.holder.idType, out.holder.rpps, out.holder.adeli) == expected
+
+
+def test_es384_with_a_p384_key(pki, verifier, nonce, just_now):
+    key = new_key("p384")
+    cert = pki.holder_certificate(HOLDERS["robert"], key.public_key(), signature=False)
+    out = verifier.verify(make_token(key, cert, nonce, algorithm="ES384"), ORIGIN, nonce, just_now)
+    assert out.valid, out.detail
+
+
+def test_token_as_json_text_or_bytes(pki, verifier, nonce, just_now):
+    h = pki.holders["dupont"]
+    text = json.dumps(make_token(h.auth_key, h.auth_cert, nonce))
+    assert verifier.verify(text, ORIGIN, nonce, just_now).valid
+    assert verifier.verify(text.encode(), ORIGIN, nonce, just_now).valid
+
+
+def test_unknown_extra_fields_are_ignored(pki, verifier, nonce, just_now):
+    h = pki.holders["dupont"]
+    token = {**make_token(h.auth_key, h.auth_cert, nonce), "futureField": 1}
+    assert verifier.verify(token, ORIGIN, nonce, just_now).valid
+
+
+# -- step 1: TOKEN_MALFORMED -------------------------------------------------------------
+
+def _good(pki, nonce):
+    h = pki.holders["dupont"]
+    return make_token(h.auth_key, h.auth_cert, nonce)
+
+
+@pytest.mark.parametrize("spoil", [
+    lambda t: {**t, "format": "cpsbridge:2"},
+    lambda t: {**t, "format": "web-eid:1"},
+    lambda t: {k: v for k, v in t.items() if k != "format"},
+    lambda t: {k: v for k, v in t.items() if k != "unverifiedCertificate"},
+    lambda t: {k: v for k, v in t.items() if k != "algorithm"},
+    lambda t: {k: v for k, v in t.items() if k != "signature"},
+    lambda t: {k: v for k, v in t.items() if k != "appVersion"},
+    lambda t: {**t, "algorithm": "HS256"},
+    lambda t: {**t, "algorithm": "none"},
+    lambda t: {**t, "algorithm": "rs256"},
+    lambda t: {**t, "signature": "***not base64***"},
+    lambda t: {**t, "signature": ""},
+    lambda t: {**t, "signature": 12},
+    lambda t: {**t, "appVersion": None},
+    lambda t: {**t, "unverifiedCertificate": "éé"},
+    lambda t: {**t, "unverifiedCertificate": base64.b64encode(b"not a certificate").decode()},
+    lambda t: {**t, "unverifiedCertificate": t["unverifiedCertificate"][:-40]},
+    lambda t: {**t, "padding": "A" * 10_000},
+    lambda t: json.dumps(t) + " " * 10_000,
+    lambda t: "{not json",
+    lambda t: b"\xff\xfe",
+    lambda t: [t],
+    lambda t: "null",
+    lambda t: 42,
+], ids=lambda f: "")
+def test_malformed_tokens(pki, verifier, nonce, just_now, spoil):
+    out = verifier.verify(spoil(_good(pki, nonce)), ORIGIN, nonce, just_now)
+    assert (out.valid, out.reason) == (False, "TOKEN_MALFORMED")
+    assert out.holder is None and out.fingerprint is None
+    assert out.to_json() == {"valid": False, "reason": "TOKEN_MALFORMED"}
+
+
+def test_size_limit_is_ten_thousand_bytes(pki, verifier, nonce, just_now):
+    token = _good(pki, nonce)
+    compact = len(json.dumps(token, separators=(",", ":")))
+    text = json.dumps(token, separators=(",", ":")) + " " * (10_000 - compact)
+    assert verifier.verify(text, ORIGIN, nonce, just_now).valid
+    assert verifier.verify(text + " ", ORIGIN, nonce, just_now).reason == "TOKEN_MALFORMED"
+
+
+# -- step 2: nonce age (the store's one-time use is in test_challenges.py) ---------------
+
+def test_expired_nonce(pki, verifier, nonce):
+    issued = datetime.now(UTC) - timedelta(minutes=5, seconds=5)
+    assert verifier.verify(_good(pki, nonce), ORIGIN, nonce, issued).reason == "NONCE_EXPIRED"
+    issued = datetime.now(UTC) - timedelta(minutes=4, seconds=50)
+    assert verifier.verify(_good(pki, nonce), ORIGIN, nonce, issued).valid
+
+
+def test_nonce_from_the_future_is_unknown(pki, verifier, nonce):
+    issued = datetime.now(UTC) + timedelta(hours=1)
+    assert verifier.verify(_good(pki, nonce), ORIGIN, nonce, issued).reason == "NONCE_UNKNOWN"
+
+
+def test_malformed_token_is_reported_before_the_nonce(pki, verifier, nonce):
+    issued = datetime.now(UTC) - timedelta(hours=1)
+    out = verifier.verify({**_good(pki, nonce), "format": "x"}, ORIGIN, nonce, issued)
+    assert out.reason == "TOKEN_MALFORMED"
+
+
+# -- step 3: dates and usage -------------------------------------------------------------
+
+def test_expired_certificate(pki, verifier, nonce, just_now):
+    h = pki.holders["expire"]
+    out = verifier.verify(make_token(h.auth_key, h.auth_cert, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_EXPIRED"
+
+
+def test_expired_nonce_comes_before_expired_certificate(pki, verifier, nonce):
+    h = pki.holders["expire"]
+    out = verifier.verify(make_token(h.auth_key, h.auth_cert, nonce), ORIGIN, nonce,
+                          datetime.now(UTC) - timedelta(minutes=6))
+    assert out.reason == "NONCE_EXPIRED"
+
+
+def _dated(pki, not_before, not_after):
+    h = pki.holders["dupont"]
+    return h.auth_key, pki.holder_certificate(h.spec, h.auth_key.public_key(), signature=False,
+                                              not_before=not_before, not_after=not_after)
+
+
+def test_certificate_not_yet_valid(pki, verifier, nonce, just_now):
+    now = datetime.now(UTC)
+    key, cert = _dated(pki, now + timedelta(days=1), now + timedelta(days=400))
+    assert verifier.verify(make_token(key, cert, nonce), ORIGIN, nonce,
+                           just_now).reason == "CERT_NOT_YET_VALID"
+
+
+def test_clock_skew_is_tolerated_and_configurable(pki, anchors, nonce, just_now):
+    now = datetime.now(UTC)
+    key, early = _dated(pki, now + timedelta(seconds=30), now + timedelta(days=400))
+    key, late = _dated(pki, now - timedelta(days=400), now - timedelta(seconds=30))
+    lenient = Verifier(anchors, revocation="off", clock_skew=timedelta(seconds=120))
+    strict = Verifier(anchors, revocation="off", clock_skew=timedelta(0))
+    for cert, reason in [(early, "CERT_NOT_YET_VALID"), (late, "CERT_EXPIRED")]:
+        token = make_token(key, cert, nonce)
+        assert lenient.verify(token, ORIGIN, nonce, just_now).valid
+        assert strict.verify(token, ORIGIN, nonce, just_now).reason == reason
+
+
+def test_signature_certificate_is_refused(pki, verifier, nonce, just_now):
+    h = pki.holders["dupont"]  # the card's nonRepudiation-only key and certificate
+    out = verifier.verify(make_token(h.sig_key, h.sig_cert, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_WRONG_USAGE"
+
+
+@pytest.mark.parametrize("usage", [_usage(key_encipherment=True),
+                                   _usage(non_repudiation=True, key_encipherment=True)])
+def test_certificate_without_digital_signature_is_refused(pki, verifier, nonce, just_now, usage):
+    h = pki.holders["dupont"]
+    cert = pki.holder_certificate(h.spec, h.auth_key.public_key(), signature=False,
+                                  key_usage=usage)
+    out = verifier.verify(make_token(h.auth_key, cert, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_WRONG_USAGE"
+
+
+def test_wrong_usage_comes_before_untrusted(pki, verifier, nonce, just_now):
+    other = testbed_pki.TestPKI.create(pki.base_url)
+    h = other.holders["dupont"]
+    out = verifier.verify(make_token(h.sig_key, h.sig_cert, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_WRONG_USAGE"
+
+
+# -- step 4: chain -----------------------------------------------------------------------
+
+def test_lookalike_ca_is_untrusted(pki, verifier, nonce, just_now):
+    """Same issuer name as the real intermediate, another key: path validation refuses."""
+    fake_key, fake_ca = pki.lookalike_ca()
+    h = pki.holders["dupont"]
+    cert = pki.holder_certificate(h.spec, h.auth_key.public_key(), signature=False,
+                                  issuer_key=fake_key, issuer_cert=fake_ca)
+    assert cert.issuer == pki.ca_cert.subject
+    out = verifier.verify(make_token(h.auth_key, cert, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_UNTRUSTED"
+
+
+def test_other_pki_is_untrusted(pki, verifier, nonce, just_now):
+    other = testbed_pki.TestPKI.create(pki.base_url)  # same names everywhere, other keys
+    h = other.holders["dupont"]
+    out = verifier.verify(make_token(h.auth_key, h.auth_cert, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_UNTRUSTED"
+
+
+def test_self_signed_holder_is_untrusted(pki, verifier, nonce, just_now):
+    h = pki.holders["dupont"]
+    cert = pki.holder_certificate(h.spec, h.auth_key.public_key(), signature=False,
+                                  issuer_key=h.auth_key, issuer_cert=h.auth_cert)
+    out = verifier.verify(make_token(h.auth_key, cert, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_UNTRUSTED"
+
+
+def test_anchors_without_the_issuer_are_untrusted(pki, nonce, just_now):
+    other = testbed_pki.TestPKI.create(pki.base_url)
+    v = Verifier([other.root_cert, other.ca_cert], revocation="off", fetch_intermediates=False)
+    assert v.verify(_good(pki, nonce), ORIGIN, nonce, just_now).reason == "CERT_UNTRUSTED"
+
+
+def test_untrusted_comes_before_bad_signature(pki, verifier, nonce, just_now):
+    other = testbed_pki.TestPKI.create(pki.base_url)
+    h = other.holders["dupont"]
+    token = make_token(h.auth_key, h.auth_cert, nonce, signed_origin="https://evil.example")
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "CERT_UNTRUSTED"
+
+
+def test_root_only_anchor_fetches_the_intermediate_from_the_aia(pki, responder, nonce, just_now):
+    v = Verifier([pki.root_cert], revocation="off")
+    assert v.verify(_good(pki, nonce), ORIGIN, nonce, just_now).valid
+    assert v.verify(_good(pki, nonce), ORIGIN, nonce, just_now).valid
+    assert responder.hits["aia"] == 1  # cached
+    no_fetch = Verifier([pki.root_cert], revocation="off", fetch_intermediates=False)
+    assert no_fetch.verify(_good(pki, nonce), ORIGIN, nonce, just_now).reason == "CERT_UNTRUSTED"
+
+
+# -- step 6: signature -------------------------------------------------------------------
+
+@pytest.mark.parametrize("change", [
+    {"signed_origin": "https://evil.example"},
+    {"signed_origin": "https://localhost:8444"},
+    {"signed_nonce": base64.b64encode(b"\x01" * 32).decode()},
+])
+def test_signature_over_something_else_is_invalid(pki, verifier, nonce, just_now, change):
+    h = pki.holders["dupont"]
+    token = make_token(h.auth_key, h.auth_cert, nonce, **change)
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "SIGNATURE_INVALID"
+
+
+def test_verifier_uses_its_own_origin(pki, verifier, nonce, just_now):
+    token = _good(pki, nonce)  # signed for ORIGIN
+    assert verifier.verify(token, "https://trajectoire.example.test", nonce,
+                           just_now).reason == "SIGNATURE_INVALID"
+
+
+def test_signature_by_another_key_is_invalid(pki, verifier, nonce, just_now):
+    h = pki.holders["dupont"]
+    token = make_token(pki.holders["bernard"].auth_key, h.auth_cert, nonce)
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "SIGNATURE_INVALID"
+
+
+@pytest.mark.parametrize("slug,signed_as,claimed", [
+    ("dupont", "PS256", "RS256"), ("dupont", "RS256", "PS256"),
+    ("robert", "ES256", "ES384"), ("robert", "ES256", "RS256"),
+])
+def test_algorithm_must_match(pki, verifier, nonce, just_now, slug, signed_as, claimed):
+    h = pki.holders[slug]
+    token = {**make_token(h.auth_key, h.auth_cert, nonce, algorithm=signed_as),
+             "algorithm": claimed}
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "SIGNATURE_INVALID"
+
+
+def test_es256_on_an_rsa_key_and_es384_on_p256(pki, verifier, nonce, just_now):
+    robert, dupont = pki.holders["robert"], pki.holders["dupont"]
+    ec_sig = make_token(robert.auth_key, robert.auth_cert, nonce)["signature"]
+    token = {**make_token(dupont.auth_key, dupont.auth_cert, nonce), "algorithm": "ES256",
+             "signature": ec_sig}
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "SIGNATURE_INVALID"
+    p384 = new_key("p384")
+    token = {**make_token(p384, robert.auth_cert, nonce, algorithm="ES384")}
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "SIGNATURE_INVALID"
+
+
+def test_der_encoded_ecdsa_signature_is_refused(pki, verifier, nonce, just_now):
+    """§5 says raw r||s; an ASN.1 DER signature is not accepted in its place."""
+    from cryptography.hazmat.primitives import hashes
+    from tests.server.tokens import message
+    h = pki.holders["robert"]
+    der_sig = h.auth_key.sign(message(ORIGIN, nonce, "ES256"), ec.ECDSA(hashes.SHA256()))
+    token = {**make_token(h.auth_key, h.auth_cert, nonce),
+             "signature": base64.b64encode(der_sig).decode()}
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "SIGNATURE_INVALID"
+
+
+def test_truncated_signature_is_invalid(pki, verifier, nonce, just_now):
+    token = _good(pki, nonce)
+    sig = base64.b64decode(token["signature"])
+    token["signature"] = base64.b64encode(sig[:-1]).decode()
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "SIGNATURE_INVALID"
+
+
+def test_bad_origin_configuration_is_a_programming_error(pki, verifier, nonce, just_now):
+    for origin in ["https://localhost:8443/", "http://localhost", "localhost", ""]:
+        with pytest.raises(ValueError):
+            verifier.verify(_good(pki, nonce), origin, nonce, just_now)
+
+
+def test_fingerprint_is_sha256_of_the_der(pki, verifier, nonce, just_now):
+    import hashlib
+    h = pki.holders["dupont"]
+    out = verifier.verify(_good(pki, nonce), ORIGIN, nonce, just_now)
+    assert out.fingerprint == hashlib.sha256(der(h.auth_cert)).hexdigest()
