@@ -164,7 +164,7 @@ class RevocationServer:
         # The response names the certificate by the request's CertID (we do not keep the
         # holder certificates here): the same hashes, the same serial.
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-            request.issuer_name_hash, request.issuer_key_hash, request.hash_algorithm, serial,
+            request.issuer_name_hash, request.issuer_key_hash, serial, request.hash_algorithm,
             status, this_update, next_update, revoked_at,
             x509.ReasonFlags.key_compromise if revoked_at else None)
         signer_key, signer_cert = self.pki.ca_key, self.pki.ca_cert

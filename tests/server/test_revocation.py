@@ -1,0 +1,135 @@
+"""Step 5 over real HTTP: the test PKI's AIA/CDP point at tests.testbed.revocation's server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from server.verify import Verifier
+from tests.server.tokens import ORIGIN, make_token
+
+
+def _verify(v: Verifier, pki, nonce, just_now, slug="dupont", cert=None):
+    h = pki.holders[slug]
+    return v.verify(make_token(h.auth_key, cert or h.auth_cert, nonce), ORIGIN, nonce, just_now)
+
+
+@pytest.fixture
+def hard(anchors):
+    return Verifier(anchors, revocation="hard", http_timeout=1.0)
+
+
+@pytest.fixture
+def soft(anchors):
+    return Verifier(anchors, revocation="soft", http_timeout=1.0)
+
+
+@pytest.mark.parametrize("mode", ["good", "delegated", "no-nonce"])
+def test_good_ocsp_answer(pki, responder, hard, nonce, just_now, mode):
+    responder.ocsp_mode = mode
+    out = _verify(hard, pki, nonce, just_now)
+    assert out.valid, out.detail
+    assert responder.hits["ocsp"] == 1 and responder.hits["crl"] == 0
+
+
+def test_revoked_by_ocsp(pki, responder, hard, soft, nonce, just_now):
+    responder.revoke(pki.holders["dupont"].auth_cert)
+    responder.crl_mode = "missing"  # OCSP alone decides
+    assert _verify(hard, pki, nonce, just_now).reason == "CERT_REVOKED"
+    assert _verify(soft, pki, nonce, just_now).reason == "CERT_REVOKED"
+    assert responder.hits["crl"] == 0
+    assert _verify(hard, pki, nonce, just_now, slug="martin").valid  # others are not revoked
+
+
+def test_revoked_comes_before_bad_signature(pki, responder, hard, nonce, just_now):
+    h = pki.holders["dupont"]
+    responder.revoke(h.auth_cert)
+    token = make_token(h.auth_key, h.auth_cert, nonce, signed_origin="https://evil.example")
+    assert hard.verify(token, ORIGIN, nonce, just_now).reason == "CERT_REVOKED"
+
+
+def test_unknown_is_decisive(pki, responder, hard, soft, nonce, just_now):
+    """A signed 'unknown' means the CA does not know the certificate: no CRL can vouch for it,
+    and soft-fail does not excuse it."""
+    responder.ocsp_mode = "unknown"
+    assert _verify(hard, pki, nonce, just_now).reason == "REVOCATION_UNKNOWN"
+    assert _verify(soft, pki, nonce, just_now).reason == "REVOCATION_UNKNOWN"
+    assert responder.hits["crl"] == 0
+
+
+@pytest.mark.parametrize("mode", ["stale", "wrong-signer", "wrong-nonce", "try-later",
+                                  "http-500", "drop", "slow"])
+def test_untrustworthy_or_absent_ocsp_falls_back_to_the_crl(pki, responder, hard, nonce,
+                                                            just_now, mode):
+    responder.ocsp_mode = mode
+    responder.slow_seconds = 2.0  # beyond the verifier's 1 s timeout
+    responder.revoke(pki.holders["martin"].auth_cert)
+    assert _verify(hard, pki, nonce, just_now).valid
+    assert _verify(hard, pki, nonce, just_now, slug="martin").reason == "CERT_REVOKED"
+    assert responder.hits["crl"] == 1  # fetched once, then cached
+
+
+@pytest.mark.parametrize("ocsp_mode", ["stale", "wrong-signer", "http-500", "drop"])
+@pytest.mark.parametrize("crl_mode", ["stale", "wrong-signer", "missing", "garbage"])
+def test_no_trustworthy_answer(pki, responder, hard, soft, anchors, nonce, just_now,
+                               ocsp_mode, crl_mode):
+    responder.ocsp_mode, responder.crl_mode = ocsp_mode, crl_mode
+    assert _verify(hard, pki, nonce, just_now).reason == "REVOCATION_UNKNOWN"
+    assert _verify(soft, pki, nonce, just_now).valid           # soft-fail accepts
+    off = Verifier(anchors, revocation="off")
+    hits = sum(responder.hits.values())
+    assert _verify(off, pki, nonce, just_now).valid
+    assert sum(responder.hits.values()) == hits                 # off asks nobody
+
+
+def test_unreachable_server(pki, anchors, nonce, just_now):
+    """A PKI whose AIA/CDP name a port where nothing listens: connections are refused."""
+    from tests.conftest import free_port
+    from tests.testbed import pki as testbed_pki
+
+    nowhere = testbed_pki.TestPKI.create(f"http://127.0.0.1:{free_port()}")
+    h = nowhere.holders["dupont"]
+    hard = Verifier([nowhere.root_cert, nowhere.ca_cert], revocation="hard", http_timeout=1.0)
+    soft = Verifier([nowhere.root_cert, nowhere.ca_cert], revocation="soft", http_timeout=1.0)
+    token = make_token(h.auth_key, h.auth_cert, nonce)
+    assert hard.verify(token, ORIGIN, nonce, just_now).reason == "REVOCATION_UNKNOWN"
+    assert soft.verify(token, ORIGIN, nonce, just_now).valid
+
+
+def test_ocsp_answers_are_cached(pki, responder, hard, nonce, just_now):
+    for _ in range(5):
+        assert _verify(hard, pki, nonce, just_now).valid
+    assert responder.hits["ocsp"] == 1
+    responder.revoke(pki.holders["dupont"].auth_cert)  # the cache lasts until its TTL
+    assert _verify(hard, pki, nonce, just_now).valid
+
+
+def test_cache_lifetime_is_configurable(pki, responder, anchors, nonce, just_now):
+    v = Verifier(anchors, revocation="hard", revocation_cache_ttl=timedelta(0))
+    assert _verify(v, pki, nonce, just_now).valid
+    responder.revoke(pki.holders["dupont"].auth_cert)
+    assert _verify(v, pki, nonce, just_now).reason == "CERT_REVOKED"
+    assert responder.hits["ocsp"] == 2
+
+
+def test_no_revocation_urls(pki, responder, anchors, nonce, just_now):
+    """A certificate without AIA/CDP cannot be checked: hard refuses, soft accepts."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    h = pki.holders["dupont"]
+    builder = x509.CertificateBuilder(
+        issuer_name=h.auth_cert.issuer, subject_name=h.auth_cert.subject,
+        public_key=h.auth_key.public_key(), serial_number=x509.random_serial_number(),
+        not_valid_before=h.auth_cert.not_valid_before_utc,
+        not_valid_after=h.auth_cert.not_valid_after_utc,
+        extensions=[e for e in h.auth_cert.extensions
+                    if not isinstance(e.value, (x509.AuthorityInformationAccess,
+                                                x509.CRLDistributionPoints))])
+    cert = builder.sign(pki.ca_key, hashes.SHA256())
+    hard = Verifier(anchors, revocation="hard")
+    soft = Verifier(anchors, revocation="soft")
+    assert _verify(hard, pki, nonce, just_now, cert=cert).reason == "REVOCATION_UNKNOWN"
+    assert _verify(soft, pki, nonce, just_now, cert=cert).valid
+    assert sum(responder.hits.values()) == 0
