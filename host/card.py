@@ -1,0 +1,59 @@
+"""The narrow interface between the command handlers and whatever middleware reads the card.
+
+The dispatcher and the tests see only `Card`; `Pkcs11Card` (python-pkcs11 over the
+Cryptolib CPS, OpenSC or SoftHSM2) is the production implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+PinStatus = Literal["ok", "countLow", "finalTry", "locked"]
+Algorithm = Literal["RS256", "PS256", "ES256", "ES384"]
+
+
+@dataclass(frozen=True)
+class PinState:
+    min_length: int
+    max_length: int
+    status: PinStatus
+    pin_pad: bool
+
+
+@dataclass(frozen=True)
+class CardCertificate:
+    certificate_id: str  # lower-case hex SHA-256 of the DER
+    der: bytes
+    token_label: str
+    reader: str | None
+    pin: PinState
+    holder: Any  # host.identity.Holder
+    not_before: str
+    not_after: str
+
+
+@dataclass(frozen=True)
+class Signature:
+    algorithm: Algorithm
+    value: bytes
+    certificate: bytes
+
+
+# hash name ("sha256" or "sha384") -> the bytes to sign (M of §5)
+MessageFor = Callable[[str], bytes]
+
+
+class Card(Protocol):
+    def module_status(self) -> dict[str, Any]:
+        """{"module": path|None, "loaded": bool[, "error": code]} without touching a card."""
+
+    def list_certificates(self) -> list[CardCertificate]:
+        """Authentication certificates of every card present; no PIN asked."""
+
+    def refresh(self) -> None:
+        """Look again for cards that appeared since the last look."""
+
+    def sign(self, certificate_id: str, pin: str | None, message_for: MessageFor) -> Signature:
+        """Log in with `pin` (None: the reader's PIN pad) once, never more, and sign."""

@@ -1,0 +1,164 @@
+"""The commands of §4, one method each."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from typing import Any
+
+from host import PROTOCOL_VERSION, __version__, logs
+from host.assertion import signed_message, token
+from host.card import Card, CardCertificate
+from host.config import ConfigError, Settings
+from host.errors import CpsError
+from host.origins import OriginError, normalize_origin
+
+_WAIT_STEP_MS = 250  # how often a waiting list-certificates looks again (and sees a cancel)
+
+
+class Handlers:
+    def __init__(self, settings: Settings, card: Card, config_error: ConfigError | None = None):
+        self.settings = settings
+        self.card = card
+        self.config_error = config_error
+        self._pcsc = None  # the card worker's own PC/SC context, made on first use
+
+    def _require_config(self) -> None:
+        if self.config_error is not None:
+            raise CpsError("ERR_CPS_INTERNAL", {"config": str(self.config_error)})
+
+    # -- status ------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        from host import pcsc
+
+        result: dict[str, Any] = {"version": __version__, "protocol": PROTOCOL_VERSION,
+                                  "pcsc": pcsc.status(), "pkcs11": self.card.module_status()}
+        if self.config_error is not None:
+            result["config"] = {"error": str(self.config_error)}
+        return result
+
+    # -- list-certificates -----------------------------------------------------------------
+
+    def list_certificates(self, wait_for_card_ms: int, cancelled: threading.Event) -> dict[str, Any]:
+        self._require_config()
+        deadline = time.monotonic() + wait_for_card_ms / 1000
+        while True:
+            if cancelled.is_set():
+                raise CpsError("ERR_CPS_CANCELLED")
+            certificates = self.card.list_certificates()
+            if certificates:
+                readers = self._reader_names()
+                return {"certificates": [self._entry(c, readers) for c in certificates]}
+            reason = self._why_no_certificate()
+            if time.monotonic() >= deadline:
+                raise reason
+            self._wait_for_change(min(_WAIT_STEP_MS, int((deadline - time.monotonic()) * 1000)),
+                                  cancelled)
+            self.card.refresh()
+
+    def _reader_names(self) -> set[str]:
+        try:
+            return {r.name for r in self._pcsc_context().readers()}
+        except (CpsError, ImportError):
+            return set()
+
+    @staticmethod
+    def _entry(c: CardCertificate, readers: set[str]) -> dict[str, Any]:
+        from host.messages import CertificateEntry
+
+        # A middleware names its slot after the reader (OpenSC, Cryptolib); a software
+        # token's slot is no reader at all, so it reports none.
+        reader = c.reader if c.reader in readers else None
+        return CertificateEntry(
+            certificateId=c.certificate_id, certificate=base64.b64encode(c.der).decode(),
+            tokenLabel=c.token_label, reader=reader, holder=c.holder,
+            notBefore=c.not_before, notAfter=c.not_after,
+            pin={"minLength": c.pin.min_length, "maxLength": c.pin.max_length,
+                 "status": c.pin.status, "pinPad": c.pin.pin_pad},
+        ).model_dump(mode="json")
+
+    def _pcsc_context(self):
+        if self._pcsc is None:
+            from host.pcsc import Pcsc
+
+            self._pcsc = Pcsc()
+        return self._pcsc
+
+    def _why_no_certificate(self) -> CpsError:
+        """The most useful error when the middleware shows no authentication certificate."""
+        from host.atr import is_cps
+
+        try:
+            readers = self._pcsc_context().readers()
+        except (CpsError, ImportError):
+            return CpsError("ERR_CPS_PCSC_UNAVAILABLE")
+        if not readers:
+            return CpsError("ERR_CPS_NO_READER")
+        with_card = [r for r in readers if r.card_present]
+        if not with_card:
+            return CpsError("ERR_CPS_NO_CARD")
+        cps = [r for r in with_card if is_cps(r.card_type or "")]
+        if not cps:
+            r = with_card[0]
+            return CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reader": r.name, "cardType": r.card_type})
+        # A CPS card is in a reader but the module does not show it (yet).
+        return CpsError("ERR_CPS_NO_CARD", {"reader": cps[0].name, "reason": "card not readable"})
+
+    def _wait_for_change(self, timeout_ms: int, cancelled: threading.Event) -> None:
+        if timeout_ms <= 0:
+            return
+        try:
+            self._pcsc_context().wait_change(timeout_ms)
+        except (CpsError, ImportError):
+            cancelled.wait(timeout_ms / 1000)
+
+    # -- authenticate -----------------------------------------------------------------------
+
+    def check_origin(self, origin: str) -> str:
+        """The canonical origin, if allowed; checked before the card is touched."""
+        try:
+            canonical = normalize_origin(origin)
+        except OriginError as exc:
+            raise CpsError("ERR_CPS_ORIGIN_NOT_ALLOWED", {"reason": str(exc)}) from None
+        if canonical not in self.settings.allowedOrigins:
+            raise CpsError("ERR_CPS_ORIGIN_NOT_ALLOWED", {"origin": canonical})
+        return canonical
+
+    def authenticate(self, nonce: str, origin: str, certificate_id: str,
+                     pin: str | None) -> dict[str, Any]:
+        self._require_config()
+        canonical = self.check_origin(origin)
+        if pin is not None and not (pin.isascii() and pin.isdigit() and len(pin) <= 64):
+            raise CpsError("ERR_CPS_PIN_FORMAT")  # never sent to the card
+        signature = self.card.sign(certificate_id, pin,
+                                   lambda h: signed_message(canonical, nonce, h))
+        _check_signature(signature, lambda h: signed_message(canonical, nonce, h))
+        logs.get("handlers").info("assertion made for %s", canonical)
+        return {"token": token(signature)}
+
+
+def _check_signature(signature, message_for) -> None:
+    """Verify what the card returned against its certificate before sending it: a token
+    signed by another key (a middleware mix-up) must never leave the host."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+
+    public = x509.load_der_x509_certificate(signature.certificate).public_key()
+    try:
+        if signature.algorithm == "RS256":
+            public.verify(signature.value, message_for("sha256"), padding.PKCS1v15(), hashes.SHA256())
+        elif signature.algorithm == "PS256":
+            public.verify(signature.value, message_for("sha256"),
+                          padding.PSS(padding.MGF1(hashes.SHA256()), 32), hashes.SHA256())
+        else:
+            h, name = (hashes.SHA384(), "sha384") if signature.algorithm == "ES384" else (hashes.SHA256(), "sha256")
+            half = len(signature.value) // 2
+            der = utils.encode_dss_signature(int.from_bytes(signature.value[:half], "big"),
+                                             int.from_bytes(signature.value[half:], "big"))
+            public.verify(der, message_for(name), ec.ECDSA(h))
+    except (InvalidSignature, ValueError, TypeError):
+        raise CpsError("ERR_CPS_INTERNAL", {"reason": "the card's signature does not match its certificate"}) from None

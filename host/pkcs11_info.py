@@ -1,0 +1,82 @@
+"""What python-pkcs11 does not expose: C_GetTokenInfo's PIN length range, and a cheap
+"can this module be loaded" check for `status` (dlopen, no C_Initialize)."""
+
+from __future__ import annotations
+
+import ctypes
+import sys
+
+_WINDOWS = sys.platform.startswith("win")
+
+
+class _Version(ctypes.Structure):
+    _fields_ = [("major", ctypes.c_ubyte), ("minor", ctypes.c_ubyte)]
+    if _WINDOWS:
+        _pack_ = 1
+
+
+class _TokenInfo(ctypes.Structure):
+    # PKCS#11 packs its structures to 1 byte on Windows; CK_ULONG is the C unsigned long.
+    if _WINDOWS:
+        _pack_ = 1
+    _fields_ = [
+        ("label", ctypes.c_char * 32), ("manufacturerID", ctypes.c_char * 32),
+        ("model", ctypes.c_char * 16), ("serialNumber", ctypes.c_char * 16),
+        ("flags", ctypes.c_ulong), ("ulMaxSessionCount", ctypes.c_ulong),
+        ("ulSessionCount", ctypes.c_ulong), ("ulMaxRwSessionCount", ctypes.c_ulong),
+        ("ulRwSessionCount", ctypes.c_ulong), ("ulMaxPinLen", ctypes.c_ulong),
+        ("ulMinPinLen", ctypes.c_ulong), ("ulTotalPublicMemory", ctypes.c_ulong),
+        ("ulFreePublicMemory", ctypes.c_ulong), ("ulTotalPrivateMemory", ctypes.c_ulong),
+        ("ulFreePrivateMemory", ctypes.c_ulong), ("hardwareVersion", _Version),
+        ("firmwareVersion", _Version), ("utcTime", ctypes.c_char * 16)]
+
+
+class _Info(ctypes.Structure):
+    if _WINDOWS:
+        _pack_ = 1
+    _fields_ = [("cryptokiVersion", _Version), ("manufacturerID", ctypes.c_char * 32),
+                ("flags", ctypes.c_ulong), ("libraryDescription", ctypes.c_char * 32),
+                ("libraryVersion", _Version)]
+
+
+def _load(path: str):
+    return ctypes.WinDLL(path) if _WINDOWS else ctypes.CDLL(path)
+
+
+def loadable(path: str) -> bool:
+    """True when the file is a loadable PKCS#11 module (it exports C_GetFunctionList)."""
+    try:
+        return hasattr(_load(path), "C_GetFunctionList")
+    except OSError:
+        return False
+
+
+def pin_length_range(path: str, slot_id: int) -> tuple[int, int] | None:
+    """(min, max) from C_GetTokenInfo on an already initialised module, or None."""
+    try:
+        fn = _load(path).C_GetTokenInfo
+    except (OSError, AttributeError):
+        return None
+    info = _TokenInfo()
+    fn.argtypes = [ctypes.c_ulong, ctypes.POINTER(_TokenInfo)]
+    fn.restype = ctypes.c_ulong
+    if fn(slot_id, ctypes.byref(info)) != 0:
+        return None
+    return int(info.ulMinPinLen), int(info.ulMaxPinLen)
+
+
+def module_info(path: str) -> dict[str, str] | None:
+    """C_GetInfo of an already initialised module (for diagnose)."""
+    try:
+        fn = _load(path).C_GetInfo
+    except (OSError, AttributeError):
+        return None
+    info = _Info()
+    fn.argtypes = [ctypes.POINTER(_Info)]
+    fn.restype = ctypes.c_ulong
+    if fn(ctypes.byref(info)) != 0:
+        return None
+    text = lambda b: b.decode("utf-8", "replace").strip()  # noqa: E731
+    return {"manufacturer": text(info.manufacturerID), "description": text(info.libraryDescription),
+            "cryptoki": f"{info.cryptokiVersion.major}.{info.cryptokiVersion.minor}",
+            "version": f"{info.libraryVersion.major}.{info.libraryVersion.minor}"}

@@ -1,0 +1,73 @@
+"""The envelope of §3: requests in, responses and events out.
+
+The envelope is checked by hand (it is tiny) so that `status` answers without loading
+pydantic; each command's arguments are validated by its pydantic model (host/messages.py)
+when the command runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from host.errors import CpsError
+
+COMMANDS = ("status", "list-certificates", "authenticate", "watch", "unwatch", "cancel")
+_ENVELOPE_KEYS = {"id", "command", "arguments"}
+
+
+@dataclass
+class Request:
+    id: str
+    command: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_request(body: bytes) -> Request:
+    """A Request, or CpsError(ERR_CPS_INVALID_REQUEST) with `details.requestId` set when the
+    id could be read (so that the error can still be matched to the request)."""
+    try:
+        obj = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CpsError("ERR_CPS_INVALID_REQUEST", {"reason": "not UTF-8"}) from None
+    except ValueError:
+        raise CpsError("ERR_CPS_INVALID_REQUEST", {"reason": "not JSON"}) from None
+    if not isinstance(obj, dict):
+        raise CpsError("ERR_CPS_INVALID_REQUEST", {"reason": "not a JSON object"})
+    rid = obj.get("id")
+    valid_id = isinstance(rid, str) and 1 <= len(rid) <= 64
+
+    def bad(reason: str, **extra: Any) -> CpsError:
+        details = {"reason": reason, **extra}
+        if valid_id:
+            details["requestId"] = rid
+        return CpsError("ERR_CPS_INVALID_REQUEST", details)
+
+    if not valid_id:
+        raise bad("id must be a string of 1 to 64 characters", field="id")
+    unknown = sorted(set(obj) - _ENVELOPE_KEYS)
+    if unknown:
+        raise bad("unknown keys", fields=unknown)
+    command = obj.get("command")
+    if command not in COMMANDS:
+        raise bad("unknown command", field="command")
+    arguments = obj.get("arguments", {})
+    if not isinstance(arguments, dict):
+        raise bad("arguments must be an object", field="arguments")
+    return Request(rid, command, arguments)
+
+
+def response(rid: str, result: dict[str, Any]) -> dict[str, Any]:
+    return {"id": rid, "result": result}
+
+
+def error_response(rid: str | None, err: CpsError) -> dict[str, Any]:
+    details = dict(err.details)
+    details.pop("requestId", None)
+    shown = CpsError(err.code, details) if details != err.details else err
+    return {"id": rid, "error": shown.to_error()}
+
+
+def event(name: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"event": name, "data": data}

@@ -1,0 +1,181 @@
+"""The native messaging loop: read frames, dispatch, answer; one card worker.
+
+Threads: the main thread reads stdin; `status`, `watch`, `unwatch` and `cancel` are answered
+at once; `list-certificates` and `authenticate` go, in order, to one card worker so that
+they never interleave on the card (§3); a PC/SC watcher sends events after `watch`.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+import threading
+import time
+from typing import Any, BinaryIO
+
+from host import logs
+from host.card import Card
+from host.config import ConfigError, Settings
+from host.errors import CpsError
+from host.framing import FrameTooLarge, FrameWriter, read_frame
+from host.handlers import Handlers
+from host.protocol import Request, error_response, event, parse_request, response
+
+CARD_COMMANDS = ("list-certificates", "authenticate")
+EOF_GRACE = 0.8  # seconds an already-read request may still take to answer after EOF (§2: exit < 1 s)
+
+
+class Service:
+    def __init__(self, settings: Settings, card: Card, writer: FrameWriter,
+                 config_error: ConfigError | None = None):
+        self.handlers = Handlers(settings, card, config_error)
+        self.writer = writer
+        self.jobs: queue.Queue[Request | None] = queue.Queue()
+        self.cancels: dict[str, threading.Event] = {}
+        self.cancels_lock = threading.Lock()
+        self.busy = threading.Event()  # a card job is queued or running
+        self.watcher = None
+        self.worker = threading.Thread(target=self._work, name="card-worker", daemon=True)
+        self.worker.start()
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def handle(self, req: Request) -> None:
+        if req.command in CARD_COMMANDS:
+            with self.cancels_lock:
+                self.cancels[req.id] = threading.Event()
+            self.busy.set()
+            self.jobs.put(req)
+            return
+        self._answer(req, self._run_now)
+
+    def _run_now(self, req: Request) -> dict[str, Any]:
+        if req.arguments or req.command == "cancel":
+            from host.messages import parse_arguments  # pydantic, only when there are arguments
+
+            args = parse_arguments(req.command, req.arguments)
+        if req.command == "status":
+            return self.handlers.status()
+        if req.command == "watch":
+            self._start_watch()
+            return {}
+        if req.command == "unwatch":
+            self._stop_watch()
+            return {}
+        if req.command == "cancel":
+            with self.cancels_lock:
+                flag = self.cancels.get(args.requestId)
+            if flag is not None:
+                flag.set()
+            return {}
+        raise CpsError("ERR_CPS_INVALID_REQUEST", {"field": "command"})
+
+    def _answer(self, req: Request, run) -> None:
+        try:
+            result = run(req)
+        except CpsError as err:
+            self.writer.write(error_response(req.id, err))
+            return
+        except Exception as exc:  # a bug must cost one request, not the process
+            logs.get("service").exception("internal error in %s", req.command)
+            self.writer.write(error_response(req.id, CpsError(
+                "ERR_CPS_INTERNAL", {"exception": exc.__class__.__name__})))
+            return
+        self.writer.write(response(req.id, result))
+
+    # -- the card worker -----------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            req = self.jobs.get()
+            if req is None:
+                return
+            try:
+                self._answer(req, self._run_card)
+            finally:
+                with self.cancels_lock:
+                    self.cancels.pop(req.id, None)
+                if self.jobs.empty():
+                    self.busy.clear()
+
+    def _run_card(self, req: Request) -> dict[str, Any]:
+        from host.messages import parse_arguments
+
+        with self.cancels_lock:
+            cancelled = self.cancels.get(req.id) or threading.Event()
+        if cancelled.is_set():
+            raise CpsError("ERR_CPS_CANCELLED")
+        args = parse_arguments(req.command, req.arguments)
+        if req.command == "list-certificates":
+            return self.handlers.list_certificates(args.waitForCardMs, cancelled)
+        pin, args.pin = args.pin, None  # keep the PIN out of the arguments object
+        try:
+            return self.handlers.authenticate(args.challengeNonce, args.origin,
+                                              args.certificateId, pin)
+        finally:
+            del pin
+
+    # -- watch ---------------------------------------------------------------------------------
+
+    def _start_watch(self) -> None:
+        from host.pcsc import Watcher
+
+        if self.watcher is not None and self.watcher.is_alive():
+            return
+        self.watcher = Watcher(lambda name, data: self.writer.write(event(name, data)))
+        self.watcher.start()
+
+    def _stop_watch(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+
+    # -- end -----------------------------------------------------------------------------------
+
+    def finish(self) -> None:
+        """EOF: stop events, let an already-read request answer within the grace, then stop
+        writing for good."""
+        self._stop_watch()
+        deadline = time.monotonic() + EOF_GRACE
+        while self.busy.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.writer.close()
+
+
+def serve(stdin: BinaryIO, frames_out: BinaryIO, settings: Settings, card: Card,
+          config_error: ConfigError | None = None) -> int:
+    """Serve until EOF (returns 0) or an oversized frame (returns 1)."""
+    writer = FrameWriter(frames_out)
+    service = Service(settings, card, writer, config_error)
+    while True:
+        try:
+            body = read_frame(stdin)
+        except FrameTooLarge as exc:
+            logs.get("service").error("%s; closing", exc)
+            writer.write(error_response(None, CpsError("ERR_CPS_MESSAGE_TOO_LARGE",
+                                                       {"maxBytes": 65536})))
+            writer.close()
+            return 1
+        if body is None:
+            service.finish()
+            return 0
+        try:
+            req = parse_request(body)
+        except CpsError as err:
+            writer.write(error_response(err.details.get("requestId"), err))
+            continue
+        service.handle(req)
+
+
+def exit_now(status: int) -> None:
+    """Leave at once: a card call blocked in the middleware (a PIN pad waiting) must not
+    keep the process past the 1 s the browser is promised."""
+    try:
+        import logging
+
+        logging.shutdown()
+    except Exception:
+        pass
+    sys.stderr.flush()
+    os._exit(status)
