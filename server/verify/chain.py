@@ -19,6 +19,8 @@ from server.verify.outcome import Rejected
 
 log = logging.getLogger(__name__)
 
+# The production default: the IGC-Santé CAs (see its README for names and digests).
+DEFAULT_TRUST_DIR = Path(__file__).resolve().parents[1] / "trust" / "igc-sante"
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 MAX_CA_CERT_BYTES = 64 * 1024
 _CACHE_LIMIT = 10_000
