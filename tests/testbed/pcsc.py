@@ -83,8 +83,11 @@ class Pcscd:
         conf = self.dir / "reader.conf"
         # vpcd opens `readers` consecutive ports from the one in DEVICENAME; Debian's build
         # registers two readers per entry.
-        conf.write_text(f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:0x{self.base_port:04X}\n'
-                        f"LIBPATH {VPCD_DRIVER}\nCHANNELID 0x{self.base_port:04X}\n")
+        if self.readers:
+            conf.write_text(f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:0x{self.base_port:04X}\n'
+                            f"LIBPATH {VPCD_DRIVER}\nCHANNELID 0x{self.base_port:04X}\n")
+        else:
+            conf.write_text("# no reader\n")
         if self.socket_path.exists():
             self.socket_path.unlink()
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -94,7 +97,7 @@ class Pcscd:
         log = open(self.dir / "pcscd.log", "wb")
         # LISTEN_PID must be pcscd's own pid: the shell sets it to $$ and then execs.
         self.proc = subprocess.Popen(
-            ["sh", "-c", f'exec 3<&{fd}; LISTEN_FDS=1 LISTEN_PID=$$ exec /usr/sbin/pcscd '
+            ["bash", "-c", f'exec 3<&{fd}; LISTEN_FDS=1 LISTEN_PID=$$ exec /usr/sbin/pcscd '
                          f'--foreground --config "{conf}"'],
             pass_fds=(fd,), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         listener.close()
@@ -103,6 +106,8 @@ class Pcscd:
         return self
 
     def _wait_ready(self, timeout: float = 10.0) -> None:
+        if not self.readers:
+            return  # clients queue on the listening socket until pcscd accepts
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc and self.proc.poll() is not None:

@@ -1,0 +1,78 @@
+"""The stdio framing and envelope, in process and with property tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from host.errors import CpsError
+from host.framing import MAX_INCOMING, FrameTooLarge, encode, read_frame
+from host.protocol import parse_request
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20)
+
+
+@given(st.dictionaries(st.text(), json_values, max_size=6))
+def test_encode_then_read_gives_the_same_object(obj):
+    frame = encode(obj)
+    assert struct.unpack("=I", frame[:4])[0] == len(frame) - 4
+    assert json.loads(read_frame(io.BytesIO(frame))) == obj
+
+
+@given(st.binary(max_size=300))
+def test_any_body_is_a_request_or_an_invalid_request_error(body):
+    try:
+        req = parse_request(body)
+    except CpsError as err:
+        assert err.code == "ERR_CPS_INVALID_REQUEST"
+    else:
+        assert 1 <= len(req.id) <= 64
+
+
+@given(st.binary(max_size=64), st.integers(0, 3))
+def test_a_truncated_frame_reads_as_end_of_input(body, cut):
+    frame = struct.pack("=I", len(body) + 1 + cut) + body  # announces more than it holds
+    assert read_frame(io.BytesIO(frame)) is None
+
+
+def test_length_over_64_kib_is_refused_without_reading_the_body():
+    stream = io.BytesIO(struct.pack("=I", MAX_INCOMING + 1) + b"x" * 10)
+    with pytest.raises(FrameTooLarge):
+        read_frame(stream)
+    assert stream.tell() == 4
+
+
+@settings(max_examples=50)
+@given(st.text(min_size=1, max_size=64), st.sampled_from(["status", "watch", "unwatch"]))
+def test_valid_envelopes_parse(rid, command):
+    req = parse_request(json.dumps({"id": rid, "command": command}).encode())
+    assert (req.id, req.command, req.arguments) == (rid, command, {})
+
+
+@pytest.mark.parametrize("body, field", [
+    (b'{"id": "", "command": "status"}', "id"),
+    (b'{"id": "' + b"x" * 65 + b'", "command": "status"}', "id"),
+    (b'{"id": 7, "command": "status"}', "id"),
+    (b'{"id": "a", "command": "format-disk"}', "command"),
+    (b'{"id": "a", "command": "status", "arguments": []}', "arguments"),
+])
+def test_envelope_errors_name_the_field(body, field):
+    with pytest.raises(CpsError) as exc:
+        parse_request(body)
+    assert exc.value.code == "ERR_CPS_INVALID_REQUEST"
+    assert exc.value.details.get("field") == field
+
+
+def test_unknown_top_level_keys_are_rejected_with_the_id():
+    with pytest.raises(CpsError) as exc:
+        parse_request(b'{"id": "a", "command": "status", "extra": 1}')
+    assert exc.value.details["fields"] == ["extra"]
+    assert exc.value.details["requestId"] == "a"

@@ -1,0 +1,143 @@
+"""The host as a browser starts it: a real process, frames on stdio."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.testbed.hostproc import REPO, SOURCE_HOST, HostProcess, encode, one_shot
+
+
+def test_status_answers_with_versions_readers_and_module(host):
+    r = host.request("status")
+    result = r["result"]
+    assert r["id"] == "r1"
+    assert (result["version"], result["protocol"]) == ("1.2.0", 1)
+    assert result["pcsc"]["available"] is True
+    assert [x["name"] for x in result["pcsc"]["readers"]] == ["Virtual PCD 00 00", "Virtual PCD 00 01"]
+    assert result["pkcs11"] == {"module": "/usr/lib/softhsm/libsofthsm2.so", "loaded": True}
+
+
+def test_many_requests_in_one_process_each_get_one_answer(host):
+    ids = [host.send("status") for _ in range(20)]
+    answers = [host.response(i) for i in ids]
+    assert [a["id"] for a in answers] == ids
+    assert host.responses.keys() >= set(ids)
+    assert all(host.responses[i].empty() for i in ids)
+
+
+@pytest.mark.parametrize("body, field", [
+    (b"\xff\xfe not utf-8", None),
+    (b"{not json", None),
+    (b"[1, 2]", None),
+    (b'{"id": "x1", "command": "status", "arguments": {"verbose": true}}', "arguments"),
+    (b'{"id": "x2", "command": "authenticate", "arguments": {"pin": "1234"}}', None),
+    (b'{"id": "x3", "command": "list-certificates", "arguments": {"waitForCardMs": 999999}}', None),
+])
+def test_bad_messages_get_an_error_and_the_host_goes_on(host, body, field):
+    host.write(struct.pack("=I", len(body)) + body)
+    try:
+        rid = json.loads(body)["id"]
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+        rid = None
+    err = (host.response(rid) if rid else host.unmatched.get(timeout=10))["error"]
+    assert err["code"] == "ERR_CPS_INVALID_REQUEST"
+    assert err["message"].startswith("La demande")
+    assert host.request("status")["result"]["protocol"] == 1  # still serving
+
+
+def test_argument_errors_name_fields_and_never_echo_values(host):
+    r = host.request("authenticate", {"challengeNonce": "short", "origin": "https://localhost:8443",
+                                      "certificateId": "zz", "pin": "8642", "colour": "blue"})
+    err = r["error"]
+    assert err["code"] == "ERR_CPS_INVALID_REQUEST"
+    assert set(err["details"]["fields"]) == {"challengeNonce", "certificateId", "colour"}
+    assert "8642" not in json.dumps(r) and "blue" not in json.dumps(r)
+
+
+def test_an_oversized_frame_gets_one_error_and_a_nonzero_exit(host_env):
+    h = HostProcess(host_env)
+    h.write(struct.pack("=I", 64 * 1024 + 1))  # and no body: the host must not wait for it
+    frame = h.unmatched.get(timeout=10)
+    assert frame == {"id": None, "error": {
+        "code": "ERR_CPS_MESSAGE_TOO_LARGE", "message": frame["error"]["message"],
+        "details": {"maxBytes": 65536}}}
+    assert h.proc.wait(5) != 0
+    h.close()
+
+
+def test_a_frame_of_exactly_64_kib_is_read(host):
+    body = json.dumps({"id": "big", "command": "status", "arguments": {}}).encode()
+    body = body[:-1] + b" " * (64 * 1024 - len(body)) + b"}"
+    host.write(struct.pack("=I", len(body)) + body)
+    assert host.response("big")["result"]["protocol"] == 1
+
+
+def test_eof_in_the_middle_of_a_frame_exits_0_within_a_second_writing_nothing(host_env):
+    h = HostProcess(host_env)
+    h.write(struct.pack("=I", 100) + b'{"id": "a", "comm')
+    time.sleep(0.3)  # let it block in the read
+    started = time.monotonic()
+    h.proc.stdin.close()
+    assert h.proc.wait(5) == 0
+    assert time.monotonic() - started < 1.0
+    h._reader.join(2)
+    assert bytes(h.raw_stdout) == b""
+
+
+def test_one_request_then_eof_is_answered_like_send_native_message(host_env):
+    frames, code, _ = one_shot(host_env, {"id": "only", "command": "status"})
+    assert code == 0
+    assert [f["id"] for f in frames] == ["only"]
+
+
+@pytest.mark.parametrize("args", [
+    ["chrome-extension://ojnpopkpgdnmkpgbnihogpenoomlejcb/"],
+    ["chrome-extension://ojnpopkpgdnmkpgbnihogpenoomlejcb/", "--parent-window=1234"],
+    ["/home/u/.mozilla/native-messaging-hosts/fr.viatrajectoire.cpsbridge.json",
+     "cpsbridge@viatrajectoire.fr"],
+    [],
+])
+def test_every_browser_caller_form_is_tolerated(host_env, args):
+    with HostProcess(host_env, args=args) as h:
+        assert h.request("status")["result"]["version"] == "1.2.0"
+
+
+def test_stdout_carries_frames_only_even_if_code_prints(tmp_path):
+    """A library that prints, or C code writing to fd 1, must not corrupt the stream."""
+    script = (
+        "import os, sys\n"
+        "from host.framing import guard_stdout, FrameWriter\n"
+        "out = guard_stdout()\n"
+        "print('stray print')\n"
+        "os.write(1, b'stray C write')\n"
+        "FrameWriter(out).write({'id': 'a', 'result': {}})\n")
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=REPO, timeout=30)
+    body = json.dumps({"id": "a", "result": {}}, separators=(",", ":")).encode()
+    assert p.stdout == struct.pack("=I", len(body)) + body
+    assert b"stray print" in p.stderr and b"stray C write" in p.stderr
+
+
+def test_help_and_version_write_to_stderr_not_stdout(host_env):
+    for flag in ("--version", "--help"):
+        p = subprocess.run([*SOURCE_HOST, flag], capture_output=True, env=host_env, cwd=REPO, timeout=30)
+        assert p.returncode == 0 and p.stdout == b"" and b"cpsbridge-host" in p.stderr
+
+
+def test_status_without_pcsc_service_or_module_says_so(host_env, tmp_path):
+    env = dict(host_env, PCSCLITE_CSOCK_NAME=str(tmp_path / "no-pcscd.comm"),
+               CPSBRIDGE_PKCS11_MODULE=str(tmp_path / "missing-module.so"))
+    with HostProcess(env) as h:
+        result = h.request("status")["result"]
+        assert result["pcsc"] == {"available": False, "readers": [], "error": "ERR_CPS_PCSC_UNAVAILABLE"}
+        assert result["pkcs11"]["loaded"] is False
+        assert result["pkcs11"]["error"] == "ERR_CPS_PKCS11_UNAVAILABLE"
+        err = h.request("list-certificates")["error"]
+        assert err["code"] == "ERR_CPS_PKCS11_UNAVAILABLE"
+        assert "Cryptolib CPS" in err["message"]
