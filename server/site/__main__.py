@@ -1,0 +1,89 @@
+"""Command line: serve the site, or create an établissement account as a référent would.
+
+  python -m server.site [--port 8443] [--data DIR] [--trust DIR] [--revocation hard|soft|off]
+                        [--origin https://localhost:8443] [--otp-interval-days 30]
+  python -m server.site create-account --identifiant ID --email ADDR --nom NOM --prenom PRENOM
+                        [--profession ...] [--etablissement ...] [--rpps ...] [--data DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from .config import DEFAULT_TRUST, REPO, SiteConfig, check_origin, smtp_from_env
+
+DEFAULT_DATA = REPO / ".state" / "site"
+
+
+def serve(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m server.site",
+                                description="Site de référence ViaTrajectoire (connexion par carte CPS).")
+    p.add_argument("--port", type=int, default=8443)
+    p.add_argument("--bind", default="127.0.0.1", help="adresse d'écoute (127.0.0.1 par défaut)")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--trust", type=Path, default=DEFAULT_TRUST)
+    p.add_argument("--revocation", choices=("hard", "soft", "off"), default="hard")
+    p.add_argument("--origin", help="origine du site (par défaut https://localhost:PORT)")
+    p.add_argument("--otp-interval-days", type=float, default=30.0,
+                   help="intervalle entre deux demandes de code de confirmation")
+    a = p.parse_args(argv)
+    try:
+        origin = check_origin(a.origin or f"https://localhost:{a.port}")
+    except ValueError as e:
+        p.error(str(e))
+    if not a.trust.is_dir():
+        p.error(f"dossier des autorités de confiance introuvable : {a.trust}")
+    config = SiteConfig(data_dir=a.data.resolve(), trust_dir=a.trust.resolve(), origin=origin,
+                        revocation=a.revocation, smtp=smtp_from_env(),
+                        otp_interval=timedelta(days=a.otp_interval_days))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .app import create_app
+    from .server import run
+
+    run(create_app(config), config, a.bind, a.port)
+    return 0
+
+
+def create_account(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m server.site create-account",
+                                description="Créer le compte d'un professionnel en établissement "
+                                            "(rôle du référent ViaTrajectoire).")
+    p.add_argument("--identifiant", required=True)
+    p.add_argument("--email", required=True)
+    p.add_argument("--nom", required=True)
+    p.add_argument("--prenom", required=True)
+    p.add_argument("--profession", default="")
+    p.add_argument("--etablissement", default="")
+    p.add_argument("--rpps", help="numéro RPPS (11 chiffres), s'il est connu")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--origin", default="https://localhost:8443",
+                   help="origine du site, pour le lien envoyé par e-mail")
+    a = p.parse_args(argv)
+    from .referent import AccountError, create_etablissement_account
+
+    config = SiteConfig(data_dir=a.data.resolve(), origin=check_origin(a.origin), smtp=smtp_from_env())
+    try:
+        create_etablissement_account(config, identifiant=a.identifiant, email=a.email, nom=a.nom,
+                                     prenom=a.prenom, profession=a.profession,
+                                     etablissement=a.etablissement, rpps=a.rpps)
+    except AccountError as e:
+        print(f"Erreur : {e}", file=sys.stderr)
+        return 1
+    print(f"Compte « {a.identifiant} » créé ; un e-mail a été envoyé à {a.email}.")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "create-account":
+        return create_account(argv[1:])
+    if argv and argv[0] == "serve":
+        argv = argv[1:]
+    return serve(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,90 @@
+"""Accounts and the cards linked to them: reads and the writes the flows need."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .db import now
+
+TYPES = {"etablissement": "Professionnel en établissement", "liberal": "Professionnel libéral",
+         "assistant": "Assistant de professionnel libéral"}
+# Professions addressed as "Dr" in ViaTrajectoire's pages and e-mails.
+DOCTORS = {"médecin", "pharmacien", "chirurgien-dentiste"}
+ASSISTANT_PROFESSIONS = ("Secrétaire médicale", "Assistant(e) médical(e)",
+                         "Assistant(e) de cabinet", "Infirmier(ère) coordinateur(rice)", "Autre")
+
+
+def display_name(given: str, family: str, profession: str | None) -> str:
+    given = "-".join(p.capitalize() for p in given.strip().split("-"))
+    name = f"{given} {family.strip().upper()}".strip()
+    if profession and profession.strip().lower() in DOCTORS:
+        return f"Dr {name}"
+    return name
+
+
+def name_of(row: sqlite3.Row) -> str:
+    return display_name(row["prenom"], row["nom"], row["profession"])
+
+
+def by_id(conn: sqlite3.Connection, compte_id: int) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM comptes WHERE id = ?", (compte_id,)).fetchone()
+
+
+def by_identifiant(conn: sqlite3.Connection, identifiant: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM comptes WHERE identifiant = ?",
+                        (identifiant.strip(),)).fetchone()
+
+
+def by_card(conn: sqlite3.Connection, id_nat: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT comptes.* FROM cartes JOIN comptes ON comptes.id = cartes.compte_id "
+                        "WHERE cartes.id_nat = ?", (id_nat,)).fetchone()
+
+
+def etablissement_with_rpps(conn: sqlite3.Connection, rpps: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM comptes WHERE rpps = ? AND type = 'etablissement'",
+                        (rpps,)).fetchone()
+
+
+def create(conn: sqlite3.Connection, *, identifiant: str, type: str, email: str, nom: str,
+           prenom: str, profession: str, etablissement: str = "", rpps: str | None = None,
+           mot_de_passe: str | None = None, email_valide: bool = False,
+           cgu: bool = False) -> int:
+    cur = conn.execute(
+        "INSERT INTO comptes (identifiant, type, email, nom, prenom, profession, etablissement, "
+        "rpps, mot_de_passe, email_valide, cgu_acceptees_le, cree_le) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (identifiant, type, email, nom, prenom, profession, etablissement, rpps, mot_de_passe,
+         int(email_valide), now() if cgu else None, now()))
+    return int(cur.lastrowid)
+
+
+def link_card(conn: sqlite3.Connection, compte_id: int, id_nat: str, fingerprint: str) -> None:
+    conn.execute("INSERT INTO cartes (id_nat, compte_id, empreinte, associee_le) VALUES (?, ?, ?, ?)",
+                 (id_nat, compte_id, fingerprint, now()))
+
+
+def update(conn: sqlite3.Connection, compte_id: int, **fields) -> None:
+    allowed = {"mot_de_passe", "email_valide", "cgu_acceptees_le", "derniere_otp_le", "otp_canal",
+               "telephone", "telephone_verifie", "rpps"}
+    assert fields and set(fields) <= allowed
+    sets = ", ".join(f"{k} = ?" for k in fields)
+    conn.execute(f"UPDATE comptes SET {sets} WHERE id = ?", (*fields.values(), compte_id))
+
+
+def first_connection_done(row: sqlite3.Row) -> bool:
+    return row["cgu_acceptees_le"] is not None and row["derniere_otp_le"] is not None
+
+
+def delegations_given(conn: sqlite3.Connection, liberal_id: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT d.*, a.prenom, a.nom, a.profession FROM delegations d "
+        "LEFT JOIN comptes a ON a.id = d.assistant_id "
+        "WHERE d.liberal_id = ? AND d.revoquee_le IS NULL ORDER BY d.id", (liberal_id,)).fetchall()
+
+
+def delegations_received(conn: sqlite3.Connection, assistant_id: int) -> list[sqlite3.Row]:
+    return conn.execute(
+        "SELECT d.*, l.prenom, l.nom, l.profession, l.identifiant FROM delegations d "
+        "JOIN comptes l ON l.id = d.liberal_id "
+        "WHERE d.assistant_id = ? AND d.revoquee_le IS NULL ORDER BY d.id",
+        (assistant_id,)).fetchall()

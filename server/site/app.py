@@ -1,0 +1,80 @@
+"""The Flask application: blueprints, request plumbing, and French error pages."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request
+from werkzeug.exceptions import HTTPException
+
+from . import db, sessions, web
+from .config import SiteConfig
+from .sender import OutboxSender, Sender, SmtpSender
+from .views import assistant, carte, compte, connexion, divers, liberal, motdepasse
+
+log = logging.getLogger(__name__)
+
+HTTP_MESSAGES = {
+    400: "La demande reçue est invalide.",
+    403: "Accès refusé.",
+    404: "Cette page n'existe pas.",
+    405: "Cette action n'est pas possible sur cette page.",
+    413: "La demande envoyée est trop volumineuse.",
+    429: "Trop de demandes. Réessayez dans quelques minutes.",
+}
+
+
+def make_sender(config: SiteConfig) -> Sender:
+    outbox = OutboxSender(config.outbox_dir)
+    return SmtpSender(config.smtp, config.sender_address, outbox) if config.smtp else outbox
+
+
+def create_app(config: SiteConfig, card_auth=None) -> Flask:
+    db.init(config.db_path)
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(SITE=config, SENDER=make_sender(config), MAX_CONTENT_LENGTH=64 * 1024)
+    if card_auth is None:
+        from .cardauth import CardAuth
+        card_auth = CardAuth(config)
+    app.config["CARD_AUTH"] = card_auth
+    for module in (connexion, carte, motdepasse, liberal, assistant, compte, divers):
+        app.register_blueprint(module.bp)
+    app.before_request(web.before)
+    app.after_request(web.after)
+    app.teardown_appcontext(web.teardown)
+    app.register_error_handler(web.Refusal, _refusal)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    conn = db.connect(config.db_path)
+    with db.tx(conn):
+        sessions.forget_idle(conn, config.session_idle.total_seconds())
+    conn.close()
+    return app
+
+
+def _answer(code: str, message: str, status: int):
+    if web.wants_json() or request.path.endswith(".json"):
+        return web.json_error(code, message, status)
+    from flask import g
+    if g.get("sess") is None:  # refused before a session existed (e.g. an unreadable request)
+        from flask import render_template
+        return render_template("erreur.html", erreur=message, messages=[], user=None, csrf=""), status
+    return web.render("erreur.html", status, erreur=message)
+
+
+def _refusal(e: web.Refusal):
+    return _answer(e.code or "REFUS", e.message, e.status)
+
+
+def _http_error(e: HTTPException):
+    status = e.code or 500
+    return _answer("REQUETE_INVALIDE" if status < 500 else "ERREUR_INTERNE",
+                   HTTP_MESSAGES.get(status, "La demande n'a pas pu être traitée."), status)
+
+
+def _unexpected(e: Exception):
+    log.exception("erreur inattendue sur %s %s", request.method, request.path)
+    from flask import g
+    g.failed = True  # the session keeps its state from before this request
+    return _answer("ERREUR_INTERNE", "Une erreur inattendue est survenue ; rien n'a été "
+                   "enregistré. Réessayez dans quelques instants.", 500)

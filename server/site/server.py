@@ -1,0 +1,27 @@
+"""HTTPS serving: a threaded WSGI server with the site's TLS certificate."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+from flask import Flask
+from werkzeug.serving import make_server
+
+from .config import SiteConfig
+from .tls import ensure_certificate
+
+log = logging.getLogger(__name__)
+
+
+def run(app: Flask, config: SiteConfig, bind: str, port: int) -> None:
+    cert, key = ensure_certificate(config.data_dir)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(cert, key)
+    server = make_server(bind, port, app, threaded=True, ssl_context=ctx)
+    log.info("site ViaTrajectoire de référence : %s (écoute %s:%d, certificat %s)",
+             config.origin, bind, server.port, cert)
+    # One line on stdout that launchers wait for.
+    print(f"PRET {config.origin} {cert}", flush=True)
+    server.serve_forever()

@@ -1,0 +1,99 @@
+"""Assistant de professionnel libéral: invited by the libéral, finalised by a card login
+(manual III.1)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from flask import Blueprint, redirect, request
+
+from .. import accounts, db, links, mails
+from ..passwords import hash_password, password_problem
+from ..web import conn, flash, form, open_session, render, send, sess, url
+from .carte import pending_card
+
+bp = Blueprint("assistant", __name__)
+
+
+def _delegation(c: sqlite3.Connection, token: str) -> tuple[sqlite3.Row, sqlite3.Row]:
+    """The invitation's delegation and the libéral; LinkError when it no longer holds."""
+    lien = links.check(c, token, "delegation")
+    d = c.execute("SELECT * FROM delegations WHERE id = ?", (lien["delegation_id"],)).fetchone()
+    if d is None or d["revoquee_le"] is not None:
+        raise links.LinkError("Cette délégation a été retirée par le professionnel libéral.")
+    return d, accounts.by_id(c, d["liberal_id"])
+
+
+@bp.get("/assistant/invitation/<token>")
+def invitation(token: str):
+    try:
+        d, liberal = _delegation(conn(), token)
+    except links.LinkError as e:
+        sess().pop("delegation")
+        return render("lien_invalide.html", 410, erreur=str(e))
+    sess().set("delegation", token)
+    return render("assistant_invitation.html", liberal=accounts.name_of(liberal), email=d["email"])
+
+
+@bp.route("/assistant/finalisation", methods=["GET", "POST"])
+def finalisation():
+    token, card, c = sess().get("delegation"), pending_card(), conn()
+    if not token:
+        return redirect("/")
+    if card is None:
+        flash("info", "Insérez votre carte dans le lecteur puis cliquez sur « Se connecter par "
+                      "carte CPx ».")
+        return redirect(f"/assistant/invitation/{token}")
+    holder = card["holder"]
+    try:
+        d, liberal = _delegation(c, token)
+    except links.LinkError as e:
+        sess().pop("delegation")
+        return render("lien_invalide.html", 410, erreur=str(e))
+    liberal_name = accounts.name_of(liberal)
+    existing = accounts.by_card(c, holder["idNat"])
+    if existing is not None:
+        # Already known by this card: the delegation is added to that account.
+        with db.tx(c):
+            links.consume(c, token, "delegation")
+            c.execute("UPDATE delegations SET assistant_id = ? WHERE id = ?", (existing["id"], d["id"]))
+            target = open_session(existing["id"], "carte CPx")
+        flash("succes", f"{liberal_name} vous a délégué ses droits.")
+        return redirect(target)
+    ctx = {"holder": holder, "email": d["email"], "liberal": liberal_name,
+           "professions": accounts.ASSISTANT_PROFESSIONS}
+    if request.method == "GET":
+        return render("assistant_finalisation.html", **ctx)
+    profession = form("profession")
+    problem = None
+    if profession not in accounts.ASSISTANT_PROFESSIONS:
+        problem = "Choisissez votre profession dans la liste."
+    else:
+        problem = password_problem(request.form.get("mot_de_passe", ""),
+                                   request.form.get("confirmation", ""))
+    if problem is None and request.form.get("accepte") != "oui":
+        problem = ("Cochez la case pour indiquer que vous avez pris connaissance des conditions "
+                   "d'utilisation.")
+    if problem is None and accounts.by_identifiant(c, d["email"]) is not None:
+        problem = (f"Un compte ViaTrajectoire existe déjà avec l'adresse {d['email']}. "
+                   "Connectez-vous avec ce compte, ou demandez une invitation à une autre adresse.")
+    if problem:
+        return render("assistant_finalisation.html", 400, erreur=problem, profession=profession, **ctx)
+    with db.tx(c):
+        try:
+            links.consume(c, token, "delegation")
+        except links.LinkError as e:
+            return render("lien_invalide.html", 410, erreur=str(e))
+        compte_id = accounts.create(
+            c, identifiant=d["email"], type="assistant", email=d["email"],
+            nom=holder["familyName"], prenom=holder["givenName"], profession=profession,
+            mot_de_passe=hash_password(request.form["mot_de_passe"]), email_valide=True, cgu=True)
+        accounts.link_card(c, compte_id, holder["idNat"], card["empreinte"])
+        c.execute("UPDATE delegations SET assistant_id = ? WHERE id = ?", (compte_id, d["id"]))
+        name = accounts.display_name(holder["givenName"], holder["familyName"], profession)
+        send(mails.assistant_ready(d["email"], name, d["email"], liberal_name, url("/")))
+        send(mails.delegation_accepted(liberal["email"], liberal_name, name, url("/compte")))
+        target = open_session(compte_id, "carte CPx")
+    flash("succes", f"Votre compte est créé : vous disposez des droits délégués par {liberal_name}. "
+                    f"Votre identifiant de connexion est {d['email']}.")
+    return redirect(target)

@@ -1,0 +1,134 @@
+"""The logged-in pages: the espace, and the page de gestion du compte (OTP by SMS,
+assistants of a libéral)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, redirect, request
+
+from .. import accounts, codes, db, links, mails
+from ..web import Refusal, conn, current_user, flash, form, login_required, render, send, sess, url
+from .liberal import EMAIL
+
+bp = Blueprint("compte", __name__)
+
+
+@bp.get("/espace")
+@login_required
+def espace():
+    user, c = current_user(), conn()
+    return render("espace.html", nom=accounts.name_of(user), type=accounts.TYPES[user["type"]],
+                  methode=sess().get("methode", ""),
+                  pour=[accounts.name_of(d) for d in accounts.delegations_received(c, user["id"])])
+
+
+def _account_page(status: int = 200, **extra):
+    user, c = current_user(), conn()
+    cartes = c.execute("SELECT id_nat, associee_le FROM cartes WHERE compte_id = ?",
+                       (user["id"],)).fetchall()
+    return render("compte.html", status, nom=accounts.name_of(user), compte=user,
+                  type=accounts.TYPES[user["type"]], cartes=cartes,
+                  assistants=accounts.delegations_given(c, user["id"]),
+                  pour=[accounts.name_of(d) for d in accounts.delegations_received(c, user["id"])],
+                  verification=sess().get("telephone"), **extra)
+
+
+@bp.get("/compte")
+@login_required
+def compte():
+    return _account_page()
+
+
+def normalize_phone(raw: str) -> str | None:
+    """A French mobile number, as +33XXXXXXXXX; None when it is not one."""
+    digits = re.sub(r"[\s.\-]", "", raw)
+    if re.fullmatch(r"0[67]\d{8}", digits):
+        return "+33" + digits[1:]
+    if re.fullmatch(r"\+33[67]\d{8}", digits):
+        return digits
+    return None
+
+
+@bp.post("/compte/telephone")
+@login_required
+def telephone():
+    numero = normalize_phone(form("telephone", 30))
+    if numero is None:
+        return _account_page(400, erreur="Renseignez un numéro de téléphone mobile valide "
+                                         "(par exemple 06 12 34 56 78).")
+    cfg = current_app.config["SITE"]
+    code = codes.new_code()
+    send(mails.phone_code(numero, code, int(cfg.code_ttl.total_seconds() // 60)))
+    sess().set("telephone", codes.pending(code, cfg.code_ttl.total_seconds(), numero=numero))
+    flash("info", "Un code de vérification vous a été envoyé par SMS. Renseignez-le ci-dessous.")
+    return redirect("/compte")
+
+
+@bp.post("/compte/telephone/code")
+@login_required
+def telephone_code():
+    state = sess().get("telephone")
+    if not state:
+        return redirect("/compte")
+    problem = codes.check(state, form("code", 20))
+    sess().set("telephone", state)
+    if problem:
+        return _account_page(401, erreur=problem)
+    sess().pop("telephone")
+    with db.tx(conn()):
+        accounts.update(conn(), current_user()["id"], telephone=state["numero"], telephone_verifie=1)
+    flash("succes", "Votre numéro de téléphone est vérifié. Vous pouvez désormais choisir de "
+                    "recevoir le code de confirmation par SMS ou par e-mail.")
+    return redirect("/compte")
+
+
+@bp.post("/compte/otp")
+@login_required
+def otp_canal():
+    canal, user = form("canal"), current_user()
+    if canal not in ("email", "sms"):
+        raise Refusal("Choisissez « E-mail » ou « SMS ».", 400)
+    if canal == "sms" and not user["telephone_verifie"]:
+        return _account_page(400, erreur="Pour recevoir le code par SMS, renseignez d'abord votre "
+                                         "numéro de téléphone puis cliquez sur « Vérifier ».")
+    with db.tx(conn()):
+        accounts.update(conn(), user["id"], otp_canal=canal)
+    flash("succes", "Votre choix est enregistré : le code de confirmation vous sera envoyé par "
+                    + ("SMS." if canal == "sms" else "e-mail."))
+    return redirect("/compte")
+
+
+@bp.post("/compte/assistants")
+@login_required
+def deleguer():
+    user, c = current_user(), conn()
+    if user["type"] != "liberal":
+        raise Refusal("Seul un professionnel libéral peut déléguer ses droits à un assistant.", 403)
+    email = form("email")
+    if not EMAIL.match(email):
+        return _account_page(400, erreur="Renseignez l'adresse e-mail de votre assistant.")
+    if email.lower() == user["email"].lower():
+        return _account_page(400, erreur="Vous ne pouvez pas vous déléguer vos propres droits.")
+    cfg = current_app.config["SITE"]
+    with db.tx(c):
+        cur = c.execute("INSERT INTO delegations (liberal_id, email, creee_le) VALUES (?, ?, ?)",
+                        (user["id"], email, db.now()))
+        token = links.issue(c, "delegation", cfg.link_ttl, delegation_id=cur.lastrowid)
+        send(mails.delegation(email, accounts.name_of(user), url(f"/assistant/invitation/{token}"),
+                              int(cfg.link_ttl.total_seconds() // 3600)))
+    flash("succes", f"Une invitation a été envoyée à {email}.")
+    return redirect("/compte")
+
+
+@bp.post("/compte/assistants/<int:delegation_id>/retirer")
+@login_required
+def retirer(delegation_id: int):
+    user, c = current_user(), conn()
+    with db.tx(c):
+        cur = c.execute("UPDATE delegations SET revoquee_le = ? WHERE id = ? AND liberal_id = ? "
+                        "AND revoquee_le IS NULL", (db.now(), delegation_id, user["id"]))
+    if cur.rowcount != 1:
+        raise Refusal("Cette délégation n'existe pas ou a déjà été retirée.", 404)
+    flash("succes", "La délégation a été retirée.")
+    return redirect("/compte")

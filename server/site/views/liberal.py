@@ -1,0 +1,87 @@
+"""Espace médecin libéral: the account is created by a first card login (manual II.1)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, current_app, redirect, request
+
+from .. import accounts, db, links, mails
+from ..passwords import hash_password, password_problem
+from ..web import conn, flash, form, open_session, render, send, sess, url
+from .carte import pending_card
+
+bp = Blueprint("liberal", __name__)
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _card_or_home():
+    card = pending_card()
+    if card is None or card["holder"].get("idType") != "RPPS":
+        flash("info", "La création du compte de l'espace médecin libéral nécessite une première "
+                      "connexion par carte CPx : insérez votre carte dans le lecteur puis cliquez "
+                      "sur la vignette « S'identifier par carte CPS ou S'identifier par E-CPS ».")
+        return None
+    return card
+
+
+@bp.route("/liberal/creation", methods=["GET", "POST"])
+def creation():
+    card = _card_or_home()
+    if card is None:
+        return redirect("/")
+    holder = card["holder"]
+    if request.method == "GET":
+        return render("liberal_creation.html", holder=holder, valeurs=sess().get("liberal", {}))
+    email = form("email")
+    valeurs = {"email": email}
+    problem = None
+    if not EMAIL.match(email):
+        problem = "Renseignez une adresse e-mail valide."
+    else:
+        problem = password_problem(request.form.get("mot_de_passe", ""),
+                                   request.form.get("confirmation", ""))
+    if problem is None and accounts.by_identifiant(conn(), holder["rpps"]) is not None:
+        problem = ("Un compte existe déjà avec ce numéro RPPS. Connectez-vous avec votre "
+                   "identifiant et votre mot de passe, ou utilisez « Mot de passe oublié ? ».")
+    if problem:
+        return render("liberal_creation.html", 400, holder=holder, valeurs=valeurs, erreur=problem)
+    sess().set("liberal", {**valeurs, "mot_de_passe": hash_password(request.form["mot_de_passe"])})
+    return redirect("/liberal/cgu")
+
+
+@bp.route("/liberal/cgu", methods=["GET", "POST"])
+def cgu():
+    card, pending = _card_or_home(), sess().get("liberal")
+    if card is None or pending is None:
+        return redirect("/")
+    if request.method == "GET":
+        return render("cgu_accepter.html", action="/liberal/cgu")
+    if request.form.get("accepte") != "oui":
+        return render("cgu_accepter.html", 400, action="/liberal/cgu",
+                      erreur="Cochez la case pour indiquer que vous avez pris connaissance des "
+                             "Conditions Générales d'Utilisation.")
+    holder, c = card["holder"], conn()
+    cfg = current_app.config["SITE"]
+    with db.tx(c):
+        if accounts.by_identifiant(c, holder["rpps"]) or accounts.by_card(c, holder["idNat"]):
+            flash("erreur", "Un compte existe déjà pour cette carte. Connectez-vous.")
+            sess().pop("liberal")
+            return redirect("/")
+        compte_id = accounts.create(
+            c, identifiant=holder["rpps"], type="liberal", email=pending["email"],
+            nom=holder["familyName"], prenom=holder["givenName"],
+            profession=holder.get("title") or "", rpps=holder["rpps"],
+            mot_de_passe=pending["mot_de_passe"], cgu=True)
+        accounts.link_card(c, compte_id, holder["idNat"], card["empreinte"])
+        token = links.issue(c, "valider-email", cfg.link_ttl, compte_id=compte_id)
+        name = accounts.display_name(holder["givenName"], holder["familyName"], holder.get("title"))
+        send(mails.validate_email(pending["email"], name, holder["rpps"],
+                                  url(f"/email/valider/{token}"),
+                                  int(cfg.link_ttl.total_seconds() // 3600)))
+        target = open_session(compte_id, "carte CPx")
+    flash("succes", f"Votre compte a été créé. Votre identifiant de connexion est votre numéro "
+                    f"RPPS : {holder['rpps']}. Cliquez sur le lien de l'e-mail envoyé à "
+                    f"{pending['email']} pour valider votre adresse e-mail.")
+    return redirect(target)

@@ -1,0 +1,95 @@
+"""Définition du mot de passe (lien du référent), mot de passe oublié (manual I.1, IV.2),
+and the e-mail validation link of the espace libéral (II.1.6)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, request
+
+from .. import accounts, db, links, mails, ratelimit
+from ..passwords import hash_password, password_problem
+from ..web import Refusal, client_ip, conn, flash, form, render, send, url
+
+bp = Blueprint("motdepasse", __name__)
+
+TITLES = {"definir": "Définition de votre mot de passe",
+          "reinitialiser": "Définition d'un nouveau mot de passe"}
+
+
+def _link_page(objet: str, token: str):
+    c = conn()
+    try:
+        row = links.check(c, token, objet)
+    except links.LinkError as e:
+        return render("lien_invalide.html", 410, erreur=str(e))
+    compte = accounts.by_id(c, row["compte_id"])
+    if request.method == "GET":
+        return render("mot_de_passe.html", titre=TITLES[objet], compte=compte)
+    mdp, confirmation = request.form.get("mot_de_passe", ""), request.form.get("confirmation", "")
+    problem = password_problem(mdp, confirmation)
+    if problem:
+        return render("mot_de_passe.html", 400, titre=TITLES[objet], compte=compte, erreur=problem)
+    with db.tx(c):
+        try:
+            links.consume(c, token, objet)
+        except links.LinkError as e:  # used meanwhile in another tab
+            return render("lien_invalide.html", 410, erreur=str(e))
+        # Clicking the link received by e-mail proves the address.
+        accounts.update(c, compte["id"], mot_de_passe=hash_password(mdp), email_valide=1)
+        ratelimit.clear(c, "identifiant", compte["identifiant"])
+        send(mails.password_changed(compte["email"], accounts.name_of(compte), url("/")))
+    flash("succes", "Votre mot de passe a été enregistré. Un e-mail de confirmation vous a été "
+                    "envoyé. Vous pouvez maintenant vous connecter.")
+    return redirect("/")
+
+
+@bp.route("/mot-de-passe/definir/<token>", methods=["GET", "POST"])
+def definir(token: str):
+    return _link_page("definir", token)
+
+
+@bp.route("/mot-de-passe/reinitialiser/<token>", methods=["GET", "POST"])
+def reinitialiser(token: str):
+    return _link_page("reinitialiser", token)
+
+
+DONE = ("Si les informations saisies correspondent à un compte ViaTrajectoire, vous allez recevoir "
+        "un e-mail contenant un lien pour définir votre nouveau mot de passe.")
+
+
+@bp.route("/mot-de-passe-oublie", methods=["GET", "POST"])
+def oubli():
+    if request.method == "GET":
+        return render("oubli.html")
+    identifiant, email = form("identifiant"), form("email")
+    if not identifiant or not email:
+        return render("oubli.html", 400, identifiant=identifiant, email=email,
+                      erreur="Renseignez votre identifiant et votre adresse e-mail.")
+    c = conn()
+    if ratelimit.blocked(c, "oubli", client_ip()):
+        raise Refusal("Trop de demandes de nouveau mot de passe. Réessayez dans 15 minutes.", 429)
+    cfg = current_app.config["SITE"]
+    row = accounts.by_identifiant(c, identifiant)
+    with db.tx(c):
+        ratelimit.record(c, "oubli", client_ip())
+        # The same answer whether or not the account exists: no way to probe identifiants.
+        if row is not None and row["email"].lower() == email.lower():
+            links.retire(c, "reinitialiser", row["id"])
+            token = links.issue(c, "reinitialiser", cfg.reset_ttl, compte_id=row["id"])
+            send(mails.reset_link(row["email"], accounts.name_of(row), row["identifiant"],
+                                  url(f"/mot-de-passe/reinitialiser/{token}"),
+                                  int(cfg.reset_ttl.total_seconds() // 60)))
+    flash("info", DONE)
+    return redirect("/")
+
+
+@bp.get("/email/valider/<token>")
+def valider_email(token: str):
+    c = conn()
+    with db.tx(c):
+        try:
+            row = links.consume(c, token, "valider-email")
+        except links.LinkError as e:
+            return render("lien_invalide.html", 410, erreur=str(e))
+        accounts.update(c, row["compte_id"], email_valide=1)
+    flash("succes", "Votre adresse e-mail est validée. Merci.")
+    return redirect("/")

@@ -1,0 +1,147 @@
+"""Request plumbing shared by the views: database, session, CSRF, login, flash messages."""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from typing import Any, Callable
+
+from flask import current_app, g, jsonify, redirect, render_template, request
+
+from . import accounts, db, sessions
+from .sender import Message
+
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+JSON_PATHS = ("/connexion/carte-cps",)
+
+
+class Refusal(Exception):
+    """A request refused with a French message and an HTTP status."""
+
+    def __init__(self, message: str, status: int = 400, code: str | None = None):
+        super().__init__(message)
+        self.message, self.status, self.code = message, status, code
+
+
+def conn() -> sqlite3.Connection:
+    if "db" not in g:
+        g.db = db.connect(current_app.config["SITE"].db_path)
+    return g.db
+
+
+def sess() -> sessions.Session:
+    return g.sess
+
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PATHS) and request.method in UNSAFE
+
+
+def before() -> None:
+    cfg = current_app.config["SITE"]
+    if request.endpoint in (None, "static", "divers.cpsbridge_js"):
+        return
+    s = sessions.load(conn(), request.cookies.get(sessions.COOKIE), cfg.session_idle.total_seconds())
+    if s is None:
+        s = sessions.fresh()
+    g.sess = s
+    if request.method in UNSAFE:
+        presented = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token")
+        if s.new or not s.csrf_ok(presented):
+            raise Refusal("La page a expiré ou la demande ne vient pas de ce site (jeton de "
+                          "sécurité absent ou invalide). Rechargez la page, puis recommencez.",
+                          403, "CSRF_INVALIDE")
+        # A second line behind the token: a browser's Origin, when sent, must be ours.
+        origin = request.headers.get("Origin")
+        if origin and origin != cfg.origin:
+            raise Refusal("Cette demande ne vient pas de ce site.", 403, "CSRF_INVALIDE")
+
+
+def after(response):
+    s: sessions.Session | None = g.get("sess")
+    if s is None or g.get("failed"):
+        return response
+    c = conn()
+    with db.tx(c):
+        if s.dirty:
+            sessions.save(c, s)
+        elif not s.new:
+            sessions.touch(c, s)
+    if s.new or g.get("cookie_changed"):
+        response.set_cookie(sessions.COOKIE, s.raw, secure=True, httponly=True, samesite="Lax",
+                            path="/")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def teardown(_exc) -> None:
+    c = g.pop("db", None)
+    if c is not None:
+        c.close()
+
+
+def current_user() -> sqlite3.Row | None:
+    s = g.get("sess")
+    if s is None or s.compte_id is None:
+        return None
+    if "user" not in g:
+        g.user = accounts.by_id(conn(), s.compte_id)
+    return g.user
+
+
+def login_required(view: Callable) -> Callable:
+    @functools.wraps(view)
+    def wrapped(*args, **kwargs):
+        if current_user() is None:
+            flash("info", "Connectez-vous pour accéder à cette page.")
+            return redirect("/")
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def open_session(compte_id: int, methode: str) -> str:
+    """Logged in: a new session id (no fixation); returns where to go next."""
+    old = sess()
+    retour = old.get("retour")
+    new = sessions.rotate(conn(), old, compte_id)
+    new.set("methode", methode)
+    new.set("messages", old.get("messages", []))
+    sessions.save(conn(), new)
+    g.sess, g.cookie_changed = new, True
+    g.pop("user", None)
+    return retour if isinstance(retour, str) and retour.startswith("/") \
+        and not retour.startswith("//") else "/espace"
+
+
+def flash(kind: str, text: str) -> None:
+    s = sess()
+    s.set("messages", [*s.get("messages", []), [kind, text]])
+
+
+def render(template: str, status: int = 200, **ctx: Any):
+    msgs = sess().pop("messages", []) if g.get("sess") else []
+    return render_template(template, messages=msgs, user=current_user(),
+                           csrf=g.sess.csrf if g.get("sess") else "", **ctx), status
+
+
+def send(message: Message) -> None:
+    current_app.config["SENDER"].send(message)
+
+
+def url(path: str) -> str:
+    return current_app.config["SITE"].origin + path
+
+
+def client_ip() -> str:
+    return request.remote_addr or "inconnue"
+
+
+def json_error(code: str, message: str, status: int):
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def form(name: str, max_len: int = 200) -> str:
+    value = request.form.get(name, "")
+    if len(value) > max_len:
+        raise Refusal("Une des valeurs saisies est trop longue.", 400)
+    return value.strip()
