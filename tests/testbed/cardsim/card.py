@@ -75,13 +75,21 @@ class SimulatedCps3:
     """A CPS3 for one holder (`tests.testbed.pki.Issued`). `insert()` puts it in a reader."""
 
     def __init__(self, issued, pin: str = "1234", puk: str = "12345678",
-                 token_label: str | None = None, atr: bytes = ATR_CPS3):
+                 token_label: str | None = None, atr: bytes = ATR_CPS3,
+                 sig_key_nonrepudiation: bool = True):
         if not (pin.isdigit() and 4 <= len(pin) <= 8) or not (puk.isdigit() and len(puk) == 8):
             raise ValueError("code porteur: 4 to 8 digits; PUK: 8 digits")
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        if not isinstance(issued.auth_key, rsa.RSAPrivateKey):
+            raise ValueError(f"{issued.spec.slug}: a CPS3 holds RSA keys only "
+                             f"(this holder has {issued.spec.key_kind})")
         self.issued = issued
         self.atr = atr
         self.token_label = token_label or f"CPS3v3-{issued.spec.token_serial}"
-        self.mf = layout.build_tree(issued, self.token_label)
+        # A real signature key is marked nonRepudiation; OpenSC then offers it only the
+        # SHA*-RSA-PKCS mechanisms (PSO HASH + CDS). False marks it "sign" only, so that
+        # OpenSC uses INTERNAL AUTHENTICATE with it as with the authentication key.
+        self.mf = layout.build_tree(issued, self.token_label, sig_key_nonrepudiation)
         self.pin = _Secret(pin, PIN_MAX_TRIES)
         self.puk = _Secret(puk, PUK_MAX_TRIES)
         self.keys = {layout.AUTH_KEY_REF: issued.auth_key}
@@ -91,6 +99,9 @@ class SimulatedCps3:
         self.vc: VirtualCard | None = None
         self._lock = threading.Lock()
         self._chained = b""
+        self._hold_ins: int | None = None
+        self.held = threading.Event()
+        self._release = threading.Event()
         self.reset()
 
     # -- state visible to tests ---------------------------------------------------------
@@ -107,17 +118,34 @@ class SimulatedCps3:
         return self.pin.blocked
 
     # -- reader -----------------------------------------------------------------------
-    def insert(self, pcscd: Pcscd, reader: int = 0) -> VirtualCard:
+    def insert(self, pcscd: Pcscd, reader: int = 0, timeout: float = 10.0) -> VirtualCard:
+        """Insert, and return once pcscd has powered the card up (so that a client started
+        now sees it)."""
         if self.vc is not None:
             raise RuntimeError("this card is already in a reader")
         self.reset()
-        self.vc = _PoweredCard(self)
-        return self.vc.insert(pcscd, reader)
+        vc = _PoweredCard(self)
+        vc.insert(pcscd, reader)
+        self.vc = vc
+        if not vc.powered_up.wait(timeout):
+            raise RuntimeError(f"pcscd did not power up the card in reader {reader} "
+                               f"within {timeout}s (see {pcscd.dir / 'pcscd.log'})")
+        return vc
 
     def remove(self) -> None:
         vc, self.vc = self.vc, None
+        self._release.set()             # a held command is never answered: the card is gone
         if vc is not None:
             vc.remove()
+
+    def hold(self, ins: int) -> threading.Event:
+        """Test hook: the next command with this INS is received but never answered, as
+        if the card were pulled while computing; returns an event set when it arrives.
+        `remove()` then pulls the card."""
+        self.held.clear()
+        self._release.clear()
+        self._hold_ins = ins
+        return self.held
 
     def reset(self) -> None:
         """Power-on or warm reset: security status and selections are lost."""
@@ -428,12 +456,20 @@ class _PoweredCard(VirtualCard):
     def __init__(self, card: SimulatedCps3):
         super().__init__(card.atr, card.handle, card.trace)
         self.card = card
+        self.powered_up = threading.Event()
 
     def _answer(self, msg: bytes) -> bytes | None:
         if len(msg) == 1:
             if msg[0] in (0x01, 0x02):
                 self.card.reset()
+                self.powered_up.set()
             return super()._answer(msg)
+        if self.card._hold_ins is not None and msg[1] == self.card._hold_ins:
+            self.card._hold_ins = None
+            self.trace.append((_masked(msg), b""))
+            self.card.held.set()
+            self.card._release.wait()
+            return None
         response = self.handler(msg)
         self.trace.append((_masked(msg), response))
         return response

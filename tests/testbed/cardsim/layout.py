@@ -121,11 +121,12 @@ def _prkey(label: str, ckid: bytes, usage: tuple[int, ...], ref: int, bits_len: 
     return seq(common, key, tlv(0xA1, seq(seq(octets(path)), integer(bits_len))))
 
 
-def prkdf(auth_bits: int, sig_bits: int | None) -> bytes:
+def prkdf(auth_bits: int, sig_bits: int | None, nonrepudiation: bool = True) -> bytes:
     # usage: sign(2) for authentication; sign(2) + nonRepudiation(9) for signature.
     out = _prkey("CPS_PRIV_AUT", AUTH_ID, (2,), AUTH_KEY_REF, auth_bits)
     if sig_bits is not None:
-        out += _prkey("CPS_PRIV_SIG", SIG_ID, (2, 9), SIG_KEY_REF, sig_bits)
+        usage = (2, 9) if nonrepudiation else (2,)
+        out += _prkey("CPS_PRIV_SIG", SIG_ID, usage, SIG_KEY_REF, sig_bits)
     return out
 
 
@@ -147,7 +148,7 @@ def cert_der(cert) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
-def build_tree(issued, token_label: str) -> File:
+def build_tree(issued, token_label: str, sig_nonrepudiation: bool = True) -> File:
     """The MF with everything under it, for one holder."""
     serial = issued.spec.token_serial
     mf = File(0x3F00)
@@ -160,7 +161,8 @@ def build_tree(issued, token_label: str) -> File:
     app.add(File(0x5032, token_info(serial, token_label)))
     app.add(File(AODF, aodf()))
     app.add(File(PRKDF, prkdf(issued.auth_key.key_size,
-                              issued.sig_key.key_size if sig else None)))
+                              issued.sig_key.key_size if sig else None,
+                              sig_nonrepudiation)))
     cdf = _cert("Certificat d'Authentification CPS", AUTH_ID, AUTH_CERT)
     app.add(File(AUTH_CERT, cert_der(issued.auth_cert)))
     if sig:
