@@ -1,0 +1,158 @@
+"""Professionnel en établissement (manual I): account made by the référent, password defined
+through the e-mailed link, first connection with code de confirmation and CGU, then the
+card, which must first be linked to the account."""
+
+from __future__ import annotations
+
+from tests.site.browser import Browser, age, alert, code_in, last_message, path_of, text_of
+
+PASSWORD = "Hopital2024sur"
+
+
+def define_password(site, browser: Browser, email: str) -> None:
+    mail = last_message(site, email)
+    link = path_of(mail.links[0])
+    page = browser.get(link)
+    assert page.status_code == 200 and "Définition de votre mot de passe" in page.text
+    done = browser.post(link, {"mot_de_passe": PASSWORD, "confirmation": PASSWORD})
+    assert done.url.endswith("/") and "Votre mot de passe a été enregistré" in done.text
+    confirm = last_message(site, email)
+    assert confirm.subject == ("ViaTrajectoire : confirmation de la modification de votre mot "
+                               "de passe")
+
+
+def first_connection(site, browser: Browser, identifiant: str, email: str) -> None:
+    page = browser.login(identifiant, PASSWORD)
+    assert page.url.endswith("/connexion/code") and "Code de confirmation" in page.text
+    code = code_in(last_message(site, email))
+    page = browser.post("/connexion/code", {"code": code})
+    assert page.url.endswith("/connexion/cgu")
+    page = browser.post("/connexion/cgu", {"accepte": "oui"})
+    assert page.url.endswith("/espace") and "Vous êtes connecté" in page.text
+
+
+def test_account_password_first_connection_then_card(site, browser, host, ids):
+    made = site.create_account("jdupont", "jean.dupont@chu.example.test", "Dupont", "Jean",
+                               profession="Médecin", etablissement="CHU de Lyon",
+                               rpps="99700367917")
+    assert made.returncode == 0, made.stderr
+    mail = last_message(site, "jean.dupont@chu.example.test")
+    assert "Votre identifiant de connexion : jdupont" in mail.body
+    assert len(mail.links) == 1 and "/mot-de-passe/definir/" in mail.links[0]
+
+    # The password rule, in French, before anything is stored.
+    link = path_of(mail.links[0])
+    browser.get(link)
+    refused = browser.post(link, {"mot_de_passe": PASSWORD, "confirmation": PASSWORD + "x"})
+    assert refused.status_code == 400
+    assert alert(refused.text) == "Les deux mots de passe saisis ne sont pas identiques."
+    define_password(site, browser, "jean.dupont@chu.example.test")
+
+    # The link is single-use.
+    again = browser.get(link)
+    assert again.status_code == 410 and "déjà été utilisé" in alert(again.text)
+
+    # Card before the first connection: the manual says it is not possible yet.
+    answer = browser.card_login(host, ids["dupont"])
+    assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
+    browser.get("/connexion/carte-cps/association")
+    refused = browser.post("/connexion/carte-cps/association",
+                           {"identifiant": "jdupont", "mot_de_passe": PASSWORD})
+    assert refused.status_code == 403
+    assert "première fois par identifiant et mot de passe" in alert(refused.text)
+
+    # First connection: identifiant + mot de passe, code de confirmation (with a wrong one
+    # first), then the CGU.
+    page = browser.login("jdupont", PASSWORD)
+    assert page.url.endswith("/connexion/code")
+    code = code_in(last_message(site, "jean.dupont@chu.example.test"))
+    wrong = "000000" if code != "000000" else "111111"
+    refused = browser.post("/connexion/code", {"code": wrong})
+    assert refused.status_code == 401
+    assert alert(refused.text) == "Code de confirmation incorrect. Il vous reste 4 essais."
+    page = browser.post("/connexion/code", {"code": code})
+    assert page.url.endswith("/connexion/cgu")
+    refused = browser.post("/connexion/cgu", {})
+    assert refused.status_code == 400 and "Conditions Générales" in alert(refused.text)
+    page = browser.post("/connexion/cgu", {"accepte": "oui"})
+    assert page.url.endswith("/espace")
+    assert text_of(page.text, 'data-testid="utilisateur"') == "Dr Jean DUPONT"
+    assert "Vous êtes connecté" in page.text
+    browser.logout()
+
+    # First card login: the card is recognised, the account asked for, then linked.
+    answer = browser.card_login(host, ids["dupont"])
+    assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
+    page = browser.follow(answer)
+    assert "première connexion avec cette carte" in page.text.lower() or \
+        "Première connexion avec votre carte" in page.text
+    refused = browser.post("/connexion/carte-cps/association",
+                           {"identifiant": "jdupont", "mot_de_passe": "pas le bon 1"})
+    assert refused.status_code == 401
+    assert alert(refused.text) == "Identifiant ou mot de passe incorrect."
+    page = browser.post("/connexion/carte-cps/association",
+                        {"identifiant": "jdupont", "mot_de_passe": PASSWORD})
+    assert page.url.endswith("/espace")
+    assert text_of(page.text, 'data-testid="utilisateur"') == "Dr Jean DUPONT"
+    assert "connexion par carte CPx" in page.text
+    browser.logout()
+
+    # Later card logins connect directly.
+    answer = browser.card_login(host, ids["dupont"])
+    assert answer.json() == {"redirect": "/espace"}
+    page = browser.follow(answer)
+    assert text_of(page.text, 'data-testid="utilisateur"') == "Dr Jean DUPONT"
+    browser.logout()
+
+    # Later password logins: no code within the interval, a code again once it has passed.
+    page = browser.login("jdupont", PASSWORD)
+    assert page.url.endswith("/espace")
+    browser.logout()
+    age(site, "UPDATE comptes SET derniere_otp_le = derniere_otp_le - 31 * 86400 "
+              "WHERE identifiant = 'jdupont'")
+    page = browser.login("jdupont", PASSWORD)
+    assert page.url.endswith("/connexion/code")
+
+
+def test_a_card_is_linked_only_to_its_holder(site, browser, host, ids):
+    """An établissement account that knows its RPPS takes no other practitioner's card."""
+    site.create_account("lbernard", "luc.bernard@chu.example.test", "Bernard", "Luc",
+                        profession="Médecin", rpps="99700412345")
+    define_password(site, browser, "luc.bernard@chu.example.test")
+    first_connection(site, browser, "lbernard", "luc.bernard@chu.example.test")
+    browser.logout()
+    # ROBERT's card (RPPS, no account) goes to the libéral creation page, which offers the
+    # association for établissement users; associating it with BERNARD's account is refused.
+    answer = browser.card_login(host, ids["robert"])
+    assert answer.json() == {"redirect": "/liberal/creation"}
+    page = browser.follow(answer)
+    assert "/connexion/carte-cps/association" in page.text
+    browser.get("/connexion/carte-cps/association")
+    refused = browser.post("/connexion/carte-cps/association",
+                           {"identifiant": "lbernard", "mot_de_passe": PASSWORD})
+    assert refused.status_code == 403
+    assert "n'appartient pas au titulaire de ce compte" in alert(refused.text)
+
+
+def test_adeli_card_links_to_an_account_without_rpps(site, browser, host, ids):
+    site.create_account("cmartin", "claire.martin@chu.example.test", "Martin", "Claire",
+                        profession="Infirmier")
+    define_password(site, browser, "claire.martin@chu.example.test")
+    first_connection(site, browser, "cmartin", "claire.martin@chu.example.test")
+    browser.logout()
+    answer = browser.card_login(host, ids["martin"])
+    assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
+    browser.follow(answer)
+    page = browser.post("/connexion/carte-cps/association",
+                        {"identifiant": "cmartin", "mot_de_passe": PASSWORD})
+    assert text_of(page.text, 'data-testid="utilisateur"') == "Claire MARTIN"
+    browser.logout()
+    assert browser.card_login(host, ids["martin"]).json() == {"redirect": "/espace"}
+
+
+def test_referent_command_refuses_bad_input(site):
+    bad = site.create_account("x", "pas-une-adresse", "N", "P")
+    assert bad.returncode == 1 and "Erreur" in bad.stderr
+    site.create_account("unique1", "u@example.test", "Nom", "Prenom")
+    dup = site.create_account("unique1", "u2@example.test", "Nom", "Prenom")
+    assert dup.returncode == 1 and "déjà utilisé" in dup.stderr
