@@ -1,0 +1,105 @@
+"""Assistant de professionnel libéral (manual III): the libéral delegates from his account
+page; the assistant follows the e-mailed link, connects by card, chooses profession and
+password, accepts the conditions, and has the delegated rights."""
+
+from __future__ import annotations
+
+import re
+
+from tests.site.browser import Browser, alert, last_message, path_of, text_of
+from tests.site.test_etablissement import define_password, first_connection
+
+PASSWORD = "Cabinet2024ok"
+ASSISTANT = "sophie.petit@cabinet.example.test"
+
+
+def make_liberal(browser: Browser, host, ids) -> None:
+    answer = browser.card_login(host, ids["dupont"])
+    assert answer.json() == {"redirect": "/liberal/creation"}
+    browser.follow(answer)
+    browser.post("/liberal/creation", {"email": "dr.dupont@cabinet.example.test",
+                                       "mot_de_passe": PASSWORD, "confirmation": PASSWORD})
+    page = browser.post("/liberal/cgu", {"accepte": "oui"})
+    assert text_of(page.text, 'data-testid="utilisateur"') == "Dr Jean DUPONT"
+
+
+def test_delegation_to_an_assistant(site, browser, host, ids):
+    make_liberal(browser, host, ids)
+    page = browser.get("/compte")
+    assert "Mes assistants" in page.text
+    refused = browser.post("/compte/assistants", {"email": "pas-une-adresse"})
+    assert refused.status_code == 400
+    page = browser.post("/compte/assistants", {"email": ASSISTANT})
+    assert f"Une invitation a été envoyée à {ASSISTANT}." in page.text
+
+    mail = last_message(site, ASSISTANT)
+    assert mail.subject == "ViaTrajectoire : Dr Jean DUPONT souhaite vous déléguer ses droits"
+    link = path_of(mail.links[0])
+
+    # The assistant, in another browser: the link, then "Se connecter par carte CPx".
+    assistant = Browser(site)
+    page = assistant.get(link)
+    assert page.status_code == 200
+    assert text_of(page.text, 'data-testid="delegant"') == "Dr Jean DUPONT"
+    assert 'id="tuile-cps"' in page.text and "Se connecter par carte CPx" in page.text
+    assert "Se connecter par carte e-CPS" in page.text
+    answer = assistant.card_login(host, ids["petit"])
+    assert answer.json() == {"redirect": "/assistant/finalisation"}
+    page = assistant.follow(answer)
+    assert 'value="PETIT"' in page.text and 'value="Sophie"' in page.text
+    assert "Secrétaire médicale" in page.text
+
+    refused = assistant.post("/assistant/finalisation", {
+        "profession": "Secrétaire médicale", "mot_de_passe": PASSWORD, "confirmation": PASSWORD})
+    assert refused.status_code == 400 and "conditions d'utilisation" in alert(refused.text)
+    refused = assistant.post("/assistant/finalisation", {
+        "profession": "Astronaute", "mot_de_passe": PASSWORD, "confirmation": PASSWORD,
+        "accepte": "oui"})
+    assert alert(refused.text) == "Choisissez votre profession dans la liste."
+    page = assistant.post("/assistant/finalisation", {
+        "profession": "Secrétaire médicale", "mot_de_passe": PASSWORD, "confirmation": PASSWORD,
+        "accepte": "oui"})
+    assert page.url.endswith("/espace")
+    assert text_of(page.text, 'data-testid="utilisateur"') == "Sophie PETIT"
+    assert "Vous agissez pour le compte de : Dr Jean DUPONT" in text_of(
+        page.text, 'data-testid="delegations"')
+    assert last_message(site, ASSISTANT).subject == "ViaTrajectoire : votre compte d'assistant est créé"
+    assert last_message(site, "dr.dupont@cabinet.example.test").subject == \
+        "ViaTrajectoire : délégation acceptée"
+
+    # The delegation link works once.
+    third = Browser(site)
+    again = third.get(link)
+    assert again.status_code == 410
+    assert alert(again.text) == "Ce lien a déjà été utilisé. Chaque lien ne peut servir qu'une fois."
+
+    # The libéral sees the assistant on his account page.
+    assert "PETIT" in text_of(browser.get("/compte").text, 'data-testid="assistants"')
+
+    # Later: the assistant's card connects directly, with the delegated rights.
+    assistant.logout()
+    answer = assistant.card_login(host, ids["petit"])
+    assert answer.json() == {"redirect": "/espace"}
+    assert "Dr Jean DUPONT" in assistant.follow(answer).text
+
+    # Withdrawn by the libéral: the rights go.
+    page = browser.get("/compte")
+    delegation_id = re.search(r'/compte/assistants/(\d+)/retirer', page.text).group(1)
+    browser.post(f"/compte/assistants/{delegation_id}/retirer")
+    assert 'data-testid="delegations"' not in assistant.get("/espace").text
+
+
+def test_only_a_liberal_delegates(site, browser):
+    site.create_account("cmartin", "claire.martin@chu.example.test", "Martin", "Claire")
+    define_password(site, browser, "claire.martin@chu.example.test")
+    first_connection(site, browser, "cmartin", "claire.martin@chu.example.test")
+    assert "Mes assistants" not in browser.get("/compte").text
+    refused = browser.post("/compte/assistants", {"email": ASSISTANT})
+    assert refused.status_code == 403
+    assert alert(refused.text) == ("Seul un professionnel libéral peut déléguer ses droits à un "
+                                   "assistant.")
+
+
+def test_account_pages_need_a_login(browser):
+    page = browser.get("/compte")
+    assert page.url.endswith("/") and "Connectez-vous pour accéder à cette page." in page.text
