@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
-                   r"|^\[[0-9a-f:.]+\]$")
+_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+                   r"|\[[0-9a-f:.]+\]")
 _DEFAULT_PORT = {"https": 443, "wss": 443}
 
 
@@ -25,7 +25,7 @@ def normalize_origin(origin: str) -> str:
     if scheme not in _DEFAULT_PORT:
         raise OriginError("seules les origines https (ou wss) sont acceptées")
     hp = re.fullmatch(r"(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?", hostport)
-    if not hp or not _HOST.match(hp.group(1)):
+    if not hp or not _HOST.fullmatch(hp.group(1)):  # fullmatch: '$' would accept a trailing newline
         raise OriginError("nom d'hôte invalide")
     host, port = hp.group(1), hp.group(2)
     if port is not None:

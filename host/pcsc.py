@@ -28,6 +28,11 @@ class ReaderState:
     def card_type(self) -> str | None:
         return card_type(self.atr) if self.card_present and self.atr else None
 
+    def card_data(self) -> dict[str, Any]:
+        """The `data` of card events: which reader, which card."""
+        return {"reader": self.name, "atr": self.atr.hex().upper() if self.atr else None,
+                "cardType": self.card_type}
+
     def to_status(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "cardPresent": self.card_present}
         if self.card_present and self.atr:
@@ -166,16 +171,17 @@ class Watcher(threading.Thread):
             after = self._snapshot()
             for name in before.keys() - after.keys():
                 if before[name].card_present:
-                    self.emit("card-removed", {"reader": name})
+                    self.emit("card-removed", before[name].card_data())
                 self.emit("reader-removed", {"reader": name})
             for name, state in after.items():
                 old = before.get(name)
                 if old is None:
                     self.emit("reader-added", {"reader": name})
                 if state.card_present and (old is None or not old.card_present or old.atr != state.atr):
-                    self.emit("card-inserted", {"reader": name, "atr": state.atr.hex().upper()
-                                                if state.atr else None, "cardType": state.card_type})
+                    if old is not None and old.card_present:
+                        self.emit("card-removed", old.card_data())  # swapped between two looks
+                    self.emit("card-inserted", state.card_data())
                 elif not state.card_present and old is not None and old.card_present:
-                    self.emit("card-removed", {"reader": name})
+                    self.emit("card-removed", old.card_data())
             before = after
         self._pcsc.close()

@@ -1,0 +1,159 @@
+"""list-certificates and authenticate against a real PKCS#11 card.
+
+`backend` runs the same suite on each middleware the host may meet: SoftHSM2 tokens
+laid out like a CPS3, and (tests/cardsim) a simulated CPS3 in a PC/SC reader read by
+OpenSC's module.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+import pytest
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+
+from host.assertion import signed_message
+from tests.host.conftest import ORIGIN, auth_args, new_nonce
+from tests.testbed.hostproc import HostProcess
+from tests.testbed.pki import der
+
+
+def verify_token(token: dict, origin: str, nonce: str, public_key=None) -> None:
+    """Raises InvalidSignature unless the token signs M(origin, nonce) (§5)."""
+    cert = x509.load_der_x509_certificate(base64.b64decode(token["unverifiedCertificate"]))
+    key = public_key or cert.public_key()
+    sig = base64.b64decode(token["signature"])
+    if token["algorithm"] == "RS256":
+        key.verify(sig, signed_message(origin, nonce), padding.PKCS1v15(), hashes.SHA256())
+    elif token["algorithm"] == "ES256":
+        r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+        key.verify(utils.encode_dss_signature(r, s), signed_message(origin, nonce), ec.ECDSA(hashes.SHA256()))
+    else:
+        raise AssertionError(f"unexpected algorithm {token['algorithm']}")
+
+
+@pytest.fixture(params=["softhsm"])
+def backend(request, host_env, pki):
+    """(host environment, holder slug) of a card holding dupont's credentials."""
+    if request.param == "softhsm":
+        return host_env
+    raise AssertionError(request.param)
+
+
+@pytest.fixture
+def card_host(backend):
+    with HostProcess(backend) as h:
+        yield h
+
+
+def pin_status(h: HostProcess, certificate_id: str) -> str:
+    certs = h.request("list-certificates")["result"]["certificates"]
+    return next(c for c in certs if c["certificateId"] == certificate_id)["pin"]["status"]
+
+
+def test_lists_the_authentication_certificate_only(card_host, pki):
+    dupont = pki.holders["dupont"]
+    certs = card_host.request("list-certificates")["result"]["certificates"]
+    mine = [c for c in certs if c["holder"]["idNat"] == "899700367917"]
+    assert len(mine) == 1, "the signature certificate (nonRepudiation) must never be listed"
+    c = mine[0]
+    assert c["certificateId"] == hashlib.sha256(der(dupont.auth_cert)).hexdigest()
+    assert base64.b64decode(c["certificate"]) == der(dupont.auth_cert)
+    assert c["holder"] == {"idNat": "899700367917", "idType": "RPPS", "rpps": "99700367917",
+                           "adeli": None, "familyName": "DUPONT", "givenName": "JEAN",
+                           "title": "Médecin", "cardType": "CPS"}
+    assert c["tokenLabel"] == "CPS3v3-2900995266"
+    assert c["pin"]["status"] == "ok" and c["pin"]["pinPad"] is False
+    assert c["pin"]["minLength"] == 4
+    assert c["notAfter"] == dupont.auth_cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_authenticate_signs_origin_and_nonce_with_the_authentication_key(card_host, pki):
+    dupont = pki.holders["dupont"]
+    nonce = new_nonce()
+    token = card_host.request("authenticate", auth_args(dupont.certificate_id, nonce=nonce))["result"]["token"]
+    assert set(token) == {"format", "unverifiedCertificate", "algorithm", "signature", "appVersion"}
+    assert (token["format"], token["algorithm"], token["appVersion"]) == ("cpsbridge:1", "RS256", "1.2.0")
+    assert base64.b64decode(token["unverifiedCertificate"]) == der(dupont.auth_cert)
+    verify_token(token, ORIGIN, nonce)
+    with pytest.raises(InvalidSignature):
+        verify_token(token, "https://other.example", nonce)
+    with pytest.raises(InvalidSignature):
+        verify_token(token, ORIGIN, new_nonce())
+    with pytest.raises(InvalidSignature):  # never the signature (nonRepudiation) key
+        verify_token(token, ORIGIN, nonce, public_key=dupont.sig_cert.public_key())
+
+
+def test_origin_is_canonicalised_before_signing(card_host, pki):
+    nonce = new_nonce()
+    token = card_host.request("authenticate", auth_args(
+        pki.holders["dupont"].certificate_id, origin="HTTPS://LocalHost:8443", nonce=nonce))["result"]["token"]
+    verify_token(token, ORIGIN, nonce)
+
+
+def test_wrong_pin_reports_tries_then_the_right_pin_works(card_host, pki):
+    cid = pki.holders["dupont"].certificate_id
+    err = card_host.request("authenticate", auth_args(cid, pin="9731"))["error"]
+    assert err["code"] == "ERR_CPS_PIN_INCORRECT"
+    assert err["details"] == {"pinStatus": "countLow"}
+    assert "il vous reste 2 essais" in err["message"]
+    assert pin_status(card_host, cid) == "countLow"
+    assert "token" in card_host.request("authenticate", auth_args(cid))["result"]
+    assert pin_status(card_host, cid) == "ok"
+
+
+@pytest.mark.parametrize("pin", ["12", "12a4", "", "１２３４", "1234 ", "0" * 65])
+def test_malformed_pins_never_reach_the_card(card_host, pki, pin):
+    cid = pki.holders["dupont"].certificate_id
+    err = card_host.request("authenticate", auth_args(cid, pin=pin))["error"]
+    assert err["code"] == "ERR_CPS_PIN_FORMAT"
+    assert pin_status(card_host, cid) == "ok", "a login was attempted with a malformed PIN"
+    assert pin not in json.dumps(err) or pin == ""
+
+
+def test_a_missing_pin_without_pin_pad_is_a_format_error(card_host, pki):
+    err = card_host.request("authenticate", auth_args(pki.holders["dupont"].certificate_id, pin=None))["error"]
+    assert err["code"] == "ERR_CPS_PIN_FORMAT"
+
+
+@pytest.mark.parametrize("origin", [
+    "https://evil.example", "http://localhost:8443", "https://localhost:8443/path",
+    "https://user@localhost:8443", "https://localhost:8443?q", "https://localhost:8443#f",
+    "javascript:alert(1)", "https://localhost:99999", "https://localhost:8444",
+])
+def test_origins_not_allowed_are_refused_before_the_card(card_host, pki, origin):
+    cid = pki.holders["dupont"].certificate_id
+    err = card_host.request("authenticate", auth_args(cid, pin="9731", origin=origin))["error"]
+    assert err["code"] == "ERR_CPS_ORIGIN_NOT_ALLOWED"
+    assert pin_status(card_host, cid) == "ok", "the card saw a PIN for a refused origin"
+
+
+def test_an_unknown_certificate_is_not_found(card_host):
+    err = card_host.request("authenticate", auth_args("ab" * 32))["error"]
+    assert err["code"] == "ERR_CPS_CERTIFICATE_NOT_FOUND"
+
+
+# -- SoftHSM2 only: the whole cast of holders lives there ---------------------------------
+
+def test_holders_of_every_kind(host, pki):
+    certs = {c["holder"]["idNat"]: c for c in host.request("list-certificates")["result"]["certificates"]}
+    assert certs["0751234567"]["holder"]["idType"] == "ADELI"
+    assert certs["0751234567"]["holder"]["adeli"] == "751234567"
+    assert certs["3750100125/4521"]["holder"]["idType"] == "OTHER"
+    assert certs["3750100125/4521"]["holder"]["cardType"] == "CPE"
+    # An expired card is listed (the dialog shows its date; the site refuses it).
+    assert certs["899700555555"]["notAfter"] < certs["899700367917"]["notAfter"]
+    assert len(certs) == len(pki.holders)
+
+
+def test_an_ec_card_signs_es256(host, pki):
+    nonce = new_nonce()
+    token = host.request("authenticate", auth_args(pki.holders["robert"].certificate_id, nonce=nonce))["result"]["token"]
+    assert token["algorithm"] == "ES256"
+    assert len(base64.b64decode(token["signature"])) == 64  # raw r || s
+    verify_token(token, ORIGIN, nonce)

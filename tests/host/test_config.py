@@ -1,0 +1,115 @@
+"""Configuration: defaults, system file, user file, environment; clear errors; logs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from host import config
+from host.origins import OriginError, normalize_origin
+from tests.host.conftest import auth_args
+from tests.testbed.hostproc import HostProcess
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    system, user = tmp_path / "system.json", tmp_path / "user.json"
+    monkeypatch.setenv("CPSBRIDGE_SYSTEM_CONFIG", str(system))
+    monkeypatch.setenv("CPSBRIDGE_USER_CONFIG", str(user))
+    for var in ("CPSBRIDGE_PKCS11_MODULE", "CPSBRIDGE_ALLOWED_ORIGINS", "CPSBRIDGE_LOG_LEVEL"):
+        monkeypatch.delenv(var, raising=False)
+    return system, user
+
+
+def test_defaults_are_the_cryptolib_then_opensc_and_production_origins(files):
+    s = config.load()
+    assert s.pkcs11Modules[0] == "/usr/lib64/libcps3_pkcs11_lux.so"
+    assert "/opt/santesocial/CPS/lib/libcps3_pkcs11_lux.so" in s.pkcs11Modules
+    assert any("opensc-pkcs11" in m for m in s.pkcs11Modules)
+    assert s.allowedOrigins == ["https://trajectoire.sante-ra.fr"]
+    assert config.default_modules("win32")[0].endswith("cps3_pkcs11_w64.dll")
+    assert config.default_modules("darwin")[0] == "/usr/local/lib/libcps3_pkcs11_osx.dylib"
+
+
+def test_later_sources_win(files, monkeypatch):
+    system, user = files
+    system.write_text(json.dumps({"allowedOrigins": ["https://a.example"], "logLevel": "debug"}))
+    user.write_text(json.dumps({"allowedOrigins": ["https://b.example:8443"]}))
+    s = config.load()
+    assert (s.allowedOrigins, s.logLevel) == (["https://b.example:8443"], "DEBUG")
+    monkeypatch.setenv("CPSBRIDGE_ALLOWED_ORIGINS", "https://c.example, https://d.example:443")
+    monkeypatch.setenv("CPSBRIDGE_PKCS11_MODULE", "/opt/x.so")
+    s = config.load()
+    assert s.allowedOrigins == ["https://c.example", "https://d.example"]
+    assert s.pkcs11Modules == ["/opt/x.so"]
+
+
+@pytest.mark.parametrize("content, key", [
+    ('{"allowedOrigins": ["http://insecure.example"]}', "allowedOrigins"),
+    ('{"allowedOrigins": "https://a.example"}', "allowedOrigins"),
+    ('{"pkcs11Modules": [""]}', "pkcs11Modules"),
+    ('{"logLevel": "LOUD"}', "logLevel"),
+    ('{"cardTypePolicies": {"1.2.3": "XYZ"}}', "cardTypePolicies"),
+    ('{"alowedOrigins": []}', "alowedOrigins"),
+    ('{"allowedOrigins": [', None),
+    ('[1]', None),
+])
+def test_a_bad_file_names_itself_and_the_key(files, content, key):
+    _, user = files
+    user.write_text(content)
+    with pytest.raises(config.ConfigError) as exc:
+        config.load()
+    assert str(user) in str(exc.value)
+    if key:
+        assert f"« {key} »" in str(exc.value)
+
+
+@pytest.mark.parametrize("origin, canonical", [
+    ("https://trajectoire.sante-ra.fr", "https://trajectoire.sante-ra.fr"),
+    ("HTTPS://Trajectoire.Sante-RA.fr:443", "https://trajectoire.sante-ra.fr"),
+    ("https://localhost:8443", "https://localhost:8443"),
+    ("wss://localhost:8443", "wss://localhost:8443"),
+    ("https://[::1]:8443", "https://[::1]:8443"),
+])
+def test_origins_are_canonical(origin, canonical):
+    assert normalize_origin(origin) == canonical
+
+
+@pytest.mark.parametrize("origin", [
+    "http://a.example", "https://a.example/", "https://a.example/x", "https://u:p@a.example",
+    "https://a.example:0", "https://a.example:65536", "https://a.example:08443", "https://",
+    "https://a_b.example", "file:///etc/passwd", "https://a.example\n", "x" * 300, "",
+])
+def test_bad_origins_say_why(origin):
+    with pytest.raises(OriginError):
+        normalize_origin(origin)
+
+
+def test_a_host_with_a_bad_config_answers_and_names_the_problem(host_env, tmp_path):
+    user = tmp_path / "bad.json"
+    user.write_text('{"allowedOrigins": ["ftp://x"]}')
+    with HostProcess(dict(host_env, CPSBRIDGE_USER_CONFIG=str(user))) as h:
+        status = h.request("status")["result"]
+        assert str(user) in status["config"]["error"]
+        err = h.request("list-certificates")["error"]
+        assert err["code"] == "ERR_CPS_INTERNAL"
+        assert "allowedOrigins" in err["details"]["config"]
+
+
+def test_the_pin_never_reaches_the_log_or_stderr(host_env, pki):
+    env = dict(host_env, CPSBRIDGE_LOG_LEVEL="DEBUG")
+    cid = pki.holders["dupont"].certificate_id
+    with HostProcess(env) as h:
+        assert h.request("authenticate", auth_args(cid, pin="97318642"))["error"]["code"] == "ERR_CPS_PIN_INCORRECT"
+        assert "token" in h.request("authenticate", auth_args(cid, pin="1234"))["result"]
+        assert h.request("authenticate", auth_args(cid, pin="86x2"))["error"]["code"] == "ERR_CPS_PIN_FORMAT"
+    logfile = next(Path(env["XDG_STATE_HOME"]).rglob("host.log"), None)
+    assert logfile is not None, "the host wrote no log file in the user's log folder"
+    text = logfile.read_text() + h.stderr_text()
+    assert "assertion made for https://localhost:8443" in text
+    for secret in ("97318642", "86x2"):
+        assert secret not in text
+    assert not re.search(r"\b1234\b", text)

@@ -1,0 +1,145 @@
+"""What SoftHSM2 cannot show: a card that blocks after three wrong codes.
+
+`ThreeTryCard` is a fault-injecting layer over the real SoftHSM2 card: every login still
+goes to SoftHSM2, but the PIN flags are those of a CPS card (3 tries: countLow, finalTry,
+locked), since SoftHSM2 never locks. It also counts login attempts, to prove that a
+locked card is never tried. The simulated CPS3 (tests/cardsim) shows the same on a real
+retry counter.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pkcs11
+import pytest
+
+from host.config import Settings
+from host.errors import CpsError
+from host.handlers import Handlers
+from host.pkcs11_card import Pkcs11Card
+from tests.host.conftest import ORIGIN, new_nonce
+from tests.testbed.softcard import SOFTHSM_MODULE
+
+
+class ThreeTryCard(Pkcs11Card):
+    def __init__(self, settings: Settings):
+        super().__init__(settings)
+        self.wrong = 0
+        self.logins = 0
+
+    def _status(self) -> str:
+        return ["ok", "countLow", "finalTry", "locked"][min(self.wrong, 3)]
+
+    def _pin_state(self, slot, token):
+        real = super()._pin_state(slot, token)
+        return type(real)(real.min_length, real.max_length, self._status(), real.pin_pad)
+
+    def _login(self, token, pin):
+        self.logins += 1
+        if self.wrong >= 3:
+            raise pkcs11.exceptions.PinLocked()
+        try:
+            session = super()._login(token, pin)
+        except pkcs11.exceptions.PinIncorrect:
+            self.wrong += 1
+            raise
+        self.wrong = 0
+        return session
+
+    def _read_pin_status(self, slot):
+        return self._status()
+
+
+@pytest.fixture
+def handlers(cards, monkeypatch):
+    # In this process python-pkcs11 reads the session's SoftHSM2 store.
+    monkeypatch.setenv("SOFTHSM2_CONF", str(cards.conf))
+    settings = Settings(pkcs11Modules=[SOFTHSM_MODULE], allowedOrigins=[ORIGIN])
+    return Handlers(settings, ThreeTryCard(settings))
+
+
+def authenticate(h: Handlers, cid: str, pin: str):
+    return h.authenticate(new_nonce(), ORIGIN, cid, pin)
+
+
+def test_three_wrong_codes_block_and_then_no_login_is_tried(handlers, pki):
+    cid = pki.holders["bernard"].certificate_id
+    seen = []
+    for _ in range(3):
+        with pytest.raises(CpsError) as exc:
+            authenticate(handlers, cid, "9731")
+        seen.append((exc.value.code, exc.value.details["pinStatus"]))
+    assert seen == [("ERR_CPS_PIN_INCORRECT", "countLow"), ("ERR_CPS_PIN_INCORRECT", "finalTry"),
+                    ("ERR_CPS_PIN_INCORRECT", "locked")]
+    assert "maintenant bloquée" in exc.value.to_error()["message"]
+    tried = handlers.card.logins
+    with pytest.raises(CpsError) as exc:
+        authenticate(handlers, cid, "1234")
+    assert exc.value.code == "ERR_CPS_PIN_LOCKED"
+    assert "code de déblocage" in exc.value.to_error()["message"]
+    assert handlers.card.logins == tried, "a login was attempted on a locked card"
+    listed = handlers.list_certificates(0, threading.Event())["certificates"]
+    assert next(c for c in listed if c["certificateId"] == cid)["pin"]["status"] == "locked"
+
+
+def test_final_try_message_warns_before_blocking(handlers, pki):
+    cid = pki.holders["bernard"].certificate_id
+    for _ in range(2):
+        with pytest.raises(CpsError) as exc:
+            authenticate(handlers, cid, "9731")
+    assert exc.value.to_error()["message"].startswith("Code porteur incorrect : il vous reste 1 essai")
+    assert "token" in authenticate(handlers, cid, "1234")  # a right code resets the counter
+    assert handlers.card.wrong == 0
+
+
+class RecordingCard(Pkcs11Card):
+    """The real SoftHSM2 card, recording when each card call starts and ends."""
+
+    def __init__(self, settings):
+        super().__init__(settings)
+        self.spans: list[tuple[float, float]] = []
+        self.lock = threading.Lock()
+
+    def _record(self, fn, *args):
+        start = time.monotonic()
+        try:
+            return fn(*args)
+        finally:
+            with self.lock:
+                self.spans.append((start, time.monotonic()))
+
+    def list_certificates(self):
+        return self._record(super().list_certificates)
+
+    def sign(self, *args):
+        return self._record(super().sign, *args)
+
+
+def test_card_operations_never_interleave(cards, pki, monkeypatch):
+    import io
+
+    from host.framing import FrameWriter
+    from host.protocol import Request
+    from host.service import Service
+
+    monkeypatch.setenv("SOFTHSM2_CONF", str(cards.conf))
+    settings = Settings(pkcs11Modules=[SOFTHSM_MODULE], allowedOrigins=[ORIGIN])
+    card = RecordingCard(settings)
+    out = io.BytesIO()
+    service = Service(settings, card, FrameWriter(out))
+    for i in range(12):
+        if i % 3 == 0:
+            service.handle(Request(f"l{i}", "list-certificates", {}))
+        else:
+            service.handle(Request(f"a{i}", "authenticate", {
+                "challengeNonce": new_nonce(), "origin": ORIGIN,
+                "certificateId": pki.holders["dupont"].certificate_id, "pin": "1234"}))
+    deadline = time.monotonic() + 30
+    while service.busy.is_set() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    spans = sorted(card.spans)
+    assert len(spans) >= 12
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
+    assert out.getvalue().count(b'"result"') == 12

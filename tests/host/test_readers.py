@@ -1,0 +1,109 @@
+"""PC/SC through the project's private pcscd: readers, ATRs, waiting for a card, events."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.testbed.hostproc import HostProcess
+from tests.testbed.pcsc import ATR_CPS3, ATR_CPS4, ATR_VITALE, Pcscd, VirtualCard
+from tests.testbed.softcard import SoftHsm
+
+
+@pytest.fixture
+def no_cards_env(host_env, tmp_path):
+    """A middleware that sees no card at all (an empty SoftHSM2 store)."""
+    store = SoftHsm.create(tmp_path / "empty-store")
+    return dict(host_env, **store.env()), store
+
+
+def test_status_names_card_types_from_the_atr(host, pcscd):
+    with_cps4 = VirtualCard(ATR_CPS4).insert(pcscd, 1)
+    try:
+        deadline = time.monotonic() + 5
+        while True:
+            readers = host.request("status")["result"]["pcsc"]["readers"]
+            if readers[1]["cardPresent"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert readers[0] == {"name": "Virtual PCD 00 00", "cardPresent": False}
+        assert readers[1] == {"name": "Virtual PCD 00 01", "cardPresent": True,
+                              "atr": ATR_CPS4.hex().upper(), "cardType": "CPS4"}
+    finally:
+        with_cps4.remove()
+
+
+def test_no_card_waits_then_says_insert_your_card(no_cards_env):
+    env, _ = no_cards_env
+    with HostProcess(env) as h:
+        started = time.monotonic()
+        err = h.request("list-certificates", {"waitForCardMs": 600})["error"]
+        assert err["code"] == "ERR_CPS_NO_CARD"
+        assert err["message"] == "Insérez votre carte CPS dans le lecteur."
+        assert time.monotonic() - started >= 0.55
+
+
+def test_cancel_ends_a_pending_wait(no_cards_env):
+    env, _ = no_cards_env
+    with HostProcess(env) as h:
+        rid = h.send("list-certificates", {"waitForCardMs": 60000})
+        time.sleep(0.3)
+        assert h.request("cancel", {"requestId": rid})["result"] == {}
+        assert h.response(rid, timeout=5)["error"]["code"] == "ERR_CPS_CANCELLED"
+        assert h.request("cancel", {"requestId": "nothing-pending"})["result"] == {}
+
+
+def test_a_card_that_appears_during_the_wait_is_listed(no_cards_env, pki):
+    env, store = no_cards_env
+    with HostProcess(env) as h:
+        rid = h.send("list-certificates", {"waitForCardMs": 20000})
+        time.sleep(0.5)
+        store.add_card(pki.holders["martin"])
+        certs = h.response(rid, timeout=25)["result"]["certificates"]
+        assert [c["holder"]["idNat"] for c in certs] == ["0751234567"]
+
+
+def test_a_vitale_card_is_not_a_cps_card(no_cards_env, pcscd):
+    env, _ = no_cards_env
+    vitale = VirtualCard(ATR_VITALE).insert(pcscd, 0)
+    try:
+        with HostProcess(env) as h:
+            err = h.request("list-certificates", {"waitForCardMs": 300})["error"]
+            assert err["code"] == "ERR_CPS_UNSUPPORTED_CARD"
+            assert err["details"] == {"reader": "Virtual PCD 00 00", "cardType": "VITALE"}
+    finally:
+        vitale.remove()
+
+
+def test_no_reader_at_all(no_cards_env, tmp_path):
+    env, _ = no_cards_env
+    with Pcscd(readers=0, workdir=tmp_path / "pcscd0") as bare:
+        with HostProcess(dict(env, **bare.env)) as h:
+            assert h.request("status")["result"]["pcsc"] == {"available": True, "readers": []}
+            err = h.request("list-certificates")["error"]
+            assert err["code"] == "ERR_CPS_NO_READER"
+            assert "Branchez votre lecteur" in err["message"]
+
+
+def test_pcsc_service_down(no_cards_env, tmp_path):
+    env, _ = no_cards_env
+    with HostProcess(dict(env, PCSCLITE_CSOCK_NAME=str(tmp_path / "none.comm"))) as h:
+        assert h.request("list-certificates")["error"]["code"] == "ERR_CPS_PCSC_UNAVAILABLE"
+
+
+def test_watch_reports_insertion_and_removal_until_unwatch(host, pcscd):
+    assert host.request("watch")["result"] == {}
+    card = VirtualCard(ATR_CPS3).insert(pcscd, 0)
+    inserted = host.events.get(timeout=10)
+    assert inserted == {"event": "card-inserted", "data": {
+        "reader": "Virtual PCD 00 00", "atr": ATR_CPS3.hex().upper(), "cardType": "CPS3"}}
+    card.remove()
+    removed = host.events.get(timeout=10)
+    assert removed == {"event": "card-removed", "data": inserted["data"]}
+    assert host.request("unwatch")["result"] == {}
+    time.sleep(0.6)
+    card = VirtualCard(ATR_CPS3).insert(pcscd, 0)
+    time.sleep(1.0)
+    card.remove()
+    assert host.events.empty(), "events after unwatch"
