@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from tests.site.browser import Browser, alert, last_message, path_of, text_of
-from tests.site.test_etablissement import define_password, first_connection
+from tests.site.flows import define_password, first_connection
 
 PASSWORD = "Cabinet2024ok"
 ASSISTANT = "sophie.petit@cabinet.example.test"

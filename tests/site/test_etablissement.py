@@ -4,31 +4,8 @@ card, which must first be linked to the account."""
 
 from __future__ import annotations
 
-from tests.site.browser import Browser, age, alert, code_in, last_message, path_of, text_of
-
-PASSWORD = "Hopital2024sur"
-
-
-def define_password(site, browser: Browser, email: str) -> None:
-    mail = last_message(site, email)
-    link = path_of(mail.links[0])
-    page = browser.get(link)
-    assert page.status_code == 200 and "Définition de votre mot de passe" in page.text
-    done = browser.post(link, {"mot_de_passe": PASSWORD, "confirmation": PASSWORD})
-    assert done.url.endswith("/") and "Votre mot de passe a été enregistré" in done.text
-    confirm = last_message(site, email)
-    assert confirm.subject == ("ViaTrajectoire : confirmation de la modification de votre mot "
-                               "de passe")
-
-
-def first_connection(site, browser: Browser, identifiant: str, email: str) -> None:
-    page = browser.login(identifiant, PASSWORD)
-    assert page.url.endswith("/connexion/code") and "Code de confirmation" in page.text
-    code = code_in(last_message(site, email))
-    page = browser.post("/connexion/code", {"code": code})
-    assert page.url.endswith("/connexion/cgu")
-    page = browser.post("/connexion/cgu", {"accepte": "oui"})
-    assert page.url.endswith("/espace") and "Vous êtes connecté" in page.text
+from tests.site.browser import age, alert, code_in, last_message, path_of, text_of
+from tests.site.flows import PASSWORD, define_password, first_connection
 
 
 def test_account_password_first_connection_then_card(site, browser, host, ids):

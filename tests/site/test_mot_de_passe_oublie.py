@@ -1,0 +1,69 @@
+"""Mot de passe oublié (manual IV.2): identification page, e-mail with a link to set a new
+password, single-use and expiring."""
+
+from __future__ import annotations
+
+import html
+
+from tests.site.browser import age, alert, last_message, path_of, text_of
+from tests.site.flows import PASSWORD, established
+
+EMAIL = "paul.leroy@chu.example.test"
+NEW = "NouveauSecret2025"
+SAME_ANSWER = ("Si les informations saisies correspondent à un compte ViaTrajectoire, vous allez "
+               "recevoir un e-mail contenant un lien pour définir votre nouveau mot de passe.")
+
+
+def test_forgotten_password(site, browser):
+    established(site, browser, "pleroy", EMAIL, nom="Leroy", prenom="Paul")
+    browser.logout()
+    page = browser.get("/")
+    assert 'href="/mot-de-passe-oublie"' in page.text and "Mot de passe oublié ?" in page.text
+    browser.get("/mot-de-passe-oublie")
+    count = len(site.outbox())
+    # A wrong address gets the same answer and no e-mail.
+    page = browser.post("/mot-de-passe-oublie", {"identifiant": "pleroy",
+                                                 "email": "autre@example.test"})
+    assert SAME_ANSWER in page.text and len(site.outbox()) == count
+    page = browser.post("/mot-de-passe-oublie", {"identifiant": "pleroy", "email": EMAIL})
+    assert SAME_ANSWER in page.text
+    mail = last_message(site, EMAIL)
+    assert mail.subject == "ViaTrajectoire : définir un nouveau mot de passe"
+    link = path_of(mail.links[0])
+    page = browser.get(link)
+    assert "Définition d'un nouveau mot de passe" in html.unescape(page.text)
+    assert text_of(page.text, 'data-testid="identifiant"') == "pleroy"
+    page = browser.post(link, {"mot_de_passe": NEW, "confirmation": NEW})
+    assert "Votre mot de passe a été enregistré" in page.text
+    assert last_message(site, EMAIL).subject.startswith("ViaTrajectoire : confirmation")
+
+    assert alert(browser.login("pleroy", PASSWORD).text) == "Identifiant ou mot de passe incorrect."
+    assert browser.login("pleroy", NEW).url.endswith("/espace")
+    assert browser.get(link).status_code == 410
+
+
+def test_expired_reset_link(site, browser):
+    established(site, browser, "mleroy", "m.leroy@chu.example.test", nom="Leroy", prenom="Marie")
+    browser.logout()
+    browser.get("/mot-de-passe-oublie")
+    browser.post("/mot-de-passe-oublie", {"identifiant": "mleroy", "email": "m.leroy@chu.example.test"})
+    link = path_of(last_message(site, "m.leroy@chu.example.test").links[0])
+    age(site, "UPDATE liens SET expire_le = expire_le - 3601 WHERE objet = 'reinitialiser'")
+    page = browser.get(link)
+    assert page.status_code == 410 and alert(page.text) == "Ce lien a expiré. Demandez un nouveau lien."
+    browser.get("/")  # a fresh page for its CSRF token
+    page = browser.post(link, {"mot_de_passe": NEW, "confirmation": NEW})
+    assert page.status_code == 410
+    assert browser.login("mleroy", NEW).status_code == 401
+
+
+def test_a_new_request_retires_the_previous_link(site, browser):
+    established(site, browser, "rleroy", "r.leroy@chu.example.test", nom="Leroy", prenom="Rose")
+    browser.logout()
+    browser.get("/mot-de-passe-oublie")
+    for _ in range(2):
+        browser.post("/mot-de-passe-oublie", {"identifiant": "rleroy", "email": "r.leroy@chu.example.test"})
+    first, second = [path_of(m.links[0]) for m in site.outbox()
+                     if m.to == "r.leroy@chu.example.test" and "nouveau mot de passe" in m.subject]
+    assert browser.get(first).status_code == 410
+    assert browser.get(second).status_code == 200
