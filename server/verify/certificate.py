@@ -1,20 +1,84 @@
-"""Step 3: the certificate is valid now and is an authentication certificate."""
+"""What the verifier reads from a holder certificate, and step 3: valid now, and an
+authentication certificate.
+
+Everything here depends on the certificate's bytes alone, so `CertificateCache` keeps it per
+certificate: a practitioner logging in again costs a dictionary look-up, not a parse. Cached
+facts are not trust: the chain, revocation and signature are still checked every time."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from host.identity import Holder, holder_of
 from server.verify.outcome import Rejected
+from server.verify.token import b64decode
+
+_CACHE_LIMIT = 10_000
 
 
-def check_dates(cert: x509.Certificate, now: datetime, skew: timedelta) -> None:
-    if now + skew < cert.not_valid_before_utc:
-        raise Rejected("CERT_NOT_YET_VALID", f"notBefore {cert.not_valid_before_utc:%Y-%m-%dT%H:%M:%SZ}")
-    if now - skew > cert.not_valid_after_utc:
-        raise Rejected("CERT_EXPIRED", f"notAfter {cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}")
+@dataclass(frozen=True)
+class CertificateFacts:
+    der: bytes
+    certificate: x509.Certificate
+    fingerprint: str                    # lower-case hex SHA-256 of the DER
+    public_key: object
+    not_before: datetime
+    not_after: datetime
+    usage_problem: Rejected | None      # why it is no authentication certificate, if so
+    holder: Holder | None = field(default=None)
+    holder_problem: str | None = None
+
+
+def read_certificate(certificate_b64: str, policies: dict[str, str] | None) -> CertificateFacts:
+    der = b64decode(certificate_b64, "unverifiedCertificate")
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        public_key = cert.public_key()  # an unsupported key type fails here, not at step 6
+        not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
+    except (ValueError, TypeError) as e:
+        raise Rejected("TOKEN_MALFORMED", f"unverifiedCertificate is not a certificate: {e}") \
+            from None
+    try:
+        check_usage(cert)
+        usage_problem = None
+    except Rejected as e:
+        usage_problem = e
+    try:
+        holder, holder_problem = holder_of(cert, policies), None
+    except ValueError as e:
+        holder, holder_problem = None, str(e)
+    return CertificateFacts(der, cert, hashlib.sha256(der).hexdigest(), public_key,
+                            not_before, not_after, usage_problem, holder, holder_problem)
+
+
+class CertificateCache:
+    def __init__(self, policies: dict[str, str] | None = None):
+        self._policies = policies
+        self._lock = threading.Lock()
+        self._facts: dict[str, CertificateFacts] = {}
+
+    def get(self, certificate_b64: str) -> CertificateFacts:
+        facts = self._facts.get(certificate_b64)
+        if facts is None:
+            facts = read_certificate(certificate_b64, self._policies)
+            with self._lock:
+                if len(self._facts) >= _CACHE_LIMIT:
+                    self._facts.clear()
+                self._facts[certificate_b64] = facts
+        return facts
+
+
+def check_dates(facts: CertificateFacts, now: datetime, skew: timedelta) -> None:
+    if now + skew < facts.not_before:
+        raise Rejected("CERT_NOT_YET_VALID", f"notBefore {facts.not_before:%Y-%m-%dT%H:%M:%SZ}")
+    if now - skew > facts.not_after:
+        raise Rejected("CERT_EXPIRED", f"notAfter {facts.not_after:%Y-%m-%dT%H:%M:%SZ}")
 
 
 def _extension(cert: x509.Certificate, kind):

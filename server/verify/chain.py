@@ -3,7 +3,6 @@ constraints, validity of every certificate), never a match on names alone."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -99,19 +98,19 @@ class ChainValidator:
         self._timeout = http_timeout
         self._fetch = fetch_intermediates
         self._lock = threading.Lock()
-        self._chains: dict[bytes, tuple[list[x509.Certificate], datetime, datetime]] = {}
+        self._chains: dict[str, tuple[list[x509.Certificate], datetime, datetime]] = {}
         self._intermediates: dict[str, x509.Certificate] = {}
         # CA certificates keep the WebPKI profile; the leaf's usage is checked at step 3 by
         # our own IGC-Santé rules (no SAN on a CPS certificate, for instance).
         self._ca_policy = ExtensionPolicy.webpki_defaults_ca()
         self._ee_policy = ExtensionPolicy.permit_all()
 
-    def validate(self, leaf: x509.Certificate, leaf_der: bytes, now: datetime,
+    def validate(self, leaf: x509.Certificate, fingerprint: str, now: datetime,
                  skew: timedelta) -> list[x509.Certificate]:
-        """The chain, leaf first, anchor last; raises Rejected("CERT_UNTRUSTED")."""
-        key = hashlib.sha256(leaf_der).digest()
-        with self._lock:
-            hit = self._chains.get(key)
+        """The chain, leaf first, anchor last; raises Rejected("CERT_UNTRUSTED").
+        `fingerprint` is the SHA-256 of the leaf's DER (the cache key)."""
+        key = fingerprint
+        hit = self._chains.get(key)
         if hit is not None and hit[1] - skew <= now <= hit[2] + skew:
             return hit[0]
         # Step 3 has accepted `now` within the leaf's dates give or take the skew; validate at

@@ -9,8 +9,7 @@ from typing import Callable
 
 from cryptography import x509
 
-from host.identity import holder_of
-from server.verify.certificate import check_dates, check_usage
+from server.verify.certificate import CertificateCache, check_dates
 from server.verify.chain import ChainValidator
 from server.verify.outcome import Outcome, Rejected, RevocationPolicy
 from server.verify.revocation import RevocationChecker, Status
@@ -42,8 +41,8 @@ class Verifier:
         self.revocation = RevocationPolicy(revocation)
         self.clock_skew = clock_skew
         self.nonce_lifetime = nonce_lifetime
-        self._policies = card_type_policies
         self._clock = clock
+        self._certificates = CertificateCache(card_type_policies)
         self._chains = ChainValidator(list(anchors), http_timeout, fetch_intermediates)
         self._revocation = RevocationChecker(http_timeout, clock_skew, revocation_cache_ttl)
 
@@ -93,20 +92,20 @@ class Verifier:
             raise Rejected("NONCE_EXPIRED", f"nonce issued at {issued_at.isoformat()}")
 
     def _verify_certificate_and_signature(self, parsed, origin: str, nonce: str) -> Outcome:
-        cert = parsed.certificate
+        facts = self._certificates.get(parsed.certificate_b64)  # TOKEN_MALFORMED if unparsable
         now = self._clock()
-        check_dates(cert, now, self.clock_skew)                                # step 3
-        check_usage(cert)
-        chain = self._chains.validate(cert, parsed.certificate_der, now, self.clock_skew)  # 4
+        check_dates(facts, now, self.clock_skew)                               # step 3
+        if facts.usage_problem is not None:
+            raise facts.usage_problem
+        chain = self._chains.validate(facts.certificate, facts.fingerprint, now,  # step 4
+                                      self.clock_skew)
         if self.revocation is not RevocationPolicy.OFF:                        # step 5
-            self._check_revocation(cert, chain[1], now)
-        check_signature(cert.public_key(), parsed.algorithm, parsed.signature,  # step 6
+            self._check_revocation(facts.certificate, chain[1], now)
+        check_signature(facts.public_key, parsed.algorithm, parsed.signature,  # step 6
                         signed_message(origin, nonce, parsed.algorithm))
-        try:
-            holder = holder_of(cert, self._policies)
-        except ValueError as e:
-            raise Rejected("CERT_WRONG_USAGE", f"not a holder certificate: {e}") from None
-        return Outcome.accepted(holder, parsed.fingerprint)
+        if facts.holder is None:
+            raise Rejected("CERT_WRONG_USAGE", f"not a holder certificate: {facts.holder_problem}")
+        return Outcome.accepted(facts.holder, facts.fingerprint)
 
     def _check_revocation(self, cert: x509.Certificate, issuer: x509.Certificate,
                           now: datetime) -> None:

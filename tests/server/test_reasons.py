@@ -330,3 +330,28 @@ def test_fingerprint_is_sha256_of_the_der(pki, verifier, nonce, just_now):
     h = pki.holders["dupont"]
     out = verifier.verify(_good(pki, nonce), ORIGIN, nonce, just_now)
     assert out.fingerprint == hashlib.sha256(der(h.auth_cert)).hexdigest()
+
+
+# -- the size of a token given as a dict -------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from server.verify.token import json_size  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                     lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.text(), inner, max_size=3), max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), _json, max_size=6))
+def test_json_size_is_the_compact_json_length(token):
+    expected = len(json.dumps(token, separators=(",", ":"), ensure_ascii=False)
+                   .encode("utf-8", "surrogatepass"))
+    assert json_size(token) == expected
+
+
+def test_circular_token_is_malformed(verifier, nonce, just_now):
+    token: dict = {"format": "cpsbridge:1"}
+    token["self"] = token
+    assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "TOKEN_MALFORMED"
