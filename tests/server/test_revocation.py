@@ -25,12 +25,21 @@ def soft(anchors):
     return Verifier(anchors, revocation="soft", http_timeout=1.0)
 
 
-@pytest.mark.parametrize("mode", ["good", "delegated", "no-nonce"])
+@pytest.mark.parametrize("mode", ["good", "by-name", "delegated", "no-nonce"])
 def test_good_ocsp_answer(pki, responder, hard, nonce, just_now, mode):
     responder.ocsp_mode = mode
     out = _verify(hard, pki, nonce, just_now)
     assert out.valid, out.detail
     assert responder.hits["ocsp"] == 1 and responder.hits["crl"] == 0
+
+
+def test_ocsp_requests_carry_a_fresh_nonce(pki, responder, anchors, nonce, just_now):
+    v = Verifier(anchors, revocation="hard", revocation_cache_ttl=timedelta(0))
+    for _ in range(3):
+        assert _verify(v, pki, nonce, just_now).valid
+    assert len(responder.nonces) == 3
+    assert all(n and len(n) >= 16 for n in responder.nonces)
+    assert len(set(responder.nonces)) == 3
 
 
 def test_revoked_by_ocsp(pki, responder, hard, soft, nonce, just_now):
@@ -58,7 +67,9 @@ def test_unknown_is_decisive(pki, responder, hard, soft, nonce, just_now):
     assert responder.hits["crl"] == 0
 
 
-@pytest.mark.parametrize("mode", ["stale", "wrong-signer", "wrong-nonce", "try-later",
+@pytest.mark.parametrize("mode", ["stale", "wrong-signer", "forged", "rogue-delegated",
+                                  "wrong-nonce",
+                                  "try-later",
                                   "http-500", "drop", "slow"])
 def test_untrustworthy_or_absent_ocsp_falls_back_to_the_crl(pki, responder, hard, nonce,
                                                             just_now, mode):
@@ -70,7 +81,7 @@ def test_untrustworthy_or_absent_ocsp_falls_back_to_the_crl(pki, responder, hard
     assert responder.hits["crl"] == 1  # fetched once, then cached
 
 
-@pytest.mark.parametrize("ocsp_mode", ["stale", "wrong-signer", "http-500", "drop"])
+@pytest.mark.parametrize("ocsp_mode", ["stale", "forged", "http-500", "drop"])
 @pytest.mark.parametrize("crl_mode", ["stale", "wrong-signer", "missing", "garbage"])
 def test_no_trustworthy_answer(pki, responder, hard, soft, anchors, nonce, just_now,
                                ocsp_mode, crl_mode):

@@ -28,10 +28,14 @@ from tests.testbed.pki import TestPKI, der, new_key
 UTC = dt.timezone.utc
 OCSP_MODES = ("good",         # a correct answer from the CA itself, nonce echoed
               "delegated",    # a correct answer from a responder certificate the CA issued
+              "by-name",      # a correct answer from the CA, responder named by its subject
               "no-nonce",     # a correct answer that does not echo the nonce
               "unknown",      # a correctly signed 'unknown' whatever the certificate
               "stale",        # correctly signed, nextUpdate in the past
               "wrong-signer",  # signed by a look-alike CA key with the CA's very name
+              "forged",       # names the real CA as responder, its signature altered
+              "rogue-delegated",  # a responder certificate with OCSP signing, issued by the
+                                  # look-alike CA, shipped in the answer
               "wrong-nonce",  # correctly signed, another nonce
               "try-later",    # OCSP status tryLater
               "http-500",     # HTTP error
@@ -49,8 +53,10 @@ class RevocationServer:
         self.crl_mode = "good"
         self.slow_seconds = 3.0
         self.hits: Counter[str] = Counter()
+        self.nonces: list[bytes | None] = []  # the nonce of each OCSP request, in order
         self._lookalike = pki.lookalike_ca()
-        self._responder = self._responder_certificate()
+        self._responder = self._responder_certificate(pki.ca_key, pki.ca_cert)
+        self._rogue = self._responder_certificate(*self._lookalike)
         self._httpd: ThreadingHTTPServer | None = None
 
     # -- control -------------------------------------------------------------------------
@@ -60,6 +66,7 @@ class RevocationServer:
         self.ocsp_mode = "good"
         self.crl_mode = "good"
         self.hits.clear()
+        self.nonces.clear()
 
     def revoke(self, cert: x509.Certificate) -> None:
         self.revoked[cert.serial_number] = dt.datetime.now(UTC) - dt.timedelta(hours=1)
@@ -146,8 +153,10 @@ class RevocationServer:
                 ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
             return self._send(h, 200, answer.public_bytes(serialization.Encoding.DER),
                               "application/ocsp-response")
-        self._send(h, 200, self.ocsp_answer(request, mode).public_bytes(serialization.Encoding.DER),
-                   "application/ocsp-response")
+        answer = bytearray(self.ocsp_answer(request, mode).public_bytes(serialization.Encoding.DER))
+        if mode == "forged":
+            answer[-1] ^= 0x01  # with no certificates attached, the signature ends the answer
+        self._send(h, 200, bytes(answer), "application/ocsp-response")
 
     def ocsp_answer(self, request: ocsp.OCSPRequest, mode: str) -> ocsp.OCSPResponse:
         now = dt.datetime.now(UTC).replace(microsecond=0)
@@ -171,13 +180,19 @@ class RevocationServer:
         if mode == "delegated":
             signer_key, signer_cert = self._responder
             builder = builder.certificates([signer_cert])
+        elif mode == "rogue-delegated":
+            signer_key, signer_cert = self._rogue
+            builder = builder.certificates([signer_cert])
         elif mode == "wrong-signer":
             signer_key, signer_cert = self._lookalike
-        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, signer_cert)
+        encoding = (ocsp.OCSPResponderEncoding.NAME if mode == "by-name"
+                    else ocsp.OCSPResponderEncoding.HASH)
+        builder = builder.responder_id(encoding, signer_cert)
         try:
             nonce = request.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce
         except x509.ExtensionNotFound:
             nonce = None
+        self.nonces.append(nonce)
         if mode == "wrong-nonce":
             nonce = b"\x00" * 16
         if nonce is not None and mode != "no-nonce":
@@ -198,18 +213,19 @@ class RevocationServer:
                 .build())
         return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
-    def _responder_certificate(self):
-        """A delegated OCSP responder certificate, issued by the intermediate CA."""
+    @staticmethod
+    def _responder_certificate(ca_key, ca_cert):
+        """A delegated OCSP responder certificate issued by `ca_cert`."""
         key = new_key("p256")
         now = dt.datetime.now(UTC)
         cert = (x509.CertificateBuilder()
                 .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
                                                             "TEST OCSP AC IGC-SANTE FORT PERSONNES")]))
-                .issuer_name(self.pki.ca_cert.subject).public_key(key.public_key())
+                .issuer_name(ca_cert.subject).public_key(key.public_key())
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(days=1))
                 .not_valid_after(now + dt.timedelta(days=30))
                 .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]),
                                critical=False)
-                .sign(self.pki.ca_key, hashes.SHA256()))
+                .sign(ca_key, hashes.SHA256()))
         return key, cert
