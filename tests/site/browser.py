@@ -53,8 +53,8 @@ class Browser:
                                          verify=self.verify, **kw))
 
     def post_json(self, path: str, body: dict | None = None, csrf: bool = True,
-                  **kw) -> requests.Response:
-        headers = {"X-CSRF-Token": self.csrf} if csrf else {}
+                  headers: dict | None = None, **kw) -> requests.Response:
+        headers = {**({"X-CSRF-Token": self.csrf} if csrf else {}), **(headers or {})}
         return self.http.post(self.site.origin + path, json=body or {}, headers=headers,
                               timeout=60, verify=self.verify, **kw)
 

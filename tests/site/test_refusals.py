@@ -1,0 +1,218 @@
+"""Every refusal: a clear French message and a proper status, nothing written, no
+traceback. Card tokens come from the real host."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import requests
+
+from tests.site.browser import Browser, alert, code_in, last_message, sign
+from tests.site.flows import PASSWORD, established
+
+
+def count(site, table: str) -> int:
+    conn = sqlite3.connect(site.data_dir / "site.sqlite")
+    try:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def error(answer: requests.Response) -> dict:
+    return answer.json()["error"]
+
+
+# -- card endpoint -------------------------------------------------------------------------
+
+def test_reused_challenge(site, browser, host, ids):
+    browser.get("/")
+    token = sign(host, browser.challenge(), site.origin, ids["martin"])
+    first = browser.present(token)
+    assert first.status_code == 200  # unknown card: on to the association page
+    again = browser.present(token)
+    assert again.status_code == 409
+    assert error(again) == {"code": "NONCE_UNKNOWN", "message": (
+        "Cette demande de connexion par carte n'est pas reconnue ou a déjà été utilisée. "
+        "Recommencez la connexion par carte CPS.")}
+
+
+def test_token_of_another_session(site, host, ids):
+    alice, mallory = Browser(site), Browser(site)
+    alice.get("/")
+    mallory.get("/")
+    token = sign(host, alice.challenge(), site.origin, ids["dupont"])
+    # Presented in a session that asked no challenge: unknown.
+    assert error(mallory.present(token))["code"] == "NONCE_UNKNOWN"
+    # Presented in a session with its own challenge: signed over another nonce.
+    mallory.challenge()
+    answer = mallory.present(token)
+    assert answer.status_code == 401 and error(answer)["code"] == "SIGNATURE_INVALID"
+    assert "ne correspond pas à la demande de connexion de ce site" in error(answer)["message"]
+
+
+def test_token_made_for_another_origin(site, browser, host, ids):
+    browser.get("/")
+    token = sign(host, browser.challenge(), "https://trajectoire.example.test", ids["dupont"])
+    assert error(browser.present(token))["code"] == "SIGNATURE_INVALID"
+
+
+def test_expired_certificate(site, browser, host, ids):
+    browser.get("/")
+    token = sign(host, browser.challenge(), site.origin, ids["expire"])
+    answer = browser.present(token)
+    assert answer.status_code == 401
+    assert error(answer) == {"code": "CERT_EXPIRED", "message": (
+        "Le certificat de votre carte CPS a expiré. Utilisez votre nouvelle carte ou "
+        "connectez-vous par identifiant et mot de passe.")}
+
+
+def test_expired_challenge(site, browser, host, ids):
+    browser.get("/")
+    nonce = browser.challenge()
+    token = sign(host, nonce, site.origin, ids["dupont"])
+    # Age the challenge in the store as five minutes would.
+    conn = sqlite3.connect(site.data_dir / "challenges.sqlite")
+    with conn:
+        conn.execute("UPDATE challenges SET issued_at = issued_at - 301 WHERE nonce = ?", (nonce,))
+    conn.close()
+    answer = browser.present(token)
+    assert answer.status_code == 409 and error(answer)["code"] == "NONCE_EXPIRED"
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b"[]", b'{"token": "x"}', b'{"token": {}, "more": 1}', b'{"jeton": {}}'])
+def test_malformed_card_requests(site, browser, body):
+    browser.get("/")
+    browser.challenge()
+    answer = browser.http.post(site.origin + "/connexion/carte-cps", data=body,
+                               headers={"X-CSRF-Token": browser.csrf,
+                                        "Content-Type": "application/json"},
+                               verify=browser.verify, timeout=30)
+    assert answer.status_code == 400
+    assert error(answer)["code"] == "REQUETE_INVALIDE"
+    assert "La demande doit être un objet JSON" in error(answer)["message"]
+
+
+def test_a_malformed_token_spends_the_challenge(site, browser, host, ids):
+    browser.get("/")
+    nonce = browser.challenge()
+    broken = browser.present({"format": "cpsbridge:1", "unverifiedCertificate": "%%%"})
+    assert broken.status_code == 400 and error(broken)["code"] == "TOKEN_MALFORMED"
+    token = sign(host, nonce, site.origin, ids["dupont"])
+    assert error(browser.present(token))["code"] == "NONCE_UNKNOWN"
+
+
+def test_csrf_missing_on_card_endpoints(site, browser):
+    browser.get("/")
+    for path in ("/connexion/carte-cps/defi", "/connexion/carte-cps"):
+        answer = browser.post_json(path, {"token": {}}, csrf=False)
+        assert answer.status_code == 403
+        assert error(answer)["code"] == "CSRF_INVALIDE"
+        assert error(answer)["message"].startswith("La page a expiré")
+    wrong = browser.http.post(site.origin + "/connexion/carte-cps/defi", json={},
+                              headers={"X-CSRF-Token": "faux"}, verify=browser.verify, timeout=30)
+    assert wrong.status_code == 403
+
+
+def test_a_foreign_origin_header_is_refused(site, browser):
+    browser.get("/")
+    answer = browser.post_json("/connexion/carte-cps/defi",
+                               headers={"Origin": "https://evil.example.test"})
+    assert answer.status_code == 403 and error(answer)["code"] == "CSRF_INVALIDE"
+
+
+# -- forms ---------------------------------------------------------------------------------
+
+def test_csrf_missing_on_forms(site, browser):
+    established(site, browser, "csrf1", "csrf1@chu.example.test")
+    browser.logout()
+    before = count(site, "tentatives")
+    for path, data in [("/connexion", {"identifiant": "csrf1", "mot_de_passe": PASSWORD}),
+                       ("/mot-de-passe-oublie", {"identifiant": "csrf1", "email": "x@y.fr"}),
+                       ("/deconnexion", {})]:
+        page = browser.post(path, data, csrf=False)
+        assert page.status_code == 403, path
+        assert "jeton de sécurité absent ou invalide" in alert(page.text)
+    assert count(site, "tentatives") == before
+    # A new visitor without any session posting straight away is refused too.
+    fresh = Browser(site)
+    page = fresh.post("/connexion", {"identifiant": "csrf1", "mot_de_passe": PASSWORD,
+                                     "csrf_token": "devine"})
+    assert page.status_code == 403
+
+
+def test_login_attempts_are_limited(site, browser):
+    established(site, browser, "limite", "limite@chu.example.test")
+    browser.logout()
+    answers = [browser.login("limite", f"faux{i}xxxxxx").status_code for i in range(5)]
+    assert answers == [401] * 5
+    page = browser.login("limite", PASSWORD)  # even the right password, for now
+    assert page.status_code == 429
+    assert alert(page.text).startswith("Trop de tentatives de connexion.")
+
+
+def test_empty_and_oversized_input(site, browser):
+    browser.get("/")
+    page = browser.post("/connexion", {"identifiant": "", "mot_de_passe": ""})
+    assert page.status_code == 400
+    assert alert(page.text) == "Renseignez votre identifiant et votre mot de passe."
+    page = browser.post("/connexion", {"identifiant": "x" * 500, "mot_de_passe": "y"})
+    assert page.status_code == 400 and alert(page.text) == "Une des valeurs saisies est trop longue."
+    big = browser.post("/connexion", {"identifiant": "x" * 100_000, "mot_de_passe": "y"})
+    assert big.status_code == 413 and alert(big.text) == "La demande envoyée est trop volumineuse."
+
+
+def test_unknown_pages_and_methods(site, browser):
+    page = browser.get("/nulle-part")
+    assert page.status_code == 404 and alert(page.text) == "Cette page n'existe pas."
+    page = browser.get("/connexion")
+    assert page.status_code == 405 and "Traceback" not in page.text
+    page = browser.get("/mot-de-passe/definir/" + "A" * 43)
+    assert page.status_code == 410 and alert(page.text).startswith("Ce lien n'est pas valide.")
+    page = browser.get("/assistant/invitation/court")
+    assert page.status_code == 410
+    page = browser.get("/boite-mail/inconnu")
+    assert page.status_code == 404
+
+
+def test_pending_steps_need_their_start(site, browser):
+    for path in ("/connexion/code", "/connexion/cgu", "/connexion/carte-cps/association",
+                 "/liberal/cgu", "/assistant/finalisation"):
+        page = browser.get(path)
+        assert page.url == site.url, path
+
+
+# -- site tiers ------------------------------------------------------------------------------
+
+def test_arrival_from_a_third_party_site(site, browser, host, ids):
+    established(site, browser, "tiers1", "tiers1@chu.example.test")
+    browser.logout()
+    assert browser.login("tiers1", PASSWORD).url.endswith("/espace")  # no code: within interval
+    page = browser.get("/connexion/site-tiers?site=Logiciel%20DPI&retour=/compte")
+    # Logged in by password only, the arrival is refused...
+    assert page.status_code == 403
+    refusal = alert(page.text)
+    assert "n'utilise pas de mode de connexion fort" in refusal
+    assert "double authentification ou connexion par carte de professionnel" in refusal
+    assert 'id="tuile-cps"' in page.text
+    browser.logout()
+    # ... and the way out: password with a confirmation code, whatever the interval...
+    browser.get("/connexion/site-tiers?site=Logiciel%20DPI&retour=/compte")
+    page = browser.post("/connexion", {"identifiant": "tiers1", "mot_de_passe": PASSWORD})
+    assert page.url.endswith("/connexion/code")
+    page = browser.post("/connexion/code", {"code": code_in(last_message(site, "tiers1@chu.example.test"))})
+    assert page.url.endswith("/compte")
+    assert browser.get("/connexion/site-tiers?retour=/compte").url.endswith("/compte")
+    browser.logout()
+    # ... or the card.
+    browser.get("/connexion/site-tiers?site=Logiciel%20DPI&retour=/compte")
+    answer = browser.card_login(host, ids["martin"])
+    assert answer.status_code == 200
+
+
+def test_site_tiers_stays_on_this_site(site, browser):
+    browser.get("/connexion/site-tiers?retour=//evil.example.test/")
+    established(site, browser, "tiers2", "tiers2@chu.example.test")
+    assert browser.get("/espace").url == site.origin + "/espace"
