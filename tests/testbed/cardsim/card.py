@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import threading
 from pathlib import Path
 
@@ -457,12 +458,40 @@ class _PoweredCard(VirtualCard):
         super().__init__(card.atr, card.handle, card.trace)
         self.card = card
         self.powered_up = threading.Event()
+        self.departing = False
+        self._power_stage = 0
+
+    def remove(self, timeout: float = 10.0) -> None:
+        """Pull the card and return once vpcd has noticed, so that pcscd reports the reader
+        empty before any next card comes in (a card swapped within one poll would go
+        unnoticed). We half-close: vpcd's next presence poll reads our end-of-stream,
+        closes its side, and our reader thread sees that."""
+        sock, self.sock = self.sock, None
+        self.departing = True
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        if self.thread is not None:
+            self.thread.join(timeout)
+        sock.close()
 
     def _answer(self, msg: bytes) -> bytes | None:
+        if self.departing:
+            return None
         if len(msg) == 1:
             if msg[0] in (0x01, 0x02):
                 self.card.reset()
-                self.powered_up.set()
+                self._power_stage = 1
+            elif msg[0] == 0x04 and self._power_stage:
+                # pcscd powers up and reads the ATR (stage 1), then polls presence again
+                # (stage 2): only then has it settled; a card pulled in between leaves
+                # pcscd unable to see the next card in that reader.
+                self._power_stage = (self._power_stage + 1) % 3
+                if not self._power_stage:
+                    self.powered_up.set()
             return super()._answer(msg)
         if self.card._hold_ins is not None and msg[1] == self.card._hold_ins:
             self.card._hold_ins = None
