@@ -4,6 +4,7 @@ the e-mail with the identifiant and the link to define the password (manual I.1)
 from __future__ import annotations
 
 import re
+import smtplib
 import sqlite3
 
 from . import accounts, db, links, mails
@@ -43,10 +44,17 @@ def create_etablissement_account(config: SiteConfig, *, identifiant: str, email:
             except sqlite3.IntegrityError as e:
                 raise AccountError(str(e)) from None
             token = links.issue(conn, "definir", config.link_ttl, compte_id=compte_id)
-            make_sender(config).send(mails.account_created(
+            send = make_sender(config).send
+            message = mails.account_created(
                 email, accounts.display_name(prenom, nom, profession), identifiant,
                 f"{config.origin}/mot-de-passe/definir/{token}",
-                int(config.link_ttl.total_seconds() // 3600)))
+                int(config.link_ttl.total_seconds() // 3600))
+            try:
+                send(message)
+            except (OSError, smtplib.SMTPException) as e:
+                # Raised inside the transaction: the account is not created either.
+                raise AccountError(f"l'e-mail n'a pas pu être envoyé ({e}) ; le compte n'a pas "
+                                   "été créé") from None
     finally:
         conn.close()
     return compte_id

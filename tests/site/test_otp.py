@@ -69,3 +69,15 @@ def test_wrong_codes_run_out(site, browser):
     browser.post("/connexion/code/renvoyer")
     page = browser.post("/connexion/code", {"code": code_in(last_message(site, "b.durand@chu.example.test"))})
     assert page.url.endswith("/espace")
+
+
+def test_codes_sent_are_limited(site, browser):
+    established(site, browser, "cdurand", "c.durand@chu.example.test")
+    browser.logout()
+    age(site, "UPDATE comptes SET derniere_otp_le = NULL WHERE identifiant = 'cdurand'")
+    browser.login("cdurand", PASSWORD)  # first code
+    pages = [browser.post("/connexion/code/renvoyer") for _ in range(5)]
+    assert [p.status_code for p in pages] == [200, 200, 200, 200, 429]
+    assert alert(pages[-1].text).startswith("Trop de codes de confirmation envoyés.")
+    assert len([m for m in site.outbox() if m.to == "c.durand@chu.example.test"
+                and "code de confirmation" in m.subject]) == 5 + 1  # + the first connection's

@@ -102,6 +102,7 @@ class SiteProcess:
         return found
 
     def create_account(self, identifiant: str, email: str, nom: str, prenom: str,
+                       env: dict[str, str] | None = None,
                        **options: str) -> subprocess.CompletedProcess:
         """What a référent does: `python -m server.site create-account ...`."""
         args = [PYTHON, "-m", "server.site", "create-account", "--data", str(self.data_dir),
@@ -109,7 +110,7 @@ class SiteProcess:
                 "--nom", nom, "--prenom", prenom]
         for key, value in options.items():
             args += [f"--{key}", value]
-        return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=60)
+        return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

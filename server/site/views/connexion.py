@@ -78,7 +78,15 @@ def after_otp(row: sqlite3.Row, methode: str):
         return redirect(open_session(row["id"], methode))
 
 
+MAX_SENDS = 5
+
+
 def send_otp(row: sqlite3.Row) -> None:
+    previous = sess().get("mfa") or {}
+    sends = previous.get("envois", 0) + 1 if previous.get("compte_id") == row["id"] else 1
+    if sends > MAX_SENDS:
+        raise Refusal("Trop de codes de confirmation envoyés. Reconnectez-vous dans quelques "
+                      "minutes.", 429)
     code = codes.new_code()
     minutes = int(cfg().code_ttl.total_seconds() // 60)
     sms = row["otp_canal"] == "sms" and row["telephone_verifie"] and row["telephone"]
@@ -86,7 +94,7 @@ def send_otp(row: sqlite3.Row) -> None:
         else mails.otp_email(row["email"], code, minutes)
     send(message)
     sess().set("mfa", codes.pending(code, cfg().code_ttl.total_seconds(), compte_id=row["id"],
-                                    canal="sms" if sms else "email"))
+                                    canal="sms" if sms else "email", envois=sends))
 
 
 def _pending_account(key: str) -> sqlite3.Row | None:
