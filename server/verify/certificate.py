@@ -41,7 +41,11 @@ def read_certificate(certificate_b64: str, policies: dict[str, str] | None) -> C
         cert = x509.load_der_x509_certificate(der)
         public_key = cert.public_key()  # an unsupported key type fails here, not at step 6
         not_before, not_after = cert.not_valid_before_utc, cert.not_valid_after_utc
-    except (ValueError, TypeError) as e:
+        # cryptography decodes these lazily; a field that does not decode is step 1's
+        # business, not an exception in a later step.
+        cert.issuer, cert.subject, cert.extensions  # noqa: B018
+    except Exception as e:  # noqa: BLE001 - cryptography raises several kinds on bad DER
+        # (ValueError, InvalidVersion, UnsupportedAlgorithm...): all mean "does not decode".
         raise Rejected("TOKEN_MALFORMED", f"unverifiedCertificate is not a certificate: {e}") \
             from None
     try:

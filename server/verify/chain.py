@@ -9,11 +9,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.x509.oid import AuthorityInformationAccessOID
 from cryptography.x509.verification import (ExtensionPolicy, PolicyBuilder, Store,
                                             VerificationError)
 
-from server.verify.fetch import FetchError, http_get
+from server.verify.fetch import http_get
 from server.verify.outcome import Rejected
 
 log = logging.getLogger(__name__)
@@ -134,7 +135,7 @@ class ChainValidator:
     def _build(self, leaf: x509.Certificate, at: datetime) -> list[x509.Certificate]:
         try:
             return self._verify(leaf, [], at)
-        except VerificationError as e:
+        except (VerificationError, ValueError, UnsupportedAlgorithm) as e:
             first_error = str(e)
         if not self._fetch or leaf.issuer in self._anchor_subjects:
             raise Rejected("CERT_UNTRUSTED", first_error)
@@ -143,7 +144,7 @@ class ChainValidator:
             raise Rejected("CERT_UNTRUSTED", f"{first_error}; no intermediate from the AIA")
         try:
             return self._verify(leaf, fetched, at)
-        except VerificationError as e:
+        except (VerificationError, ValueError, UnsupportedAlgorithm) as e:
             raise Rejected("CERT_UNTRUSTED", str(e)) from None
 
     def _intermediate(self, url: str) -> x509.Certificate | None:
@@ -154,7 +155,7 @@ class ChainValidator:
             data = http_get(url, self._timeout, MAX_CA_CERT_BYTES)
             certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                      else [x509.load_der_x509_certificate(data)])
-        except (FetchError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - network data: any failure means no certificate
             log.warning("caIssuers %s: %s", url, e)
             return None
         with self._lock:

@@ -355,3 +355,21 @@ def test_circular_token_is_malformed(verifier, nonce, just_now):
     token: dict = {"format": "cpsbridge:1"}
     token["self"] = token
     assert verifier.verify(token, ORIGIN, nonce, just_now).reason == "TOKEN_MALFORMED"
+
+
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_altered_certificate_bytes_never_pass_nor_crash(pki, data):
+    """Any one-byte change to the certificate gives a refusal with a §6 code, never an
+    exception: a change in the signed part breaks the chain, elsewhere the parse."""
+    h = pki.holders["dupont"]
+    nonce = "bm9uY2U="
+    token = make_token(h.auth_key, h.auth_cert, nonce)
+    raw = bytearray(der(h.auth_cert))
+    position = data.draw(st.integers(0, len(raw) - 1))
+    raw[position] ^= data.draw(st.integers(1, 255))
+    token["unverifiedCertificate"] = base64.b64encode(bytes(raw)).decode()
+    verifier = Verifier([pki.root_cert, pki.ca_cert], revocation="off")
+    out = verifier.verify(token, ORIGIN, nonce, datetime.now(UTC))
+    assert not out.valid and out.reason in REASONS
