@@ -101,8 +101,10 @@ class SqliteChallengeStore(ChallengeStore):
 
     def _put(self, challenge: Challenge) -> None:
         db = self._connection()
-        cutoff = time.time() - self.lifetime.total_seconds()
-        db.execute("DELETE FROM challenges WHERE issued_at < ?", (cutoff - 3600,))
+        # Housekeeping. Expired rows stay an hour more, so that a late presentation is told
+        # NONCE_EXPIRED (the person can understand "too slow") rather than NONCE_UNKNOWN.
+        cutoff = time.time() - self.lifetime.total_seconds() - 3600
+        db.execute("DELETE FROM challenges WHERE issued_at < ?", (cutoff,))
         db.execute("INSERT INTO challenges (nonce, session_id, issued_at) VALUES (?, ?, ?)",
                    (challenge.nonce, challenge.session_id, challenge.issued_at.timestamp()))
 

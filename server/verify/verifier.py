@@ -9,6 +9,7 @@ from typing import Callable
 
 from cryptography import x509
 
+from server.challenges import ChallengeError, ChallengeStore
 from server.verify.certificate import CertificateCache, check_dates
 from server.verify.chain import ChainValidator
 from server.verify.outcome import Outcome, Rejected, RevocationPolicy
@@ -59,11 +60,9 @@ class Verifier:
             return self._refuse(e)
 
     def verify_with_store(self, token: dict | str | bytes, origin: str, session_id: str,
-                          nonce: str, store) -> Outcome:
+                          nonce: str, store: ChallengeStore) -> Outcome:
         """Step 2 with the challenge store: the nonce is consumed first, whatever the outcome
         (even for a malformed token), so that it can never be presented twice."""
-        from server.challenges import ChallengeError
-
         _check_origin(origin)
         consumed: Rejected | None = None
         try:
