@@ -373,3 +373,54 @@ def test_altered_certificate_bytes_never_pass_nor_crash(pki, data):
     verifier = Verifier([pki.root_cert, pki.ca_cert], revocation="off")
     out = verifier.verify(token, ORIGIN, nonce, datetime.now(UTC))
     assert not out.valid and out.reason in REASONS
+
+
+def _reissue(pki, cert, public_key, subject=None, **replace):
+    """`cert` again, signed by the real CA, with some extensions replaced (by class name)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    extensions = []
+    for e in cert.extensions:
+        value = replace.get(type(e.value).__name__, e.value)
+        extensions.append(x509.Extension(e.oid, e.critical, value))
+    builder = x509.CertificateBuilder(
+        issuer_name=cert.issuer, subject_name=subject or cert.subject, public_key=public_key,
+        serial_number=x509.random_serial_number(), not_valid_before=cert.not_valid_before_utc,
+        not_valid_after=cert.not_valid_after_utc, extensions=extensions)
+    return builder.sign(pki.ca_key, hashes.SHA256())
+
+
+def test_server_only_extended_key_usage_is_wrong_usage(pki, verifier, nonce, just_now):
+    from cryptography import x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    h = pki.holders["dupont"]
+    server_only = _reissue(pki, h.auth_cert, h.auth_key.public_key(), ExtendedKeyUsage=
+                           x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]))
+    out = verifier.verify(make_token(h.auth_key, server_only, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_WRONG_USAGE"
+    control = _reissue(pki, h.auth_cert, h.auth_key.public_key())  # same path, EKU untouched
+    assert verifier.verify(make_token(h.auth_key, control, nonce), ORIGIN, nonce, just_now).valid
+
+
+def test_ca_certificate_is_wrong_usage(pki, verifier, nonce, just_now):
+    from cryptography import x509
+
+    h = pki.holders["dupont"]
+    ca = _reissue(pki, h.auth_cert, h.auth_key.public_key(),
+                  BasicConstraints=x509.BasicConstraints(ca=True, path_length=None))
+    out = verifier.verify(make_token(h.auth_key, ca, nonce), ORIGIN, nonce, just_now)
+    assert out.reason == "CERT_WRONG_USAGE"
+
+
+def test_trusted_certificate_without_idnat_is_wrong_usage(pki, verifier, nonce, just_now):
+    """Chained, valid, well signed, but no CN=idNat: not a practitioner's card."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    h = pki.holders["dupont"]
+    nobody = _reissue(pki, h.auth_cert, h.auth_key.public_key(),
+                      subject=x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR")]))
+    out = verifier.verify(make_token(h.auth_key, nobody, nonce), ORIGIN, nonce, just_now)
+    assert (out.reason, out.holder) == ("CERT_WRONG_USAGE", None)
