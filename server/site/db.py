@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   etat TEXT NOT NULL DEFAULT '{}',
   vue_le REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS sessions_vue ON sessions(vue_le);
 CREATE TABLE IF NOT EXISTS tentatives (
   cle TEXT NOT NULL,
   le REAL NOT NULL

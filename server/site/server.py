@@ -5,13 +5,24 @@ from __future__ import annotations
 import logging
 import ssl
 
+import re
+
 from flask import Flask
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .config import SiteConfig
 from .tls import ensure_certificate
 
 log = logging.getLogger(__name__)
+
+# Links sent by e-mail carry a secret in their path: it never reaches the logs.
+_SECRET_PATH = re.compile(r"(/(?:definir|reinitialiser|valider|invitation)/)[^/\s?]+")
+
+
+class RedactingHandler(WSGIRequestHandler):
+    def log_request(self, code="-", size="-") -> None:
+        line = _SECRET_PATH.sub(r"\1…", getattr(self, "path", "") or self.requestline)
+        self.log("info", '"%s %s" %s %s', getattr(self, "command", "-"), line, code, size)
 
 
 def run(app: Flask, config: SiteConfig, bind: str, port: int) -> None:
@@ -19,7 +30,8 @@ def run(app: Flask, config: SiteConfig, bind: str, port: int) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key)
-    server = make_server(bind, port, app, threaded=True, ssl_context=ctx)
+    server = make_server(bind, port, app, threaded=True, ssl_context=ctx,
+                         request_handler=RedactingHandler)
     log.info("site ViaTrajectoire de référence : %s (écoute %s:%d, certificat %s)",
              config.origin, bind, server.port, cert)
     # One line on stdout that launchers wait for.

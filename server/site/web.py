@@ -63,6 +63,8 @@ def after(response):
         return response
     c = conn()
     with db.tx(c):
+        if s.new:  # sessions left idle go as new ones come
+            sessions.forget_idle(c, current_app.config["SITE"].session_idle.total_seconds())
         if s.dirty:
             sessions.save(c, s)
         elif not s.new:

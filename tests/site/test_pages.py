@@ -98,3 +98,12 @@ def test_logged_in_page_contract(site, browser):
 def test_pro_sante_connect_is_documented_as_outside(browser):
     page = browser.get("/pro-sante-connect")
     assert "ne passe pas par CPS Bridge" in page.text and "wallet.esw.esante.gouv.fr" in page.text
+
+
+def test_link_secrets_stay_out_of_the_log(site, browser):
+    site.create_account("log1", "log1@chu.example.test", "Journal", "Paul")
+    link = site.outbox()[-1].links[0]
+    secret = link.rsplit("/", 1)[1]
+    assert browser.get(link).status_code == 200
+    assert "/mot-de-passe/definir/…" in site.log()
+    assert secret not in site.log()
