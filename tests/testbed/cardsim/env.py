@@ -25,8 +25,12 @@ def opensc_env(pcscd: Pcscd, workdir: Path, debug: bool = False) -> dict[str, st
     log = workdir / "opensc-debug.log"
     debug_lines = f'  debug = 3;\n  debug_file = "{log}";\n' if debug else "  debug = 0;\n"
     conf = workdir / "opensc.conf"
+    # C_SetPIN(PUK, new PIN) in a session not logged in unblocks the code porteur, as
+    # pkcs11-tool --unlock-pin does it (OpenSC's default refuses to unblock).
     conf.write_text("app default {\n" + debug_lines
-                    + "  framework pkcs15 {\n    use_file_caching = no;\n  }\n}\n")
+                    + "  framework pkcs15 {\n    use_file_caching = no;\n  }\n}\n"
+                    + "app opensc-pkcs11 {\n  pkcs11 {\n"
+                    + "    user_pin_unblock_style = set_pin_in_unlogged_session;\n  }\n}\n")
     return {**pcscd.env, "OPENSC_CONF": str(conf), "CPSBRIDGE_PKCS11_MODULE": OPENSC_PKCS11}
 
 
