@@ -39,7 +39,6 @@ def native_messaging() -> int:
 
     frames_out = guard_stdout()
     from host import config, logs
-    from host.pkcs11_card import Pkcs11Card
     from host.service import exit_now, serve
 
     config_error = None
@@ -51,11 +50,17 @@ def native_messaging() -> int:
     if config_error is not None:
         logs.get("main").error("%s", config_error)
     try:
-        status = serve(sys.stdin.buffer, frames_out, settings, Pkcs11Card(settings), config_error)
+        status = serve(sys.stdin.buffer, frames_out, settings, lambda: _card(settings), config_error)
     except KeyboardInterrupt:
         status = 0
     exit_now(status)
     return status
+
+
+def _card(settings):
+    from host.pkcs11_card import Pkcs11Card  # python-pkcs11 only when a card is needed
+
+    return Pkcs11Card(settings)
 
 
 if __name__ == "__main__":

@@ -1,41 +1,38 @@
 """The narrow interface between the command handlers and whatever middleware reads the card.
 
 The dispatcher and the tests see only `Card`; `Pkcs11Card` (python-pkcs11 over the
-Cryptolib CPS, OpenSC or SoftHSM2) is the production implementation.
+Cryptolib CPS, OpenSC or SoftHSM2) is the production implementation. Imported only by
+card commands (typing is loaded by python-pkcs11 there anyway).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 PinStatus = Literal["ok", "countLow", "finalTry", "locked"]
 Algorithm = Literal["RS256", "PS256", "ES256", "ES384"]
 
 
-@dataclass(frozen=True)
-class PinState:
+class PinState(NamedTuple):
     min_length: int
     max_length: int
     status: PinStatus
     pin_pad: bool
 
 
-@dataclass(frozen=True)
-class CardCertificate:
+class CardCertificate(NamedTuple):
     certificate_id: str  # lower-case hex SHA-256 of the DER
     der: bytes
     token_label: str
-    reader: str | None
+    reader: str | None  # the slot's description; a reader name with real middleware
     pin: PinState
-    holder: Any  # host.identity.Holder
+    holder: dict[str, Any]  # host.holder.holder_fields
     not_before: str
     not_after: str
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(NamedTuple):
     algorithm: Algorithm
     value: bytes
     certificate: bytes

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 from host.origins import OriginError, normalize_origin
+
+# Paths are strings joined with os.path: pathlib and dataclasses would add ~10 ms to
+# every start of the host.
+_join = os.path.join
 
 PRODUCTION_ORIGINS = ["https://trajectoire.sante-ra.fr"]
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -24,9 +26,9 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 def default_modules(platform: str = sys.platform) -> list[str]:
     """Cryptolib CPS first (per OS), then OpenSC's module."""
     if platform.startswith("win"):
-        system32 = Path(os.environ.get("SystemRoot", r"C:\Windows")) / "System32"
-        return [str(system32 / "cps3_pkcs11_w64.dll"), str(system32 / "opensc-pkcs11.dll"),
-                r"C:\Program Files\OpenSC Project\OpenSC\pkcs11\opensc-pkcs11.dll"]
+        system32 = os.environ.get("SystemRoot", "C:\\Windows") + "\\System32"
+        return [system32 + "\\cps3_pkcs11_w64.dll", system32 + "\\opensc-pkcs11.dll",
+                "C:\\Program Files\\OpenSC Project\\OpenSC\\pkcs11\\opensc-pkcs11.dll"]
     if platform == "darwin":
         return ["/usr/local/lib/libcps3_pkcs11_osx.dylib",
                 "/Library/OpenSC/lib/opensc-pkcs11.so", "/usr/local/lib/opensc-pkcs11.so"]
@@ -35,48 +37,66 @@ def default_modules(platform: str = sys.platform) -> list[str]:
             "/usr/lib64/opensc-pkcs11.so"]
 
 
-def system_config_path(platform: str = sys.platform) -> Path:
+def _home() -> str:
+    return os.path.expanduser("~")
+
+
+def system_config_path(platform: str = sys.platform) -> str:
     if "CPSBRIDGE_SYSTEM_CONFIG" in os.environ:
-        return Path(os.environ["CPSBRIDGE_SYSTEM_CONFIG"])
+        return os.environ["CPSBRIDGE_SYSTEM_CONFIG"]
     if platform.startswith("win"):
-        return Path(os.environ.get("ProgramData", r"C:\ProgramData")) / "CPS Bridge" / "config.json"
+        return _join(os.environ.get("ProgramData", "C:\\ProgramData"), "CPS Bridge", "config.json")
     if platform == "darwin":
-        return Path("/Library/Application Support/CPS Bridge/config.json")
-    return Path("/etc/cpsbridge/config.json")
+        return "/Library/Application Support/CPS Bridge/config.json"
+    return "/etc/cpsbridge/config.json"
 
 
-def user_config_path(platform: str = sys.platform) -> Path:
+def user_config_path(platform: str = sys.platform) -> str:
     if "CPSBRIDGE_USER_CONFIG" in os.environ:
-        return Path(os.environ["CPSBRIDGE_USER_CONFIG"])
-    home = Path.home()
+        return os.environ["CPSBRIDGE_USER_CONFIG"]
     if platform.startswith("win"):
-        return Path(os.environ.get("APPDATA", home / "AppData" / "Roaming")) / "CPS Bridge" / "config.json"
+        return _join(os.environ.get("APPDATA") or _join(_home(), "AppData", "Roaming"),
+                     "CPS Bridge", "config.json")
     if platform == "darwin":
-        return home / "Library" / "Application Support" / "CPS Bridge" / "config.json"
-    return Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "cpsbridge" / "config.json"
+        return _join(_home(), "Library", "Application Support", "CPS Bridge", "config.json")
+    return _join(os.environ.get("XDG_CONFIG_HOME") or _join(_home(), ".config"), "cpsbridge", "config.json")
 
 
-def default_log_dir(platform: str = sys.platform) -> Path:
-    home = Path.home()
+def default_log_dir(platform: str = sys.platform) -> str:
     if platform.startswith("win"):
-        return Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "CPS Bridge" / "Logs"
+        return _join(os.environ.get("LOCALAPPDATA") or _join(_home(), "AppData", "Local"),
+                     "CPS Bridge", "Logs")
     if platform == "darwin":
-        return home / "Library" / "Logs" / "CPS Bridge"
-    return Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state") / "cpsbridge"
+        return _join(_home(), "Library", "Logs", "CPS Bridge")
+    return _join(os.environ.get("XDG_STATE_HOME") or _join(_home(), ".local", "state"), "cpsbridge")
 
 
-@dataclass(frozen=True)
 class Settings:
-    pkcs11Modules: list[str] = field(default_factory=default_modules)
-    allowedOrigins: list[str] = field(default_factory=lambda: list(PRODUCTION_ORIGINS))
-    logLevel: str = "INFO"
-    logFile: str | None = None  # None: host.log in the per-user log folder
-    cardTypePolicies: dict[str, str] = field(default_factory=dict)  # policy OID -> card type
-    sources: tuple[str, ...] = ("defaults",)
+    """The effective configuration; `sources` says where it came from (for diagnose)."""
+
+    __slots__ = ("pkcs11Modules", "allowedOrigins", "logLevel", "logFile", "cardTypePolicies", "sources")
+
+    def __init__(self, pkcs11Modules: list[str] | None = None, allowedOrigins: list[str] | None = None,
+                 logLevel: str = "INFO", logFile: str | None = None,
+                 cardTypePolicies: dict[str, str] | None = None, sources: tuple[str, ...] = ("defaults",)):
+        self.pkcs11Modules = list(pkcs11Modules) if pkcs11Modules is not None else default_modules()
+        self.allowedOrigins = list(allowedOrigins) if allowedOrigins is not None else list(PRODUCTION_ORIGINS)
+        self.logLevel = logLevel
+        self.logFile = logFile  # None: host.log in the per-user log folder
+        self.cardTypePolicies = dict(cardTypePolicies or {})  # policy OID -> card type
+        self.sources = sources
+
+    def replace(self, **changes) -> "Settings":
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        return Settings(**values)
 
     @property
-    def log_path(self) -> Path:
-        return Path(self.logFile) if self.logFile else default_log_dir() / "host.log"
+    def log_path(self) -> str:
+        return self.logFile or _join(default_log_dir(), "host.log")
+
+    def as_dict(self) -> dict:
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 class ConfigError(Exception):
@@ -122,7 +142,7 @@ def _apply(settings: Settings, data: object, source: str) -> Settings:
                 raise ConfigError(source, key, "un chemin de fichier est attendu")
             changes[key] = value
         elif key == "cardTypePolicies":
-            from host.identity import CARD_TYPES
+            from host.holder import CARD_TYPES
 
             if not isinstance(value, dict) or not all(
                     isinstance(k, str) and v in CARD_TYPES for k, v in value.items()):
@@ -130,20 +150,21 @@ def _apply(settings: Settings, data: object, source: str) -> Settings:
             changes[key] = dict(value)
         else:
             raise ConfigError(source, key, "clé inconnue")
-    return replace(settings, **changes, sources=settings.sources + (source,))
+    return settings.replace(**changes, sources=settings.sources + (source,))
 
 
-def _read_file(path: Path) -> object | None:
+def _read_file(path: str) -> object | None:
     try:
-        text = path.read_text("utf-8")
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), None, f"lecture impossible ({exc.__class__.__name__})") from None
+        raise ConfigError(path, None, f"lecture impossible ({exc.__class__.__name__})") from None
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise ConfigError(str(path), None, f"JSON invalide ({exc})") from None
+        raise ConfigError(path, None, f"JSON invalide ({exc})") from None
 
 
 def load(environ: dict[str, str] | None = None) -> Settings:
@@ -152,7 +173,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
     for path in (system_config_path(), user_config_path()):
         data = _read_file(path)
         if data is not None:
-            settings = _apply(settings, data, str(path))
+            settings = _apply(settings, data, path)
     from_env: dict = {}
     if env.get("CPSBRIDGE_PKCS11_MODULE"):
         from_env["pkcs11Modules"] = [env["CPSBRIDGE_PKCS11_MODULE"]]

@@ -10,16 +10,18 @@ never be chosen.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from host import logs
+from host import certificate, lazy_imports, logs
 from host.card import CardCertificate, MessageFor, PinState, PinStatus, Signature
 from host.config import Settings
 from host.errors import CpsError
-from host.pkcs11_info import loadable, pin_length_range
+from host.holder import holder_fields
+from host.modules import module_status
+from host.pkcs11_info import pin_length_range
+
+lazy_imports.install()
 
 # DigestInfo prefix of SHA-256 (RFC 8017 §9.2), for CKM_RSA_PKCS on cards without
 # CKM_SHA256_RSA_PKCS.
@@ -29,14 +31,15 @@ _CARD_GONE = ("DeviceRemoved", "TokenNotPresent", "SessionHandleInvalid", "Sessi
 _REFRESH_EVERY = 1.0  # seconds between re-initialisations while no card is seen
 
 
-@dataclass
-class _Entry:
+class _Entry(NamedTuple):
     """Where a listed certificate lives, to find its key again at sign time."""
 
     certificate: CardCertificate
-    slot_id: int
+    slot: Any  # pkcs11.Slot
     token_serial: str
     ckid: bytes
+    key_type: str  # "rsa" or "ec"
+    curve: str | None
 
 
 def _pin_status(flags: int) -> PinStatus:
@@ -51,21 +54,6 @@ def _pin_status(flags: int) -> PinStatus:
     return "ok"
 
 
-def _iso(d) -> str:
-    return d.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def is_authentication_certificate(cert) -> bool:
-    """keyUsage digitalSignature present. No keyUsage at all: not provably for login."""
-    from cryptography import x509
-
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return False
-    return bool(ku.digital_signature)
-
-
 class Pkcs11Card:
     """`host.card.Card` over python-pkcs11. Not thread-safe: the dispatcher calls it from
     its single card worker (card operations are serialized, §3)."""
@@ -75,29 +63,26 @@ class Pkcs11Card:
         self.module_path: str | None = None
         self._lib: Any = None
         self._index: dict[str, _Entry] = {}
+        self._pin_ranges: dict[tuple[int, str], tuple[int, int]] = {}
+        self._mechanisms: dict[tuple[int, str], set] = {}
         self._last_refresh = 0.0
 
     # -- module ---------------------------------------------------------------------------
 
-    def _candidates(self) -> list[str]:
-        return [p for p in self.settings.pkcs11Modules if os.path.isfile(p)]
-
     def module_status(self) -> dict[str, Any]:
         if self._lib is not None:
             return {"module": self.module_path, "loaded": True}
-        for path in self._candidates():
-            if loadable(path):
-                return {"module": path, "loaded": True}
-        first = self.settings.pkcs11Modules[0] if self.settings.pkcs11Modules else None
-        return {"module": first, "loaded": False, "error": "ERR_CPS_PKCS11_UNAVAILABLE"}
+        return module_status(self.settings.pkcs11Modules)
 
     def _library(self):
         if self._lib is not None:
             return self._lib
         import pkcs11
 
+        import os
+
         tried = []
-        for path in self._candidates():
+        for path in (p for p in self.settings.pkcs11Modules if os.path.isfile(p)):
             try:
                 self._lib = pkcs11.lib(path)
                 self.module_path = path
@@ -116,6 +101,7 @@ class Pkcs11Card:
         self._last_refresh = time.monotonic()
         try:
             self._lib.reinitialize()
+            self._index.clear()  # slot objects of the old initialisation are stale
         except Exception as exc:
             logs.get("pkcs11").warning("re-initialising the module failed: %s", exc)
 
@@ -143,16 +129,16 @@ class Pkcs11Card:
     def _pin_state(self, slot, token) -> PinState:
         from pkcs11 import TokenFlag
 
-        lengths = pin_length_range(self.module_path, slot.slot_id) if self.module_path else None
-        lo, hi = lengths or (4, 8)
+        key = (slot.slot_id, token.serial)
+        if key not in self._pin_ranges:
+            lengths = pin_length_range(self.module_path, slot.slot_id) if self.module_path else None
+            self._pin_ranges[key] = lengths or (4, 8)
+        lo, hi = self._pin_ranges[key]
         return PinState(min_length=lo, max_length=hi, status=_pin_status(token.flags),
                         pin_pad=bool(token.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH))
 
     def list_certificates(self) -> list[CardCertificate]:
-        from cryptography import x509
         from pkcs11 import Attribute, CertificateType, ObjectClass
-
-        from host.identity import holder_of
 
         index: dict[str, _Entry] = {}
         for slot, token in self._tokens():
@@ -170,23 +156,22 @@ class Pkcs11Card:
                 raise err from None
             pin = self._pin_state(slot, token)
             for der, ckid in raw:
+                der = bytes(der)
                 try:
-                    cert = x509.load_der_x509_certificate(bytes(der))
-                except ValueError:
-                    logs.get("pkcs11").warning("unreadable certificate on %s skipped", token.label)
+                    fields = certificate.read(der)
+                except certificate.CertificateError as exc:
+                    logs.get("pkcs11").warning("unreadable certificate on %s skipped: %s", token.label, exc)
                     continue
-                if not is_authentication_certificate(cert):
+                if not fields.for_authentication:
                     continue  # the signature certificate (nonRepudiation) is never offered
                 try:
-                    holder = holder_of(cert, self.settings.cardTypePolicies)
+                    holder = holder_fields(fields.subject, fields.policies, self.settings.cardTypePolicies)
                 except ValueError:
                     continue  # not a CPx holder certificate
-                cid = hashlib.sha256(bytes(der)).hexdigest()
-                entry = CardCertificate(
-                    certificate_id=cid, der=bytes(der), token_label=token.label.strip(),
-                    reader=reader, pin=pin, holder=holder,
-                    not_before=_iso(cert.not_valid_before_utc), not_after=_iso(cert.not_valid_after_utc))
-                index[cid] = _Entry(entry, slot.slot_id, token.serial, bytes(ckid))
+                cid = hashlib.sha256(der).hexdigest()
+                entry = CardCertificate(cid, der, token.label.strip(), reader, pin, holder,
+                                        fields.not_before, fields.not_after)
+                index[cid] = _Entry(entry, slot, token.serial, bytes(ckid), fields.key_type, fields.curve)
         self._index = index
         return [e.certificate for e in index.values()]
 
@@ -198,9 +183,12 @@ class Pkcs11Card:
         for attempt in (0, 1):
             entry = self._index.get(certificate_id)
             if entry is not None:
-                for slot, token in self._tokens():
-                    if slot.slot_id == entry.slot_id and token.serial == entry.token_serial:
-                        return entry, slot, token
+                try:
+                    token = entry.slot.get_token()
+                except Exception:
+                    token = None  # card gone, or another card in its place
+                if token is not None and token.serial == entry.token_serial:
+                    return entry, entry.slot, token
             if attempt == 0:
                 self.list_certificates()
         raise CpsError("ERR_CPS_CERTIFICATE_NOT_FOUND")
@@ -241,8 +229,7 @@ class Pkcs11Card:
         try:
             with session:
                 key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=entry.ckid)
-                mechanisms = set(slot.get_mechanisms())
-                algorithm, value = self._sign_with(key, entry.certificate.der, mechanisms,
+                algorithm, value = self._sign_with(key, entry, self._slot_mechanisms(slot, token),
                                                    message_for)
         except CpsError:
             raise
@@ -260,6 +247,12 @@ class Pkcs11Card:
 
         return token.open(user_pin=PROTECTED_AUTH if pin is None else pin)
 
+    def _slot_mechanisms(self, slot, token) -> set:
+        key = (slot.slot_id, token.serial)
+        if key not in self._mechanisms:
+            self._mechanisms[key] = set(slot.get_mechanisms())
+        return self._mechanisms[key]
+
     def _read_pin_status(self, slot) -> PinStatus:
         try:
             return _pin_status(slot.get_token().flags)
@@ -267,13 +260,10 @@ class Pkcs11Card:
             return "countLow"  # the token did refuse the PIN; flags could not be read back
 
     @staticmethod
-    def _sign_with(key, cert_der: bytes, mechanisms: set, message_for: MessageFor):
-        from cryptography import x509
-        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    def _sign_with(key, entry: _Entry, mechanisms: set, message_for: MessageFor):
         from pkcs11 import MGF, Mechanism
 
-        public = x509.load_der_x509_certificate(cert_der).public_key()
-        if isinstance(public, rsa.RSAPublicKey):
+        if entry.key_type == "rsa":
             message = message_for("sha256")
             if Mechanism.SHA256_RSA_PKCS in mechanisms:
                 return "RS256", key.sign(message, mechanism=Mechanism.SHA256_RSA_PKCS)
@@ -284,17 +274,17 @@ class Pkcs11Card:
                 return "PS256", key.sign(message, mechanism=Mechanism.SHA256_RSA_PKCS_PSS,
                                          mechanism_param=(Mechanism.SHA256, MGF.SHA256, 32))
             raise CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reason": "no RSA signature mechanism"})
-        if isinstance(public, ec.EllipticCurvePublicKey):
-            if public.curve.name == "secp384r1":
+        if entry.key_type == "ec":
+            if entry.curve == "secp384r1":
                 alg, hash_name = "ES384", "sha384"
-            elif public.curve.name == "secp256r1":
+            elif entry.curve == "secp256r1":
                 alg, hash_name = "ES256", "sha256"
             else:
-                raise CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reason": f"curve {public.curve.name}"})
-            digest = getattr(hashlib, hash_name)(message_for(hash_name)).digest()
+                raise CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reason": f"curve {entry.curve}"})
             if Mechanism.ECDSA not in mechanisms:
                 raise CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reason": "no ECDSA mechanism"})
-            return alg, key.sign(digest, mechanism=Mechanism.ECDSA)
+            digest = getattr(hashlib, hash_name)(message_for(hash_name)).digest()
+            return alg, key.sign(digest, mechanism=Mechanism.ECDSA)  # raw r || s
         raise CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reason": "unsupported key type"})
 
     @staticmethod

@@ -1,5 +1,11 @@
-"""Pydantic models of each command's arguments and results (§4). Loaded only by the
-commands that need them, so that `status` stays fast."""
+"""The messages of §4 as pydantic models: the contract in executable form.
+
+The host itself validates arguments with host/arguments.py and never imports pydantic:
+pydantic costs ~35 ms and ~12 MB in a process that often lives for one request. The
+tests hold both to this schema: arguments.py must accept exactly what these models accept
+(tests/host/test_schema.py, with hypothesis), and every response the host sends in the
+test suites must validate against the result models.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +36,8 @@ class AuthenticateArgs(Strict):
     challengeNonce: str = Field(min_length=44, max_length=128)
     origin: str = Field(min_length=1, max_length=255)
     certificateId: str = Field(pattern=r"^[0-9a-f]{64}$")
-    # Shape only here; digits and length against the token come later, before the card.
+    # Shape only here: digits and length against the token are checked before the card
+    # (ERR_CPS_PIN_FORMAT), not here (ERR_CPS_INVALID_REQUEST).
     pin: str | None = None
 
     @field_validator("challengeNonce")

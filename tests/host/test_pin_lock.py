@@ -57,7 +57,8 @@ def handlers(cards, monkeypatch):
     # In this process python-pkcs11 reads the session's SoftHSM2 store.
     monkeypatch.setenv("SOFTHSM2_CONF", str(cards.conf))
     settings = Settings(pkcs11Modules=[SOFTHSM_MODULE], allowedOrigins=[ORIGIN])
-    return Handlers(settings, ThreeTryCard(settings))
+    card = ThreeTryCard(settings)
+    return Handlers(settings, lambda: card)
 
 
 def authenticate(h: Handlers, cid: str, pin: str):
@@ -128,7 +129,7 @@ def test_card_operations_never_interleave(cards, pki, monkeypatch):
     settings = Settings(pkcs11Modules=[SOFTHSM_MODULE], allowedOrigins=[ORIGIN])
     card = RecordingCard(settings)
     out = io.BytesIO()
-    service = Service(settings, card, FrameWriter(out))
+    service = Service(settings, lambda: card, FrameWriter(out))
     for i in range(12):
         if i % 3 == 0:
             service.handle(Request(f"l{i}", "list-certificates", {}))

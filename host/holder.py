@@ -1,0 +1,63 @@
+"""Who holds a card, from the subject and policies of an IGC-Santé certificate.
+
+Pure data in, a plain dict out: the host calls it with fields read by host/certificate.py,
+the verifier (through host/identity.py) with a `cryptography` certificate, so that both
+name a practitioner the same way.
+"""
+
+from __future__ import annotations
+
+CARD_TYPES: tuple[str, ...] = ("CPS", "CPF", "CPE", "CPA", "CDE")
+
+# Card type is read from the certificate-policy OID, through a table, never guessed from
+# the profession. These OIDs belong to the project's test PKI (a private 2.25 arc).
+# Production IGC-Santé policy OIDs are added through the host configuration
+# (`cardTypePolicies`) and the verifier's, from the ANS certificate templates.
+TEST_CARD_TYPE_POLICIES: dict[str, str] = {
+    "2.25.258118230373226431806513622463526384673.1": "CPS",
+    "2.25.258118230373226431806513622463526384673.2": "CPF",
+    "2.25.258118230373226431806513622463526384673.3": "CPE",
+    "2.25.258118230373226431806513622463526384673.4": "CPA",
+    "2.25.258118230373226431806513622463526384673.5": "CDE",
+}
+
+OID_CN, OID_SN, OID_GN, OID_TITLE = "2.5.4.3", "2.5.4.4", "2.5.4.42", "2.5.4.12"
+
+Rdns = list[list[tuple[str, str]]]  # the subject: RDNs, each a list of (OID, value)
+
+
+def split_id_nat(id_nat: str) -> tuple[str, str | None, str | None]:
+    """'8' + 11-digit RPPS, '0' + ADELI, anything else OTHER (e.g. a CPE's '3' + FINESS)."""
+    if id_nat.startswith("8") and len(id_nat) == 12 and id_nat.isdigit():
+        return "RPPS", id_nat[1:], None
+    if id_nat.startswith("0") and len(id_nat) > 1 and id_nat[1:].isalnum():
+        return "ADELI", None, id_nat[1:]
+    return "OTHER", None, None
+
+
+def card_type(policy_oids: list[str], extra: dict[str, str] | None = None) -> str:
+    """The one card type the policies name, else UNKNOWN (none, or contradictory)."""
+    table = {**TEST_CARD_TYPE_POLICIES, **(extra or {})}
+    found = {table[oid] for oid in policy_oids if oid in table}
+    return found.pop() if len(found) == 1 else "UNKNOWN"
+
+
+def holder_fields(subject: Rdns, policy_oids: list[str],
+                  extra_policies: dict[str, str] | None = None) -> dict:
+    """The IGC-Santé subject: a multi-valued RDN CN=idNat + SN + GN, then title.
+    Raises ValueError when there is no idNat (not a CPx holder certificate)."""
+    cn = sn = gn = title = None
+    for rdn in subject:
+        attrs = dict(rdn)
+        if OID_CN in attrs and (OID_SN in attrs or OID_GN in attrs or cn is None):
+            cn = attrs[OID_CN]
+        sn = attrs.get(OID_SN, sn)
+        gn = attrs.get(OID_GN, gn)
+        if title is None:
+            title = attrs.get(OID_TITLE)
+    if not cn:
+        raise ValueError("the certificate subject has no CN (idNat)")
+    id_type, rpps, adeli = split_id_nat(cn)
+    return {"idNat": cn, "idType": id_type, "rpps": rpps, "adeli": adeli,
+            "familyName": sn or "", "givenName": gn or "", "title": title,
+            "cardType": card_type(policy_oids, extra_policies)}
