@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from host.errors import CpsError
 from host.identity import Holder
 
-_BASE64 = re.compile(r"^[A-Za-z0-9+/_-]+={0,2}$")
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")  # used with fullmatch: "$" accepts a final newline
 
 
 class Strict(BaseModel):
@@ -43,7 +43,7 @@ class AuthenticateArgs(Strict):
     @field_validator("challengeNonce")
     @classmethod
     def _base64(cls, v: str) -> str:
-        if not _BASE64.match(v):
+        if not _BASE64.fullmatch(v):
             raise ValueError("challengeNonce must be base64")
         return v
 
