@@ -46,7 +46,9 @@ class Outcome(BaseModel):
 
     @classmethod
     def accepted(cls, holder: Holder, fingerprint: str) -> "Outcome":
-        return cls(valid=True, holder=holder, fingerprint=fingerprint)
+        # Built from values the verifier itself produced: no need to validate them again.
+        return cls.model_construct(valid=True, reason=None, holder=holder,
+                                   fingerprint=fingerprint, detail=None)
 
     @classmethod
     def refused(cls, error: Rejected) -> "Outcome":

@@ -85,13 +85,14 @@ class RevocationChecker:
         self._skew = clock_skew
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._ocsp: dict[tuple[bytes, int], tuple[Status, datetime]] = {}
+        self._ocsp: dict[str, tuple[Status, datetime]] = {}
         self._crls: dict[str, tuple[frozenset[int], datetime]] = {}
 
-    def status(self, cert: x509.Certificate, issuer: x509.Certificate, now: datetime) -> Status:
-        key = (issuer.public_key().public_bytes(*_SPKI), cert.serial_number)
-        with self._lock:
-            cached = self._ocsp.get(key)
+    def status(self, cert: x509.Certificate, fingerprint: str, issuer: x509.Certificate,
+               now: datetime) -> Status:
+        """`fingerprint` (SHA-256 of the certificate's DER) is the cache key."""
+        key = fingerprint
+        cached = self._ocsp.get(key)
         if cached is not None and now < cached[1]:
             return cached[0]
         for url in ocsp_urls(cert):
@@ -208,4 +209,3 @@ class RevocationChecker:
 
 
 _DER = serialization.Encoding.DER
-_SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

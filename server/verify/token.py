@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -27,8 +26,7 @@ class TokenFields(BaseModel):
     appVersion: str
 
 
-@dataclass(frozen=True)
-class ParsedToken:
+class ParsedToken(NamedTuple):
     certificate_b64: str  # decoded and parsed by the verifier's certificate cache
     algorithm: Algorithm
     signature: bytes
@@ -78,15 +76,22 @@ def b64decode(value: str, field: str) -> bytes:
     return data
 
 
+def _check_size(size: int) -> None:
+    if size > MAX_TOKEN_BYTES:
+        raise Rejected("TOKEN_MALFORMED", f"token larger than {MAX_TOKEN_BYTES} bytes")
+
+
 def parse_token(token: dict | str | bytes) -> ParsedToken:
     """Raises Rejected("TOKEN_MALFORMED") for anything that is not a well-formed token.
     Nothing here is trusted: the certificate is not even parsed yet."""
-    try:
-        size = json_size(token)
-    except (ValueError, TypeError, RecursionError):  # e.g. a circular structure
-        raise Rejected("TOKEN_MALFORMED", "token is not JSON data") from None
-    if size > MAX_TOKEN_BYTES:
-        raise Rejected("TOKEN_MALFORMED", f"token larger than {MAX_TOKEN_BYTES} bytes")
+    given_as_object = isinstance(token, dict)
+    if not given_as_object:
+        # Text is measured before it is parsed; an object the caller already holds is
+        # measured below, once its fields are known (cheaper, same answer).
+        try:
+            _check_size(json_size(token))
+        except (ValueError, TypeError, RecursionError):
+            raise Rejected("TOKEN_MALFORMED", "token is not JSON data") from None
     if isinstance(token, (str, bytes)):
         try:
             token = json.loads(token)
@@ -99,5 +104,28 @@ def parse_token(token: dict | str | bytes) -> ParsedToken:
     except ValidationError as e:
         where = ", ".join(".".join(map(str, err["loc"])) or "token" for err in e.errors())
         raise Rejected("TOKEN_MALFORMED", f"bad or missing field(s): {where}") from None
-    return ParsedToken(fields.unverifiedCertificate, fields.algorithm,
-                       b64decode(fields.signature, "signature"), fields.appVersion)
+    signature = b64decode(fields.signature, "signature")
+    if given_as_object:
+        _check_size(_object_size(token, fields))
+    return ParsedToken(fields.unverifiedCertificate, fields.algorithm, signature,
+                       fields.appVersion)
+
+
+# The five fields as compact JSON with empty values: what a token weighs besides its values.
+_FIELDS = tuple(TokenFields.model_fields)
+_FIXED_SIZE = len(json.dumps(dict.fromkeys(_FIELDS, ""), separators=(",", ":")))
+
+
+def _object_size(token: dict, fields: TokenFields) -> int:
+    """json_size(token) for a token whose fields validated, without serializing it. With
+    exactly the five fields, all plain strings (the signature passed b64decode(validate=True);
+    the others are checked here), the size is a sum of lengths."""
+    values = [getattr(fields, name) for name in _FIELDS]
+    if len(token) != len(_FIELDS) or not all(
+            _plain_json_len(v) is not None for v in (fields.unverifiedCertificate,
+                                                     fields.appVersion)):
+        try:
+            return json_size(token)
+        except (ValueError, TypeError, RecursionError):  # e.g. a circular structure
+            raise Rejected("TOKEN_MALFORMED", "token is not JSON data") from None
+    return _FIXED_SIZE + sum(map(len, values))

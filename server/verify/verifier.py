@@ -99,16 +99,16 @@ class Verifier:
         chain = self._chains.validate(facts.certificate, facts.fingerprint, now,  # step 4
                                       self.clock_skew)
         if self.revocation is not RevocationPolicy.OFF:                        # step 5
-            self._check_revocation(facts.certificate, chain[1], now)
+            self._check_revocation(facts.certificate, facts.fingerprint, chain[1], now)
         check_signature(facts.public_key, parsed.algorithm, parsed.signature,  # step 6
                         signed_message(origin, nonce, parsed.algorithm))
         if facts.holder is None:
             raise Rejected("CERT_WRONG_USAGE", f"not a holder certificate: {facts.holder_problem}")
         return Outcome.accepted(facts.holder, facts.fingerprint)
 
-    def _check_revocation(self, cert: x509.Certificate, issuer: x509.Certificate,
-                          now: datetime) -> None:
-        status = self._revocation.status(cert, issuer, now)
+    def _check_revocation(self, cert: x509.Certificate, fingerprint: str,
+                          issuer: x509.Certificate, now: datetime) -> None:
+        status = self._revocation.status(cert, fingerprint, issuer, now)
         if status is Status.REVOKED:
             raise Rejected("CERT_REVOKED", f"serial {cert.serial_number:x}")
         if status is Status.UNKNOWN:

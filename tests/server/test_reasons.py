@@ -424,3 +424,26 @@ def test_trusted_certificate_without_idnat_is_wrong_usage(pki, verifier, nonce, 
                       subject=x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR")]))
     out = verifier.verify(make_token(h.auth_key, nobody, nonce), ORIGIN, nonce, just_now)
     assert (out.reason, out.holder) == ("CERT_WRONG_USAGE", None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(app_version=st.text(max_size=40), cert_len=st.integers(0, 2600),
+       sig_len=st.integers(1, 2600), extra=st.booleans())
+def test_size_limit_on_objects_is_exact(app_version, cert_len, sig_len, extra):
+    """Tokens given as objects are measured as their compact JSON, whatever their fields."""
+    from server.verify.token import MAX_TOKEN_BYTES, parse_token
+    from server.verify.outcome import Rejected
+
+    token = {"format": "cpsbridge:1", "unverifiedCertificate": "QUJD" * cert_len,
+             "algorithm": "RS256", "signature": "QUJD" * sig_len, "appVersion": app_version}
+    if extra:
+        token["note"] = "é\"\\"
+    size = len(json.dumps(token, separators=(",", ":"), ensure_ascii=False)
+               .encode("utf-8", "surrogatepass"))
+    try:
+        parse_token(token)
+        accepted = True
+    except Rejected as e:
+        assert e.reason == "TOKEN_MALFORMED" and "larger than" in e.detail
+        accepted = False
+    assert accepted == (size <= MAX_TOKEN_BYTES)
