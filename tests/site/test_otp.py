@@ -81,3 +81,15 @@ def test_codes_sent_are_limited(site, browser):
     assert alert(pages[-1].text).startswith("Trop de codes de confirmation envoyés.")
     assert len([m for m in site.outbox() if m.to == "c.durand@chu.example.test"
                 and "code de confirmation" in m.subject]) == 5 + 1  # + the first connection's
+
+
+def test_the_interval_is_configurable(pki_dir, tmp_path):
+    from tests.site.browser import Browser
+    from tests.testbed.site import SiteProcess
+
+    with SiteProcess(tmp_path / "site", pki_dir / "trust",
+                     extra_args=["--otp-interval-days", "0"]) as every_time:
+        browser = Browser(every_time)
+        established(every_time, browser, "ddurand", "d.durand@chu.example.test")
+        browser.logout()
+        assert browser.login("ddurand", PASSWORD).url.endswith("/connexion/code")

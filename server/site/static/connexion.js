@@ -45,6 +45,15 @@
     return TEXT.readyNoPcsc;
   }
 
+  var POLL_MS = 5000;
+
+  function cardSeen(st) {
+    if (!st || !st.host) return false;
+    if (st.card && st.card.holder) return true;
+    var readers = (st.host.pcsc && st.host.pcsc.readers) || [];
+    return readers.some(function (r) { return r.cardPresent; });
+  }
+
   function post(url, body) {
     return fetch(url, {
       method: "POST", credentials: "same-origin",
@@ -60,6 +69,7 @@
     var status = tile.querySelector("[data-cpsbridge-status]");
     var alert = tile.querySelector('[role="alert"]');
     var busy = false;
+    var poll = null;
 
     function showError(message) {
       alert.textContent = message;
@@ -76,6 +86,11 @@
       window.CpsBridge.status().then(function (st) {
         status.textContent = describe(st);
         status.dataset.state = st && st.host ? "pret" : "module-absent";
+        // Until a card is seen, look again now and then: the person is inserting it.
+        if (!busy && !cardSeen(st) && document.visibilityState !== "hidden") {
+          clearTimeout(poll);
+          poll = setTimeout(refresh, POLL_MS);
+        }
       }, function (err) {
         var absent = err && err.code === "ERR_CPS_EXTENSION_UNAVAILABLE";
         status.textContent = absent ? TEXT.noExtension : (err && err.message) || TEXT.noHost;

@@ -13,8 +13,10 @@ STRONG_METHODS = ("carte CPx", "mot de passe et code de confirmation")
 
 
 def outbox() -> OutboxSender | None:
+    """The outbox page exists only when no SMTP server is configured (demo, tests): it shows
+    codes and links to anyone who can reach the site."""
     sender = current_app.config["SENDER"]
-    return sender if isinstance(sender, OutboxSender) else getattr(sender, "sms", None)
+    return sender if isinstance(sender, OutboxSender) else None
 
 
 @bp.get("/boite-mail")
