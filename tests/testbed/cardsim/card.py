@@ -15,6 +15,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 
 from tests.testbed.cardsim import layout
@@ -33,6 +34,7 @@ SW_CONDITIONS = b"\x69\x85"
 SW_INS = b"\x6d\x00"
 SW_DO_NOT_FOUND = b"\x6a\x88"
 
+PCSCD_POLL_SETTLE = 1.0
 PIN_MAX_TRIES = 3
 PUK_MAX_TRIES = 10
 SFI = {0x1C: 0xD003, 0x1D: 0x2F01, 0x1E: 0x2F00}
@@ -459,6 +461,7 @@ class _PoweredCard(VirtualCard):
         self.card = card
         self.powered_up = threading.Event()
         self.departing = False
+        self._poll_while_departing = False
         self._power_stage = 0
 
     def _serve(self, sock: socket.socket) -> None:
@@ -495,9 +498,15 @@ class _PoweredCard(VirtualCard):
         if self.thread is not None:
             self.thread.join(timeout)
         sock.close()
+        if not self._poll_while_departing:
+            # vpcd dropped us in the middle of a command, not at a presence poll: pcscd has
+            # not seen the reader empty yet. A card connecting before its next poll would
+            # be taken for this one, so let a poll or two go by (pcscd polls every 0.4 s).
+            time.sleep(PCSCD_POLL_SETTLE)
 
     def _answer(self, msg: bytes) -> bytes | None:
         if self.departing:
+            self._poll_while_departing |= msg == b"\x04"
             return None
         if len(msg) == 1:
             if msg[0] in (0x01, 0x02):
