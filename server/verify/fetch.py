@@ -32,7 +32,7 @@ def http_get(url: str, timeout: float, max_bytes: int) -> bytes:
         return _read(requests.get(url, timeout=timeout, stream=True, allow_redirects=False),
                      max_bytes)
     except requests.RequestException as e:
-        raise FetchError(f"{url}: {e.__class__.__name__}") from None
+        raise FetchError(f"no answer ({e.__class__.__name__})") from None
 
 
 def http_post(url: str, body: bytes, content_type: str, timeout: float, max_bytes: int) -> bytes:
@@ -42,4 +42,4 @@ def http_post(url: str, body: bytes, content_type: str, timeout: float, max_byte
                                    timeout=timeout, stream=True, allow_redirects=False),
                      max_bytes)
     except requests.RequestException as e:
-        raise FetchError(f"{url}: {e.__class__.__name__}") from None
+        raise FetchError(f"no answer ({e.__class__.__name__})") from None
