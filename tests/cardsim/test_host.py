@@ -1,0 +1,51 @@
+"""The native host, started with opensc_env(), sees the simulated CPS3 through pcscd and
+OpenSC as it would see a real card."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+
+from tests.testbed.hostproc import HostProcess
+from tests.testbed.pki import der
+
+
+@pytest.fixture
+def host_on_card(simulated_card, tmp_path):
+    card, env = simulated_card
+    full = {k: v for k, v in os.environ.items()
+            if not k.startswith("CPSBRIDGE_") and k != "SOFTHSM2_CONF"}
+    home = tmp_path / "home"
+    full.update(env, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                XDG_STATE_HOME=str(home / ".local" / "state"),
+                CPSBRIDGE_ALLOWED_ORIGINS="https://localhost:8443",
+                CPSBRIDGE_SYSTEM_CONFIG=str(tmp_path / "no-system-config.json"))
+    with HostProcess(full) as host:
+        yield card, host
+
+
+def test_status_shows_the_cps3_in_its_reader_and_opensc_loaded(host_on_card):
+    card, host = host_on_card
+    result = host.request("status")["result"]
+    reader = next(r for r in result["pcsc"]["readers"] if r["name"] == "Virtual PCD 00 00")
+    assert reader["cardPresent"] and reader["cardType"] == "CPS3"
+    assert bytes.fromhex(reader["atr"]) == card.atr
+    assert result["pkcs11"] == {"module": "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
+                                "loaded": True}
+
+
+def test_list_certificates_gives_the_authentication_certificate_only(host_on_card, pki):
+    card, host = host_on_card
+    answer = host.request("list-certificates")
+    assert "result" in answer, answer
+    (cert,) = answer["result"]["certificates"]
+    issued = pki.holders["dupont"]
+    assert base64.b64decode(cert["certificate"]) == der(issued.auth_cert)
+    assert cert["reader"] == "Virtual PCD 00 00"
+    assert cert["tokenLabel"].startswith("CPS3v3-2900995266")
+    assert cert["holder"]["idNat"] == "899700367917"
+    assert cert["pin"]["minLength"] == 4 and cert["pin"]["maxLength"] == 8
+    assert not any(apdu[1] == 0x20 and len(apdu) > 5 for apdu, _ in card.trace), \
+        "listing certificates must not present a PIN"
