@@ -3,7 +3,7 @@
   python -m server.site [--port 8443] [--data DIR] [--trust DIR] [--revocation hard|soft|off]
                         [--origin https://localhost:8443] [--otp-interval-days 30]
   python -m server.site create-account --identifiant ID --email ADDR --nom NOM --prenom PRENOM
-                        [--profession ...] [--etablissement ...] [--rpps ...] [--data DIR]
+                        [--profession ...] [--etablissement ...] [--rpps ...] [--referent] [--data DIR]
 """
 
 from __future__ import annotations
@@ -59,17 +59,20 @@ def create_account(argv: list[str]) -> int:
     p.add_argument("--profession", default="")
     p.add_argument("--etablissement", default="")
     p.add_argument("--rpps", help="numéro RPPS (11 chiffres), s'il est connu")
+    p.add_argument("--referent", action="store_true",
+                   help="ce compte est lui-même référent : il pourra créer des comptes depuis /referent")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--origin", default="https://localhost:8443",
                    help="origine du site, pour le lien envoyé par e-mail")
     a = p.parse_args(argv)
-    from .referent import AccountError, create_etablissement_account
+    from .referent import AccountError, NewAccount, create_from_command
 
     config = SiteConfig(data_dir=a.data.resolve(), origin=check_origin(a.origin), smtp=smtp_from_env())
     try:
-        create_etablissement_account(config, identifiant=a.identifiant, email=a.email, nom=a.nom,
-                                     prenom=a.prenom, profession=a.profession,
-                                     etablissement=a.etablissement, rpps=a.rpps)
+        create_from_command(config, NewAccount(
+            identifiant=a.identifiant, email=a.email, nom=a.nom, prenom=a.prenom,
+            profession=a.profession, etablissement=a.etablissement, rpps=a.rpps,
+            referent=a.referent))
     except AccountError as e:
         print(f"Erreur : {e}", file=sys.stderr)
         return 1

@@ -48,13 +48,13 @@ def etablissement_with_rpps(conn: sqlite3.Connection, rpps: str) -> sqlite3.Row 
 def create(conn: sqlite3.Connection, *, identifiant: str, type: str, email: str, nom: str,
            prenom: str, profession: str, etablissement: str = "", rpps: str | None = None,
            mot_de_passe: str | None = None, email_valide: bool = False,
-           cgu: bool = False) -> int:
+           cgu: bool = False, referent: bool = False) -> int:
     cur = conn.execute(
         "INSERT INTO comptes (identifiant, type, email, nom, prenom, profession, etablissement, "
-        "rpps, mot_de_passe, email_valide, cgu_acceptees_le, cree_le) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "rpps, mot_de_passe, email_valide, cgu_acceptees_le, referent, cree_le) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (identifiant, type, email, nom, prenom, profession, etablissement, rpps, mot_de_passe,
-         int(email_valide), now() if cgu else None, now()))
+         int(email_valide), now() if cgu else None, int(referent), now()))
     return int(cur.lastrowid)
 
 

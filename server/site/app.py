@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from . import db, sessions, web
 from .config import SiteConfig
 from .sender import OutboxSender, Sender, SmtpSender
-from .views import assistant, carte, compte, connexion, divers, liberal, motdepasse
+from .views import assistant, carte, compte, connexion, divers, liberal, motdepasse, referent
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,10 @@ def create_app(config: SiteConfig, card_auth=None) -> Flask:
         from .cardauth import CardAuth
         card_auth = CardAuth(config)
     app.config["CARD_AUTH"] = card_auth
-    for module in (connexion, carte, motdepasse, liberal, assistant, compte, divers):
+    for module in (connexion, carte, motdepasse, liberal, assistant, compte, referent, divers):
         app.register_blueprint(module.bp)
+    outbox_page = isinstance(app.config["SENDER"], OutboxSender)
+    app.context_processor(lambda: {"boite_mail": outbox_page})
     app.before_request(web.before)
     app.after_request(web.after)
     app.teardown_appcontext(web.teardown)

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS comptes (
   otp_canal TEXT NOT NULL DEFAULT 'email' CHECK (otp_canal IN ('email', 'sms')),
   telephone TEXT,
   telephone_verifie INTEGER NOT NULL DEFAULT 0,
+  referent INTEGER NOT NULL DEFAULT 0,
   cree_le REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS cartes (
@@ -84,8 +85,16 @@ def init(path: Path) -> None:
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(SCHEMA)
+        _migrate(conn)
     finally:
         conn.close()
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Columns added since a data folder was made."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(comptes)")}
+    if "referent" not in columns:
+        conn.execute("ALTER TABLE comptes ADD COLUMN referent INTEGER NOT NULL DEFAULT 0")
 
 
 @contextmanager

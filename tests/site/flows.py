@@ -29,7 +29,8 @@ def first_connection(site, browser: Browser, identifiant: str, email: str) -> No
     assert page.url.endswith("/espace") and "Vous êtes connecté" in page.text
 
 
-def established(site, browser: Browser, identifiant: str, email: str, **options: str) -> None:
+def established(site, browser: Browser, identifiant: str, email: str,
+                **options: str | bool) -> None:
     """An établissement account past its first connection, logged in."""
     made = site.create_account(identifiant, email, options.pop("nom", "Durand"),
                                options.pop("prenom", "Anne"), **options)

@@ -4,8 +4,8 @@ card, which must first be linked to the account."""
 
 from __future__ import annotations
 
-from tests.site.browser import age, alert, code_in, last_message, path_of, text_of
-from tests.site.flows import PASSWORD, define_password, first_connection
+from tests.site.browser import Browser, age, alert, code_in, last_message, path_of, text_of
+from tests.site.flows import PASSWORD, define_password, established, first_connection
 
 
 def test_account_password_first_connection_then_card(site, browser, host, ids):
@@ -133,3 +133,31 @@ def test_referent_command_refuses_bad_input(site):
     site.create_account("unique1", "u@example.test", "Nom", "Prenom")
     dup = site.create_account("unique1", "u2@example.test", "Nom", "Prenom")
     assert dup.returncode == 1 and "déjà utilisé" in dup.stderr
+
+
+def test_referent_page_creates_accounts(site, browser):
+    established(site, browser, "referent1", "referent@chu.example.test", nom="Garnier",
+                prenom="Hélène", etablissement="CHU de Lyon", referent=True)
+    page = browser.get("/referent")
+    assert page.status_code == 200 and "Créer un compte utilisateur" in page.text
+    refused = browser.post("/referent", {"identifiant": "n", "email": "x@y.fr", "nom": "A",
+                                         "prenom": "B"})
+    assert refused.status_code == 400
+    assert alert(refused.text) == "Identifiant invalide (3 à 64 lettres, chiffres ou . _ @ -)."
+    page = browser.post("/referent", {"identifiant": "pmorel", "email": "p.morel@chu.example.test",
+                                      "nom": "Morel", "prenom": "Pierre",
+                                      "profession": "Cadre de santé"})
+    assert "Le compte « pmorel » a été créé." in page.text
+    assert "Pierre MOREL" in text_of(page.text, 'data-testid="comptes"')
+    mail = last_message(site, "p.morel@chu.example.test")
+    assert "Votre identifiant de connexion : pmorel" in mail.body
+    duplicate = browser.post("/referent", {"identifiant": "pmorel", "email": "a@b.fr",
+                                           "nom": "Morel", "prenom": "Paul"})
+    assert duplicate.status_code == 400 and "déjà utilisé" in alert(duplicate.text)
+
+    # Anyone else is refused.
+    browser.logout()
+    other = Browser(site)
+    established(site, other, "pasref", "pasref@chu.example.test", etablissement="CHU de Lyon")
+    refused = other.get("/referent")
+    assert refused.status_code == 403 and "Seuls les référents" in alert(refused.text)

@@ -103,13 +103,13 @@ class SiteProcess:
 
     def create_account(self, identifiant: str, email: str, nom: str, prenom: str,
                        env: dict[str, str] | None = None,
-                       **options: str) -> subprocess.CompletedProcess:
+                       **options: str | bool) -> subprocess.CompletedProcess:
         """What a référent does: `python -m server.site create-account ...`."""
         args = [PYTHON, "-m", "server.site", "create-account", "--data", str(self.data_dir),
                 "--origin", self.origin, "--identifiant", identifiant, "--email", email,
                 "--nom", nom, "--prenom", prenom]
-        for key, value in options.items():
-            args += [f"--{key}", value]
+        for key, value in options.items():  # True: a flag such as --referent
+            args += [f"--{key}"] if value is True else [f"--{key}", value]
         return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=60, env=env)
 
     def stop(self) -> None:
