@@ -49,3 +49,24 @@ def test_list_certificates_gives_the_authentication_certificate_only(host_on_car
     assert cert["pin"]["minLength"] == 4 and cert["pin"]["maxLength"] == 8
     assert not any(apdu[1] == 0x20 and len(apdu) > 5 for apdu, _ in card.trace), \
         "listing certificates must not present a PIN"
+
+
+def test_wrong_pins_through_the_host_follow_the_card_counter_to_locked(host_on_card):
+    card, host = host_on_card
+    (cert,) = host.request("list-certificates")["result"]["certificates"]
+
+    def authenticate(pin: str) -> dict:
+        return host.request("authenticate", {
+            "challengeNonce": base64.b64encode(os.urandom(32)).decode(),
+            "origin": "https://localhost:8443", "certificateId": cert["certificateId"],
+            "pin": pin})
+
+    for tries_left, status in ((2, "countLow"), (1, "finalTry"), (0, "locked")):
+        error = authenticate("0000")["error"]
+        assert error["code"] == "ERR_CPS_PIN_INCORRECT"
+        assert error["details"]["pinStatus"] == status
+        assert card.pin_tries_left == tries_left
+        (listed,) = host.request("list-certificates")["result"]["certificates"]
+        assert listed["pin"]["status"] == status
+    assert authenticate("1234")["error"]["code"] == "ERR_CPS_PIN_LOCKED"
+    assert card.blocked
