@@ -1,0 +1,73 @@
+// CPS Bridge content script: a bridge and nothing more. It carries §9 requests from the
+// page (window.postMessage) to the background and the answers back; it decides nothing
+// (origin, https, pending actions are the background's checks, from the browser's sender
+// record). It acknowledges a request at once so that the page knows the extension is here.
+(() => {
+  "use strict";
+  const api = globalThis.browser ?? globalThis.chrome;
+  if (!api || !api.runtime || window.top !== window) return;
+  const KEYS = ["cpsbridge", "requestId", "action", "challengeNonce", "lang", "timeoutMs"];
+  const target = window.location.origin;
+  // BEGIN GENERATED MESSAGES (python build.py errors; do not edit)
+  const MESSAGES = {
+    "ERR_CPS_INTERNAL": {
+      "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique.",
+      "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department."
+    }
+  };
+  // END GENERATED MESSAGES
+
+  function post(message) {
+    window.postMessage(message, target);
+  }
+
+  window.addEventListener("message", (event) => {
+    const data = event.data;
+    if (event.source !== window || !data || typeof data !== "object"
+        || data.cpsbridge !== "request") return;
+    const requestId = data.requestId;
+    if (typeof requestId !== "string" || requestId.length < 1 || requestId.length > 64) return;
+    // Copy only plain known fields: nothing else of the page crosses the bridge.
+    const request = {};
+    for (const k of KEYS) {
+      const v = data[k];
+      if (v !== undefined && (typeof v === "string" || typeof v === "number")) request[k] = v;
+    }
+    post({ cpsbridge: "ack", requestId });
+    let answered;
+    try {
+      answered = api.runtime.sendMessage({ type: "page-request", request });
+    } catch (err) {
+      answered = Promise.reject(err);
+    }
+    Promise.resolve(answered).then((answer) => {
+      if (answer && (answer.result || answer.error)) {
+        post({ cpsbridge: "response", requestId, ...(answer.error ? { error: answer.error }
+                                                                   : { result: answer.result }) });
+      } else {
+        throw new Error("no answer");
+      }
+    }).catch(() => {
+      // The background went away mid-request (extension reloaded or stopped).
+      const lang = request.lang === "en" ? "en" : "fr";
+      post({ cpsbridge: "response", requestId, error: {
+        code: "ERR_CPS_INTERNAL", message: MESSAGES.ERR_CPS_INTERNAL[lang] } });
+    });
+  });
+
+  // A page with the CPS tile: open the native port now, so that the first click is fast.
+  function warmup() {
+    if (document.querySelector("[data-cpsbridge-tile]")) {
+      try {
+        Promise.resolve(api.runtime.sendMessage({ type: "warmup" })).catch(() => {});
+      } catch {
+        // extension context gone
+      }
+    }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", warmup, { once: true });
+  } else {
+    warmup();
+  }
+})();

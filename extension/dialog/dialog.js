@@ -1,0 +1,169 @@
+// The trusted dialog (an extension page in its own window). It renders the views the
+// background sends and returns the user's choices. The PIN typed here goes in one message
+// to the background, which hands it to the host; the field is emptied at once.
+import { pickLang } from "../src/cps-error.js";
+import { alertText, certificateLines, digitsOnly, heading, pinBounds, pinLabel } from "./view-model.js";
+
+const api = globalThis.browser ?? globalThis.chrome;
+const t = (key, subs) => api.i18n.getMessage(key, subs) || key;
+const lang = pickLang(api.i18n.getUILanguage());
+document.documentElement.lang = lang;
+document.title = t("dialogTitle");
+
+const $ = (id) => document.getElementById(id);
+const flowId = new URLSearchParams(location.search).get("flow") || "";
+let port = null;
+let current = null;
+let finished = false;
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === "text") node.textContent = v;
+    else if (k === "onclick") node.addEventListener("click", v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c) node.append(c);
+  return node;
+}
+
+function send(msg) {
+  if (port) port.postMessage(msg);
+}
+
+function cancelButton(label = t("cancel")) {
+  return el("button", { type: "button", name: "cancel", text: label, onclick: () => {
+    send({ type: "cancel" });
+    if (finished || (current && current.view === "blocked")) window.close();
+  } });
+}
+
+function certificateBlock(cert, asButton) {
+  const lines = certificateLines(cert, t, lang);
+  const parts = [el("span", { class: "name", text: lines.name })];
+  for (const key of ["identifier", "title", "cardType", "expires", "reader"]) {
+    if (lines[key]) parts.push(el("span", { class: "line", text: lines[key] }));
+  }
+  if (!asButton) return el("div", { class: "certificate" }, ...parts);
+  return el("button", { type: "button", class: "certificate",
+                        "data-certificate-id": cert.certificateId,
+                        onclick: () => send({ type: "select", certificateId: cert.certificateId }) },
+            ...parts);
+}
+
+function render(view) {
+  current = view;
+  $("title").textContent = t("dialogTitle");
+  $("origin-label").textContent = t("requestingSite");
+  $("origin").textContent = view.origin || "";
+  const content = $("content");
+  const actions = $("actions");
+  content.replaceChildren();
+  actions.replaceChildren();
+  const h2 = el("h2", { id: "step", tabindex: "-1", text: heading(view, t) });
+  content.append(h2);
+  let focus = h2;
+  const buttons = el("div", { class: "buttons" });
+
+  switch (view.view) {
+    case "connecting":
+    case "signing":
+      h2.prepend(el("span", { class: "spinner", "aria-hidden": "true" }));
+      if (view.certificate) content.append(certificateBlock(view.certificate, false));
+      buttons.append(cancelButton());
+      actions.append(buttons);
+      break;
+    case "insert-card":
+      content.append(el("p", { class: "hint", text: t("insertCardHint") }));
+      if (view.detected) {
+        content.append(el("p", { id: "detected", text: t("cardDetected", [view.detected.reader || ""]) }));
+      }
+      buttons.append(cancelButton());
+      actions.append(buttons);
+      break;
+    case "select": {
+      const list = el("ul", { class: "certificates", "aria-labelledby": "step" });
+      for (const cert of view.certificates || []) list.append(el("li", {}, certificateBlock(cert, true)));
+      content.append(list);
+      focus = list.querySelector("button") || h2;
+      buttons.append(cancelButton());
+      actions.append(buttons);
+      break;
+    }
+    case "pin": {
+      const { min, max } = pinBounds(view.certificate.pin);
+      content.append(certificateBlock(view.certificate, false));
+      const input = el("input", { id: "pin", name: "pin", type: "password", inputmode: "numeric",
+        autocomplete: "off", autocorrect: "off", spellcheck: "false", required: true,
+        minlength: String(min), maxlength: String(max), pattern: `[0-9]{${min},${max}}`,
+        "aria-describedby": "pin-hint alert", "aria-invalid": view.error ? "true" : "false" });
+      input.addEventListener("input", () => {
+        const clean = digitsOnly(input.value, max);
+        if (clean !== input.value) input.value = clean;
+      });
+      const form = el("form", { novalidate: true },
+        el("label", { for: "pin", text: pinLabel(t, view.certificate.pin) }),
+        input,
+        el("p", { id: "pin-hint", class: "hint", text: t("pinHint") }));
+      buttons.append(el("button", { type: "submit", text: t("validate") }), cancelButton());
+      form.append(buttons);
+      form.addEventListener("submit", (event) => {
+        event.preventDefault();
+        const pin = input.value;
+        input.value = "";
+        send({ type: "pin", pin });
+      });
+      content.append(form);
+      if (view.canChange) {
+        content.append(el("button", { type: "button", class: "link", name: "change",
+          text: t("changeCertificate"), onclick: () => send({ type: "change-certificate" }) }));
+      }
+      focus = input;
+      break;
+    }
+    case "pin-pad":
+      content.append(certificateBlock(view.certificate, false));
+      content.append(el("p", { class: "hint", text: t("pinPadHint") }));
+      if (!view.waiting) {
+        buttons.append(el("button", { type: "button", name: "retry", text: t("retry"),
+                                      onclick: () => send({ type: "retry" }) }));
+      } else {
+        h2.prepend(el("span", { class: "spinner", "aria-hidden": "true" }));
+      }
+      buttons.append(cancelButton());
+      actions.append(buttons);
+      break;
+    case "blocked":
+      buttons.append(cancelButton(t("close")));
+      actions.append(buttons);
+      focus = buttons.querySelector("button");
+      break;
+    default:
+      finished = true;
+      buttons.append(cancelButton(t("close")));
+      actions.append(buttons);
+  }
+  $("alert").textContent = alertText(view, lang);
+  focus.focus();
+}
+
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") {
+    send({ type: "cancel" });
+    if (finished || (current && current.view === "blocked")) window.close();
+  }
+});
+
+function connect() {
+  port = api.runtime.connect({ name: "dialog" });
+  port.onMessage.addListener(render);
+  port.onDisconnect.addListener(() => {
+    port = null;
+    if (!finished) render({ view: "gone", origin: current && current.origin });
+  });
+  port.postMessage({ type: "hello", flowId });
+}
+
+render({ view: "connecting", origin: "" });
+connect();

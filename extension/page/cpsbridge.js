@@ -1,0 +1,159 @@
+/*
+ * cpsbridge.js: CPS card login for a web page, through the CPS Bridge extension.
+ *
+ *   <script src="/static/cpsbridge.js"></script>
+ *   const status = await CpsBridge.status();              // {extension, host, card, ...}
+ *   const token  = await CpsBridge.authenticate(nonce);   // the cpsbridge:1 token, to POST
+ *
+ * Each call is a promise; a failure is a CpsBridgeError with `code` (ERR_CPS_…), a French
+ * (or English, `lang: "en"`) `message` for the user, and sometimes `details`.
+ * No extension answering within 1 s: ERR_CPS_EXTENSION_UNAVAILABLE. Not https:
+ * ERR_CPS_INSECURE_CONTEXT. No answer in `timeoutMs`: ERR_CPS_USER_TIMEOUT (authenticate).
+ * Protocol: PROTOCOL.md §9 (window.postMessage, "cpsbridge": "request" / "ack" / "response").
+ */
+(function (root) {
+  "use strict";
+
+  // BEGIN GENERATED MESSAGES (python build.py errors; do not edit)
+  const MESSAGES = {
+    "ERR_CPS_INTERNAL": {
+      "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique.",
+      "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department."
+    },
+    "ERR_CPS_EXTENSION_UNAVAILABLE": {
+      "fr": "L'extension CPS Bridge n'est pas installée ou pas activée dans ce navigateur. Installez-la ou contactez votre service informatique.",
+      "en": "The CPS Bridge extension is not installed or not enabled in this browser. Install it or contact your IT department."
+    },
+    "ERR_CPS_USER_TIMEOUT": {
+      "fr": "Le délai pour saisir le code porteur est dépassé. Recommencez.",
+      "en": "The time to type the PIN has run out. Start over."
+    },
+    "ERR_CPS_INSECURE_CONTEXT": {
+      "fr": "La connexion par carte CPS n'est possible que sur une page sécurisée (https).",
+      "en": "CPS card login only works on a secure (https) page."
+    }
+  };
+  // END GENERATED MESSAGES
+
+  var ACK_TIMEOUT_MS = 1000;
+  var STATUS_TIMEOUT_MS = 20000;
+  var AUTH_TIMEOUT_MS = 4 * 60 * 1000;
+  var counter = 0;
+
+  function pickLang(lang) {
+    if (typeof lang !== "string") {
+      lang = (root.document && root.document.documentElement && root.document.documentElement.lang)
+        || "fr";
+    }
+    return lang.toLowerCase().indexOf("en") === 0 ? "en" : "fr";
+  }
+
+  function CpsBridgeError(code, message, details) {
+    var e = new Error(message);
+    Object.setPrototypeOf(e, CpsBridgeError.prototype);
+    e.name = "CpsBridgeError";
+    e.code = code;
+    if (details !== undefined) e.details = details;
+    return e;
+  }
+  CpsBridgeError.prototype = Object.create(Error.prototype, {
+    constructor: { value: CpsBridgeError, writable: true, configurable: true }
+  });
+
+  function localError(code, lang) {
+    var m = MESSAGES[code] || MESSAGES.ERR_CPS_INTERNAL;
+    return CpsBridgeError(code, m[lang]);
+  }
+
+  function newRequestId() {
+    counter += 1;
+    var rnd = Math.random().toString(36).slice(2, 10);
+    return "cpsb-" + Date.now().toString(36) + "-" + counter + "-" + rnd;
+  }
+
+  function call(message, timeoutMs, timeoutCode, lang) {
+    return new Promise(function (resolve, reject) {
+      if (root.location.protocol !== "https:") {
+        reject(localError("ERR_CPS_INSECURE_CONTEXT", lang));
+        return;
+      }
+      var requestId = newRequestId();
+      var ackTimer = null;
+      var replyTimer = null;
+      function finish() {
+        clearTimeout(ackTimer);
+        clearTimeout(replyTimer);
+        root.removeEventListener("message", onMessage);
+      }
+      function onMessage(event) {
+        var data = event.data;
+        if (event.source !== root || !data || typeof data !== "object"
+            || data.requestId !== requestId) return;
+        if (data.cpsbridge === "ack") {
+          clearTimeout(ackTimer);
+        } else if (data.cpsbridge === "response") {
+          finish();
+          if (data.error) {
+            var err = data.error;
+            reject(CpsBridgeError(String(err.code || "ERR_CPS_INTERNAL"),
+                                  String(err.message || ""), err.details));
+          } else {
+            resolve(data.result);
+          }
+        }
+      }
+      root.addEventListener("message", onMessage);
+      ackTimer = setTimeout(function () {
+        finish();
+        reject(localError("ERR_CPS_EXTENSION_UNAVAILABLE", lang));
+      }, ACK_TIMEOUT_MS);
+      replyTimer = setTimeout(function () {
+        finish();
+        reject(localError(timeoutCode, lang));
+      }, timeoutMs);
+      message.cpsbridge = "request";
+      message.requestId = requestId;
+      root.postMessage(message, root.location.origin);
+    });
+  }
+
+  var CpsBridge = {
+    version: "1.2.0",
+    Error: CpsBridgeError,
+
+    /** {extension, host (or null, with hostError), card (or null)}: what the tile shows. */
+    status: function (options) {
+      options = options || {};
+      var lang = pickLang(options.lang);
+      return call({ action: "status", lang: lang }, options.timeoutMs || STATUS_TIMEOUT_MS,
+                  "ERR_CPS_INTERNAL", lang);
+    },
+
+    /** The signed token (cpsbridge:1, PROTOCOL.md §5) for the site's one-time challenge. */
+    authenticate: function (challengeNonce, options) {
+      options = options || {};
+      var lang = pickLang(options.lang);
+      var timeoutMs = options.timeoutMs || AUTH_TIMEOUT_MS;
+      if (typeof challengeNonce !== "string") {
+        return Promise.reject(CpsBridgeError("ERR_CPS_INVALID_REQUEST",
+          "challengeNonce must be a string"));
+      }
+      // The extension's own user timeout is the one asked; this one only backs it up.
+      return call({ action: "authenticate", challengeNonce: challengeNonce, lang: lang,
+                    timeoutMs: timeoutMs },
+                  timeoutMs + 10000, "ERR_CPS_USER_TIMEOUT", lang).then(function (result) {
+        // Resolves with the token itself; `.token` (not enumerable, so not serialized) also
+        // names it, for code written against the §9 result {token}.
+        var token = result && result.token;
+        if (!token || typeof token !== "object") {
+          throw localError("ERR_CPS_INTERNAL", lang);
+        }
+        Object.defineProperty(token, "token", { value: token, enumerable: false });
+        return token;
+      });
+    }
+  };
+
+  root.CpsBridge = CpsBridge;
+  if (typeof module === "object" && module && module.exports) module.exports = CpsBridge;
+})(typeof window !== "undefined" ? window : globalThis);

@@ -1,0 +1,44 @@
+// The toolbar popup: extension version, host state, readers, card.
+import { pickLang } from "../src/cps-error.js";
+import { BUILD } from "../src/build-info.js";
+
+const api = globalThis.browser ?? globalThis.chrome;
+const t = (key, subs) => api.i18n.getMessage(key, subs) || key;
+const lang = pickLang(api.i18n.getUILanguage());
+document.documentElement.lang = lang;
+
+function item(dl, term, ...values) {
+  const dt = document.createElement("dt");
+  dt.textContent = term;
+  const dd = document.createElement("dd");
+  for (const v of values) dd.append(v);
+  dl.append(dt, dd);
+}
+
+async function show() {
+  const loading = document.getElementById("loading");
+  loading.textContent = t("popupLoading");
+  const s = await api.runtime.sendMessage({ type: "popup-status", lang });
+  loading.textContent = "";
+  const dl = document.getElementById("facts");
+  dl.replaceChildren();
+  item(dl, t("popupExtension"), s.extension + (BUILD.dev ? ` (${t("popupDev")})` : ""));
+  item(dl, t("popupHost"), s.host ? t("popupHostReady", [s.host.version, String(s.host.protocol)])
+                                  : "—");
+  const readers = document.createElement("ul");
+  for (const r of s.readers) {
+    const li = document.createElement("li");
+    li.textContent = `${r.name} — ${r.cardPresent ? t("popupCardPresent") : t("popupEmpty")}`
+      + (r.cardPresent && r.cardType ? ` (${r.cardType})` : "");
+    readers.append(li);
+  }
+  item(dl, t("popupReaders"), s.readers.length ? readers : t("popupNoReader"));
+  item(dl, t("popupCard"), s.card ? `${s.card.displayName} (${s.card.tokenLabel || ""})`
+                                  : t("popupNoCard"));
+  const problem = s.hostError || s.pcscError;
+  document.getElementById("alert").textContent = problem ? problem.message : "";
+}
+
+show().catch((err) => {
+  document.getElementById("alert").textContent = String(err && err.message || err);
+});

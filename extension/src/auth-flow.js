@@ -1,0 +1,309 @@
+// One CPS login asked by one tab: the background's side of the trusted dialog.
+//
+//   open port ─> dialog window ─> list certificates ──none──> "insert your card" (waits with
+//   waitForCardMs, live from host events) ─> one certificate: PIN; several: choose ─> PIN ─>
+//   authenticate ─> token to the page.
+//   Wrong PIN: back to the PIN with the tries left. Blocked card: explained, page told.
+//   Cancel button or window closed: ERR_CPS_USER_CANCELLED. No answer in time: ERR_CPS_USER_TIMEOUT.
+//
+// The PIN arrives from the dialog in one message, goes into one `authenticate` request and
+// is not kept, logged or sent anywhere else. It is never retried by this code.
+import { CpsError, asCpsError } from "./cps-error.js";
+import { certificateView } from "./holder.js";
+
+export const DEFAULT_USER_TIMEOUT_MS = 4 * 60 * 1000; // within the site's 5-minute nonce
+export const MIN_USER_TIMEOUT_MS = 5000;
+export const MAX_USER_TIMEOUT_MS = 290 * 1000;
+const MAX_WAIT_FOR_CARD_MS = 120000;
+const PIN_PAD_TIMEOUT_MS = 130000;
+// Errors that mean "no usable card yet": the dialog keeps waiting for one.
+const WAIT_CODES = new Set(["ERR_CPS_NO_CARD", "ERR_CPS_NO_READER", "ERR_CPS_UNSUPPORTED_CARD",
+  "ERR_CPS_CARD_REMOVED", "ERR_CPS_CERTIFICATE_NOT_FOUND", "ERR_CPS_PCSC_UNAVAILABLE"]);
+
+export function userTimeout(timeoutMs) {
+  if (!Number.isFinite(timeoutMs)) return DEFAULT_USER_TIMEOUT_MS;
+  return Math.min(MAX_USER_TIMEOUT_MS, Math.max(MIN_USER_TIMEOUT_MS, Math.floor(timeoutMs)));
+}
+
+/** A PIN the host may receive: digits only, length within the token's bounds. */
+export function pinIsWellFormed(pin, bounds = {}) {
+  const min = Number.isInteger(bounds.minLength) ? bounds.minLength : 4;
+  const max = Number.isInteger(bounds.maxLength) ? bounds.maxLength : 8;
+  return typeof pin === "string" && /^[0-9]+$/.test(pin) && pin.length >= min && pin.length <= max;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class AuthFlow {
+  /**
+   * @param native  a NativePort
+   * @param ui      {open(): Promise, show(view), close()} — the dialog window
+   */
+  constructor({ native, ui, origin, challengeNonce, timeoutMs, retryDelayMs = 500 }) {
+    this.native = native;
+    this.ui = ui;
+    this.origin = origin;
+    this.challengeNonce = challengeNonce;
+    this.userTimeoutMs = userTimeout(timeoutMs);
+    this.retryDelayMs = retryDelayMs;
+    this.done = false;
+    this.view = null;
+    this.certificates = [];
+    this.certificate = null;
+    this.busy = false;
+    this.listRequestId = null;
+    this.startedAt = 0;
+    this.promise = new Promise((resolve, reject) => {
+      this._resolve = resolve;
+      this._reject = reject;
+    });
+    this.promise.catch(() => {});
+  }
+
+  /** Resolves with the token; rejects with a CpsError. */
+  run() {
+    this._start().catch((err) => this._fail(err));
+    return this.promise;
+  }
+
+  async _start() {
+    await this.native.open(); // ERR_CPS_NATIVE_UNAVAILABLE / VERSION_MISMATCH before any window
+    if (this.done) return;
+    this.startedAt = Date.now();
+    this.timer = setTimeout(() => this._fail(new CpsError("ERR_CPS_USER_TIMEOUT")),
+      this.userTimeoutMs);
+    this.unlisten = this.native.addEventListener((ev) => this._onHostEvent(ev));
+    this._show({ view: "connecting" });
+    await this.ui.open(this);
+    if (this.done) return;
+    await this._loadCertificates();
+  }
+
+  // -- from the dialog ------------------------------------------------------------------
+
+  onDialogMessage(msg) {
+    if (this.done || !msg || typeof msg !== "object") return;
+    switch (msg.type) {
+      case "cancel":
+        this.cancel();
+        break;
+      case "select":
+        if (this.view && this.view.view === "select") {
+          const cert = this.certificates.find((c) => c.certificateId === msg.certificateId);
+          if (cert) this._choose(cert);
+        }
+        break;
+      case "change-certificate":
+        if (this.certificates.length > 1 && !this.busy) this._showSelect();
+        break;
+      case "pin":
+        this._onPin(msg.pin);
+        break;
+      case "retry":
+        if (this.view && this.view.view === "pin-pad" && !this.busy) this._authenticate(undefined);
+        break;
+      default:
+        break;
+    }
+  }
+
+  onWindowClosed() {
+    this.windowClosed = true;
+    this.cancel();
+  }
+
+  cancel(code = "ERR_CPS_USER_CANCELLED") {
+    if (this.done) return;
+    this._fail(new CpsError(code));
+  }
+
+  // -- steps ----------------------------------------------------------------------------
+
+  async _loadCertificates(error = undefined) {
+    let waitMs = 0;
+    let lastError = error;
+    if (lastError) this._show({ view: "insert-card", error: lastError });
+    while (!this.done) {
+      const asked = Date.now();
+      let certs;
+      try {
+        const result = await this.native.request("list-certificates", { waitForCardMs: waitMs },
+          { timeoutMs: waitMs + 15000, onId: (id) => { this.listRequestId = id; } });
+        certs = Array.isArray(result.certificates) ? result.certificates : [];
+      } catch (err) {
+        const e = asCpsError(err);
+        if (this.done) return;
+        if (!WAIT_CODES.has(e.code)) throw e;
+        lastError = e.code === "ERR_CPS_NO_CARD" ? undefined : { code: e.code, details: e.details };
+        certs = [];
+      } finally {
+        this.listRequestId = null;
+      }
+      if (this.done) return;
+      if (certs.length) {
+        this.certificates = certs;
+        if (certs.length === 1) this._choose(certs[0]);
+        else this._showSelect();
+        return;
+      }
+      this._show({ view: "insert-card", error: lastError });
+      const remaining = this.userTimeoutMs - (Date.now() - this.startedAt);
+      waitMs = Math.max(0, Math.min(MAX_WAIT_FOR_CARD_MS, remaining));
+      // A host that answers at once (no reader, say) is not asked again in a tight loop.
+      if (Date.now() - asked < this.retryDelayMs) await sleep(this.retryDelayMs);
+    }
+  }
+
+  _showSelect() {
+    this.certificate = null;
+    this._show({ view: "select", certificates: this.certificates.map(certificateView) });
+  }
+
+  _choose(cert) {
+    this.certificate = cert;
+    const pin = cert.pin || {};
+    if (pin.status === "locked") {
+      this._blocked({ code: "ERR_CPS_PIN_LOCKED" });
+    } else if (pin.pinPad) {
+      this._authenticate(undefined);
+    } else {
+      this._showPin();
+    }
+  }
+
+  _showPin(error = undefined) {
+    this._show({ view: "pin", certificate: certificateView(this.certificate),
+                 canChange: this.certificates.length > 1, error });
+  }
+
+  _onPin(pin) {
+    if (this.busy || !this.view || this.view.view !== "pin" || !this.certificate) return;
+    if (!pinIsWellFormed(pin, this.certificate.pin)) {
+      // Not sent to the host, let alone to the card.
+      this._showPin({ code: "ERR_CPS_PIN_FORMAT", details: { local: true } });
+      return;
+    }
+    this._authenticate(pin);
+  }
+
+  async _authenticate(pin) {
+    const cert = this.certificate;
+    const pinPad = !!(cert.pin && cert.pin.pinPad);
+    this.busy = true;
+    this._show(pinPad ? { view: "pin-pad", certificate: certificateView(cert), waiting: true }
+                      : { view: "signing", certificate: certificateView(cert) });
+    const args = { challengeNonce: this.challengeNonce, origin: this.origin,
+                   certificateId: cert.certificateId };
+    if (!pinPad) args.pin = pin;
+    let result;
+    try {
+      result = await this.native.request("authenticate", args,
+        { timeoutMs: pinPad ? PIN_PAD_TIMEOUT_MS : 60000 });
+    } catch (err) {
+      this.busy = false;
+      if (this.done) return;
+      this._onAuthError(asCpsError(err), pinPad);
+      return;
+    } finally {
+      delete args.pin;
+    }
+    this.busy = false;
+    if (this.done) return;
+    if (!result || typeof result.token !== "object") {
+      this._fail(new CpsError("ERR_CPS_INTERNAL", { reason: "no token" }));
+      return;
+    }
+    this._finish(result.token);
+  }
+
+  _onAuthError(e, pinPad) {
+    const shown = { code: e.code, details: e.details };
+    switch (e.code) {
+      case "ERR_CPS_PIN_INCORRECT": {
+        const status = e.details && e.details.pinStatus;
+        if (status) this.certificate.pin = { ...this.certificate.pin, status };
+        if (status === "locked") this._blocked(shown);
+        else this._showPin(shown);
+        break;
+      }
+      case "ERR_CPS_PIN_FORMAT":
+        this._showPin(shown);
+        break;
+      case "ERR_CPS_PIN_LOCKED":
+        this._blocked(shown);
+        break;
+      case "ERR_CPS_PIN_PAD_TIMEOUT":
+        this._show({ view: "pin-pad", certificate: certificateView(this.certificate),
+                     waiting: false, error: shown });
+        break;
+      default:
+        if (WAIT_CODES.has(e.code)) {
+          this.certificate = null;
+          this._loadCertificates(shown).catch((err) => this._fail(err));
+        } else {
+          this._fail(e);
+        }
+    }
+    void pinPad;
+  }
+
+  /** A blocked card: explained in the dialog, which stays open; the page is told now. */
+  _blocked(error) {
+    this._show({ view: "blocked", error });
+    this._settle(false, new CpsError("ERR_CPS_PIN_LOCKED"), { keepWindow: true });
+  }
+
+  _onHostEvent(ev) {
+    if (this.done || !ev) return;
+    const data = ev.data || {};
+    if (ev.event === "card-inserted" && this.view && this.view.view === "insert-card") {
+      this._show({ ...this.view, detected: { reader: data.reader ?? null,
+                                              cardType: data.cardType ?? null } });
+    } else if (ev.event === "card-removed" && this.view && this.view.view === "insert-card") {
+      this._show({ ...this.view, detected: undefined });
+    } else if (ev.event === "card-removed" && this.certificate && !this.busy
+               && this.certificate.reader && this.certificate.reader === data.reader) {
+      // The chosen card left its reader: wait for it again.
+      this.certificate = null;
+      this._loadCertificates({ code: "ERR_CPS_CARD_REMOVED" }).catch((err) => this._fail(err));
+    } else if (ev.event === "host-disconnected" && !this.busy) {
+      this._fail(new CpsError("ERR_CPS_INTERNAL", { reason: "the host exited" }));
+    }
+  }
+
+  // -- ends -----------------------------------------------------------------------------
+
+  _show(view) {
+    this.view = { origin: this.origin, ...view };
+    try {
+      this.ui.show(this.view);
+    } catch {
+      // the window may be gone; windows.onRemoved will cancel
+    }
+  }
+
+  _finish(token) {
+    this._settle(true, token);
+  }
+
+  _fail(err) {
+    this._settle(false, asCpsError(err));
+  }
+
+  _settle(ok, value, { keepWindow = false } = {}) {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    if (this.unlisten) this.unlisten();
+    if (this.listRequestId) this.native.cancel(this.listRequestId);
+    if (!keepWindow && !this.windowClosed) {
+      try {
+        this.ui.close();
+      } catch {
+        // already closed
+      }
+    }
+    if (ok) this._resolve(value);
+    else this._reject(value);
+  }
+}

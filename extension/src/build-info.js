@@ -1,0 +1,2 @@
+// Written by build.py: what kind of build this is.
+export const BUILD = Object.freeze({dev: false, devOrigins: []});

@@ -1,0 +1,127 @@
+// Page requests (§9), as the content script forwards them: checked, then routed.
+// The origin comes from the browser's sender record, never from the message.
+import { CpsError, pageError, pickLang } from "./cps-error.js";
+import { senderOrigin } from "./origins.js";
+import { cardSummary } from "./holder.js";
+
+const NONCE = /^[A-Za-z0-9+/\-_]{42,128}={0,2}$/;
+const REQUEST_KEYS = new Set(["cpsbridge", "requestId", "action", "challengeNonce", "lang",
+  "timeoutMs"]);
+
+/** Throws ERR_CPS_INVALID_REQUEST unless `req` is a well-formed §9 request. */
+export function checkPageRequest(req) {
+  const bad = (why) => new CpsError("ERR_CPS_INVALID_REQUEST", { reason: why });
+  if (!req || typeof req !== "object" || req.cpsbridge !== "request") throw bad("not a request");
+  for (const k of Object.keys(req)) if (!REQUEST_KEYS.has(k)) throw bad(`unknown key ${k}`);
+  if (typeof req.requestId !== "string" || req.requestId.length < 1 || req.requestId.length > 64) {
+    throw bad("requestId");
+  }
+  if (req.lang !== undefined && typeof req.lang !== "string") throw bad("lang");
+  if (req.timeoutMs !== undefined && !Number.isFinite(req.timeoutMs)) throw bad("timeoutMs");
+  if (req.action === "status") return;
+  if (req.action !== "authenticate") throw bad("action");
+  const n = req.challengeNonce;
+  if (typeof n !== "string" || n.length < 44 || n.length > 128 || !NONCE.test(n)) {
+    throw bad("challengeNonce");
+  }
+}
+
+export class Router {
+  /**
+   * @param native     NativePort
+   * @param getPolicy  async () => OriginPolicy
+   * @param createFlow ({origin, challengeNonce, timeoutMs, tabId}) => AuthFlow
+   */
+  constructor({ native, getPolicy, createFlow, extensionVersion }) {
+    this.native = native;
+    this.getPolicy = getPolicy;
+    this.createFlow = createFlow;
+    this.extensionVersion = extensionVersion;
+    this.flows = new Map(); // tabId -> AuthFlow: one pending action per tab
+  }
+
+  /** Where the sender may ask from: its origin, or a CpsError. */
+  async allowedOrigin(sender) {
+    const { origin, secure } = senderOrigin(sender);
+    if (!origin) throw new CpsError("ERR_CPS_ORIGIN_NOT_ALLOWED");
+    if (!secure) throw new CpsError("ERR_CPS_INSECURE_CONTEXT");
+    if (!sender.tab || (sender.frameId !== undefined && sender.frameId !== 0)) {
+      throw new CpsError("ERR_CPS_ORIGIN_NOT_ALLOWED", { reason: "not a top-level page" });
+    }
+    const policy = await this.getPolicy();
+    if (!policy.allows(origin)) throw new CpsError("ERR_CPS_ORIGIN_NOT_ALLOWED");
+    return origin;
+  }
+
+  /** The §9 response (without cpsbridge/requestId) for one page request. */
+  async handle(req, sender) {
+    const lang = pickLang(req && req.lang);
+    try {
+      checkPageRequest(req);
+      const origin = await this.allowedOrigin(sender);
+      if (req.action === "status") return { result: await this.status(lang) };
+      return { result: { token: await this.authenticate(origin, req, sender.tab.id) } };
+    } catch (err) {
+      return { error: pageError(err, lang) };
+    }
+  }
+
+  async authenticate(origin, req, tabId) {
+    if (this.flows.has(tabId)) throw new CpsError("ERR_CPS_ACTION_PENDING");
+    const flow = this.createFlow({ origin, challengeNonce: req.challengeNonce,
+                                   timeoutMs: req.timeoutMs, tabId });
+    this.flows.set(tabId, flow);
+    try {
+      return await flow.run();
+    } finally {
+      if (this.flows.get(tabId) === flow) this.flows.delete(tabId);
+    }
+  }
+
+  /** {extension, host, card}: host status (null when unreachable, with hostError), and the
+   *  card in the reader as list-certificates shows it without a PIN (null when none). */
+  async status(lang = "fr") {
+    const out = { extension: this.extensionVersion, host: null, card: null };
+    try {
+      const wasOpen = this.native.state === "ready";
+      out.host = await this.native.open();
+      if (wasOpen) out.host = await this.native.request("status", undefined, { timeoutMs: 10000 });
+    } catch (err) {
+      out.host = this.native.hostStatus && err.code === "ERR_CPS_VERSION_MISMATCH"
+        ? this.native.hostStatus : null;
+      out.hostError = pageError(err, lang);
+      return out;
+    }
+    if (this.flows.size) {
+      // A dialog is waiting on the card: the host serializes card operations, so the
+      // status does not queue behind it.
+      out.card = this.lastCard ?? null;
+      return out;
+    }
+    try {
+      const r = await this.native.request("list-certificates", { waitForCardMs: 0 },
+                                          { timeoutMs: 8000 });
+      out.card = cardSummary(r.certificates);
+    } catch (err) {
+      if (err.code !== "ERR_CPS_NO_CARD") out.cardError = pageError(err, lang);
+    }
+    this.lastCard = out.card;
+    return out;
+  }
+
+  /** A page with the CPS tile loaded: open the port now so that the first click is fast. */
+  async warmup(sender) {
+    try {
+      await this.allowedOrigin(sender);
+      await this.native.open();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  cancelTab(tabId) {
+    const flow = this.flows.get(tabId);
+    if (flow) flow.cancel();
+  }
+}

@@ -1,0 +1,240 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { NativePort } from "../src/native-port.js";
+import { AuthFlow, pinIsWellFormed, userTimeout } from "../src/auth-flow.js";
+import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, tick } from "./fakes.mjs";
+
+const ORIGIN = "https://trajectoire.sante-ra.fr";
+
+function setup(handler, opts = {}) {
+  const host = new FakeNativeHost(handler);
+  const native = new NativePort({ connect: () => host.connect(),
+                                  lastError: (p) => p.error && p.error.message });
+  const dialog = new FakeDialog();
+  const flow = new AuthFlow({ native, ui: dialog, origin: ORIGIN, challengeNonce: NONCE,
+                              retryDelayMs: 0, ...opts });
+  return { host, native, dialog, flow };
+}
+
+function hostWith({ certificates = [certificate()], authenticate }) {
+  return (command, args) => {
+    switch (command) {
+      case "status": return { result: HOST_STATUS };
+      case "list-certificates":
+        return typeof certificates === "function" ? certificates(args) : { result: { certificates } };
+      case "authenticate": return authenticate(args);
+      default: return { result: {} };
+    }
+  };
+}
+
+test("one certificate: straight to the PIN; the PIN goes to authenticate with the origin", async () => {
+  const seen = [];
+  const { flow, dialog, host, native } = setup(hostWith({ authenticate: (a) => {
+    seen.push(a);
+    return { result: { token: TOKEN } };
+  } }));
+  const result = flow.run();
+  const pinView = await dialog.waitFor("pin");
+  assert.equal(pinView.origin, ORIGIN);
+  assert.equal(pinView.certificate.displayName, "Dr Jean DUPONT");
+  assert.equal(pinView.certificate.certificate, undefined, "the DER stays in the background");
+  dialog.user({ type: "pin", pin: "1234" });
+  assert.deepEqual(await result, TOKEN);
+  assert.deepEqual(seen, [{ challengeNonce: NONCE, origin: ORIGIN, certificateId: "a".repeat(64),
+                            pin: "1234" }]);
+  assert.equal(dialog.closed, 1);
+  assert.ok(!JSON.stringify(dialog.views).includes("1234"), "the PIN is in no view");
+  assert.ok(host.commands().includes("watch"));
+  native.close();
+});
+
+test("several certificates: the user chooses one", async () => {
+  const other = certificate({ certificateId: "b".repeat(64), tokenLabel: "CPS3v3-2900995267",
+    holder: { ...certificate().holder, familyName: "MARTIN", givenName: "CLAIRE", title: "Infirmier",
+              idNat: "0751234567", idType: "ADELI", adeli: "751234567", rpps: undefined } });
+  let chosen;
+  const { flow, dialog, native } = setup(hostWith({ certificates: [certificate(), other],
+    authenticate: (a) => { chosen = a.certificateId; return { result: { token: TOKEN } }; } }));
+  const result = flow.run();
+  const select = await dialog.waitFor("select");
+  assert.deepEqual(select.certificates.map((c) => c.identifier), ["RPPS 99700367917", "ADELI 751234567"]);
+  dialog.user({ type: "select", certificateId: "b".repeat(64) });
+  const pin = await dialog.waitFor("pin");
+  assert.equal(pin.certificate.displayName, "Claire MARTIN");
+  assert.equal(pin.canChange, true);
+  dialog.user({ type: "pin", pin: "1234" });
+  await result;
+  assert.equal(chosen, "b".repeat(64));
+  native.close();
+});
+
+test("wrong PIN: back to the PIN with the tries left, then the right PIN", async () => {
+  const pins = [];
+  const { flow, dialog, native } = setup(hostWith({ authenticate: (a) => {
+    pins.push(a.pin);
+    return a.pin === "1234" ? { result: { token: TOKEN } }
+      : { error: { code: "ERR_CPS_PIN_INCORRECT", message: "x", details: { pinStatus: "countLow" } } };
+  } }));
+  const result = flow.run();
+  await dialog.waitFor("pin");
+  dialog.user({ type: "pin", pin: "0000" });
+  const n = dialog.views.length;
+  const again = await dialog.waitFor("pin", n);
+  assert.deepEqual(again.error, { code: "ERR_CPS_PIN_INCORRECT", details: { pinStatus: "countLow" } });
+  dialog.user({ type: "pin", pin: "1234" });
+  assert.deepEqual(await result, TOKEN);
+  assert.deepEqual(pins, ["0000", "1234"], "each PIN sent once: never retried by the extension");
+  native.close();
+});
+
+test("a malformed PIN is not sent to the host", async () => {
+  let calls = 0;
+  const { flow, dialog, native } = setup(hostWith({ authenticate: () => { calls += 1; return { result: { token: TOKEN } }; } }));
+  flow.run().catch(() => {});
+  await dialog.waitFor("pin");
+  for (const bad of ["12a4", "123", "123456789", "", undefined]) {
+    const n = dialog.views.length;
+    dialog.user({ type: "pin", pin: bad });
+    const v = await dialog.waitFor("pin", n);
+    assert.equal(v.error.code, "ERR_CPS_PIN_FORMAT");
+  }
+  assert.equal(calls, 0);
+  flow.cancel();
+  native.close();
+});
+
+test("the last wrong PIN blocks the card: explained, the page told ERR_CPS_PIN_LOCKED", async () => {
+  const { flow, dialog, native } = setup(hostWith({ authenticate: () => (
+    { error: { code: "ERR_CPS_PIN_INCORRECT", message: "x", details: { pinStatus: "locked" } } }) }));
+  const result = flow.run();
+  await dialog.waitFor("pin");
+  dialog.user({ type: "pin", pin: "9999" });
+  await assert.rejects(result, (e) => e.code === "ERR_CPS_PIN_LOCKED");
+  assert.equal(dialog.view.view, "blocked");
+  assert.equal(dialog.closed, 0, "the explanation stays on screen until the user closes it");
+  native.close();
+});
+
+test("a card already blocked is explained without any login attempt", async () => {
+  let calls = 0;
+  const locked = certificate({ pin: { minLength: 4, maxLength: 8, status: "locked", pinPad: false } });
+  const { flow, dialog, native } = setup(hostWith({ certificates: [locked],
+    authenticate: () => { calls += 1; return { result: {} }; } }));
+  await assert.rejects(flow.run(), (e) => e.code === "ERR_CPS_PIN_LOCKED");
+  assert.equal(dialog.view.view, "blocked");
+  assert.equal(calls, 0);
+  native.close();
+});
+
+test("a PIN pad reader: the user is told to type on the reader, no PIN is sent", async () => {
+  let args;
+  const pad = certificate({ pin: { minLength: 4, maxLength: 8, status: "ok", pinPad: true } });
+  const { flow, dialog, native } = setup(hostWith({ certificates: [pad],
+    authenticate: (a) => { args = a; return { result: { token: TOKEN } }; } }));
+  const result = flow.run();
+  assert.deepEqual(await result, TOKEN);
+  assert.ok(dialog.views.some((v) => v.view === "pin-pad"));
+  assert.equal("pin" in args, false);
+  native.close();
+});
+
+test("no card: the dialog says so and waits, then goes on when a card comes", async () => {
+  const waits = [];
+  let present = false;
+  const { flow, dialog, host, native } = setup(hostWith({
+    certificates: (a) => {
+      waits.push(a.waitForCardMs);
+      if (!present) return a.waitForCardMs ? undefined : { error: { code: "ERR_CPS_NO_CARD", message: "x" } };
+      return { result: { certificates: [certificate()] } };
+    },
+    authenticate: () => ({ result: { token: TOKEN } }) }));
+  const result = flow.run();
+  const insert = await dialog.waitFor("insert-card");
+  assert.equal(insert.error, undefined);
+  await tick();
+  host.event("card-inserted", { reader: "Virtual PCD 00 00", atr: "3B", cardType: "CPS3" });
+  assert.deepEqual(dialog.view.detected, { reader: "Virtual PCD 00 00", cardType: "CPS3" });
+  // the host answers the waiting list-certificates once the card is there
+  present = true;
+  const waiting = host.sent.filter((m) => m.command === "list-certificates").at(-1);
+  host.port.onMessage.emit({ id: waiting.id, result: { certificates: [certificate()] } });
+  await dialog.waitFor("pin");
+  dialog.user({ type: "pin", pin: "1234" });
+  await result;
+  assert.equal(waits[0], 0);
+  assert.ok(waits[1] > 0 && waits[1] <= 120000, "then waits with waitForCardMs");
+  native.close();
+});
+
+test("cancel while waiting for a card: the host's wait is cancelled, the page told", async () => {
+  const { flow, dialog, host, native } = setup(hostWith({
+    certificates: (a) => a.waitForCardMs ? undefined : { error: { code: "ERR_CPS_NO_CARD", message: "x" } },
+    authenticate: () => ({ result: {} }) }));
+  const result = flow.run();
+  await dialog.waitFor("insert-card");
+  await tick();
+  const waiting = host.sent.filter((m) => m.command === "list-certificates").at(-1);
+  dialog.user({ type: "cancel" });
+  await assert.rejects(result, (e) => e.code === "ERR_CPS_USER_CANCELLED");
+  await tick();
+  assert.deepEqual(host.sent.at(-1).arguments, { requestId: waiting.id });
+  assert.equal(dialog.closed, 1);
+  native.close();
+});
+
+test("closing the dialog window cancels", async () => {
+  const { flow, dialog, native } = setup(hostWith({ authenticate: () => ({ result: {} }) }));
+  const result = flow.run();
+  await dialog.waitFor("pin");
+  flow.onWindowClosed();
+  await assert.rejects(result, (e) => e.code === "ERR_CPS_USER_CANCELLED");
+  assert.equal(dialog.closed, 0, "a closed window is not closed again");
+  native.close();
+});
+
+test("no answer from the user in time: ERR_CPS_USER_TIMEOUT", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const { flow, dialog, native } = setup(hostWith({ authenticate: () => ({ result: {} }) }),
+                                         { timeoutMs: 30000 });
+  const result = flow.run();
+  await dialog.waitFor("pin");
+  t.mock.timers.tick(30000);
+  await assert.rejects(result, (e) => e.code === "ERR_CPS_USER_TIMEOUT");
+  assert.equal(dialog.closed, 1);
+  native.close();
+});
+
+test("no host: ERR_CPS_NATIVE_UNAVAILABLE and no window", async () => {
+  const { flow, dialog, host } = setup(hostWith({ authenticate: () => ({}) }));
+  host.installed = false;
+  await assert.rejects(flow.run(), (e) => e.code === "ERR_CPS_NATIVE_UNAVAILABLE");
+  assert.equal(dialog.opened, 0);
+});
+
+test("the card removed during the PIN step: back to waiting for it", async () => {
+  let n = 0;
+  const inReader = certificate({ reader: "Virtual PCD 00 00" });
+  const { flow, dialog, host, native } = setup(hostWith({
+    certificates: () => (++n === 2 ? undefined : { result: { certificates: [inReader] } }),
+    authenticate: () => ({ result: { token: TOKEN } }) }));
+  flow.run().catch(() => {});
+  await dialog.waitFor("pin");
+  await tick();
+  host.event("card-removed", { reader: "Virtual PCD 00 00" });
+  const v = await dialog.waitFor("insert-card");
+  assert.equal(v.error.code, "ERR_CPS_CARD_REMOVED");
+  flow.cancel();
+  native.close();
+});
+
+test("helpers: PIN format and user timeout bounds", () => {
+  assert.equal(pinIsWellFormed("1234", { minLength: 4, maxLength: 8 }), true);
+  assert.equal(pinIsWellFormed("12345678", { minLength: 4, maxLength: 8 }), true);
+  assert.equal(pinIsWellFormed("123", { minLength: 4, maxLength: 8 }), false);
+  assert.equal(pinIsWellFormed("12 34", {}), false);
+  assert.equal(pinIsWellFormed("１２３４", {}), false, "digits are ASCII digits");
+  assert.equal(userTimeout(undefined), 240000);
+  assert.equal(userTimeout(1), 5000);
+  assert.equal(userTimeout(10 ** 9), 290000);
+});

@@ -1,0 +1,151 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { NativePort } from "../src/native-port.js";
+import { OriginPolicy } from "../src/origins.js";
+import { Router, checkPageRequest } from "../src/router.js";
+import { AuthFlow } from "../src/auth-flow.js";
+import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, defaultHandler, tick } from "./fakes.mjs";
+
+const SITE = "https://trajectoire.sante-ra.fr";
+const sender = (url = `${SITE}/connexion`, tabId = 7, extra = {}) =>
+  ({ url, origin: new URL(url).origin, tab: { id: tabId }, frameId: 0, ...extra });
+const req = (action, extra = {}) => ({ cpsbridge: "request", requestId: "r1", action, ...extra });
+
+function setup(handler = defaultHandler) {
+  const host = new FakeNativeHost(handler);
+  const native = new NativePort({ connect: () => host.connect(), lastError: (p) => p.error && p.error.message });
+  const dialogs = [];
+  const router = new Router({
+    native, extensionVersion: "1.2.0",
+    getPolicy: async () => new OriginPolicy(),
+    createFlow: (o) => {
+      const ui = new FakeDialog();
+      dialogs.push(ui);
+      return new AuthFlow({ native, ui, retryDelayMs: 0, ...o });
+    },
+  });
+  return { host, native, router, dialogs };
+}
+
+test("status: extension version, host status and the card in the reader (no PIN)", async () => {
+  const { router, native, host } = setup();
+  const r = await router.handle(req("status"), sender());
+  assert.equal(r.result.extension, "1.2.0");
+  assert.deepEqual(r.result.host, HOST_STATUS);
+  assert.equal(r.result.card.displayName, "Dr Jean DUPONT");
+  assert.equal(r.result.card.holder.rpps, "99700367917");
+  assert.equal(r.result.card.certificate, undefined);
+  assert.deepEqual(host.commands(), ["status", "list-certificates"]);
+  native.close();
+});
+
+test("status with no card: card null; with no host: host null and the reason", async () => {
+  const { router, native } = setup((cmd) => cmd === "status" ? { result: HOST_STATUS }
+    : { error: { code: "ERR_CPS_NO_CARD", message: "x" } });
+  const r = await router.handle(req("status"), sender());
+  assert.equal(r.result.card, null);
+  assert.equal(r.result.cardError, undefined);
+  native.close();
+  const s2 = setup();
+  s2.host.installed = false;
+  const r2 = await s2.router.handle(req("status", { lang: "en" }), sender());
+  assert.equal(r2.result.host, null);
+  assert.equal(r2.result.hostError.code, "ERR_CPS_NATIVE_UNAVAILABLE");
+  assert.match(r2.result.hostError.message, /not installed/);
+});
+
+test("authenticate: the origin given to the host is the sender's, not the page's", async () => {
+  const { router, dialogs, host, native } = setup();
+  const p = router.handle(req("authenticate", { challengeNonce: NONCE, origin: "https://evil.test" }), sender());
+  assert.deepEqual(await p, { error: { code: "ERR_CPS_INVALID_REQUEST",
+    message: (await p).error.message } }, "unknown keys are refused");
+  const ok = router.handle(req("authenticate", { challengeNonce: NONCE }), sender());
+  while (!dialogs.length) await tick();
+  await dialogs[0].waitFor("pin");
+  dialogs[0].user({ type: "pin", pin: "1234" });
+  assert.deepEqual(await ok, { result: { token: TOKEN } });
+  assert.equal(host.sent.find((m) => m.command === "authenticate").arguments.origin, SITE);
+  native.close();
+});
+
+test("http pages get ERR_CPS_INSECURE_CONTEXT; other origins ERR_CPS_ORIGIN_NOT_ALLOWED", async () => {
+  const { router, host } = setup();
+  const http = await router.handle(req("status"), sender("http://trajectoire.sante-ra.fr/"));
+  assert.equal(http.error.code, "ERR_CPS_INSECURE_CONTEXT");
+  for (const url of ["https://evil.test/", "https://localhost:8443/"]) {
+    const r = await router.handle(req("authenticate", { challengeNonce: NONCE }), sender(url));
+    assert.equal(r.error.code, "ERR_CPS_ORIGIN_NOT_ALLOWED");
+    const s = await router.handle(req("status"), sender(url));
+    assert.equal(s.error.code, "ERR_CPS_ORIGIN_NOT_ALLOWED", "no status (card holder) either");
+  }
+  const frame = await router.handle(req("status"), sender(`${SITE}/`, 7, { frameId: 3 }));
+  assert.equal(frame.error.code, "ERR_CPS_ORIGIN_NOT_ALLOWED");
+  assert.equal(host.sent.length, 0, "the host heard nothing");
+});
+
+test("one pending action per tab", async () => {
+  const { router, dialogs, native } = setup();
+  const first = router.handle(req("authenticate", { challengeNonce: NONCE }), sender());
+  while (!dialogs.length) await tick();
+  const second = await router.handle(req("authenticate", { challengeNonce: NONCE }), sender());
+  assert.equal(second.error.code, "ERR_CPS_ACTION_PENDING");
+  const otherTab = router.handle(req("authenticate", { challengeNonce: NONCE }), sender(undefined, 8));
+  while (dialogs.length < 2) await tick();
+  router.cancelTab(7);
+  assert.equal((await first).error.code, "ERR_CPS_USER_CANCELLED");
+  dialogs[1].flow.cancel();
+  assert.equal((await otherTab).error.code, "ERR_CPS_USER_CANCELLED");
+  native.close();
+});
+
+test("errors reach the page in French by default, in English on request, with pinStatus", async () => {
+  const { router, dialogs, native } = setup((cmd) => cmd === "authenticate"
+    ? { error: { code: "ERR_CPS_PIN_INCORRECT", message: "x", details: { pinStatus: "locked" } } }
+    : defaultHandler(cmd));
+  const p = router.handle(req("authenticate", { challengeNonce: NONCE, lang: "en" }), sender());
+  while (!dialogs.length) await tick();
+  await dialogs[0].waitFor("pin");
+  dialogs[0].user({ type: "pin", pin: "0000" });
+  const r = await p;
+  assert.equal(r.error.code, "ERR_CPS_PIN_LOCKED");
+  assert.match(r.error.message, /blocked/);
+  native.close();
+});
+
+test("page requests are checked", () => {
+  const bad = [null, {}, req("nope"), req("status", { requestId: "" }),
+    req("status", { requestId: "x".repeat(65) }), req("authenticate"),
+    req("authenticate", { challengeNonce: "short" }), req("authenticate", { challengeNonce: "!".repeat(44) }),
+    req("authenticate", { challengeNonce: "a".repeat(129) }), req("status", { pin: "1234" })];
+  for (const r of bad) assert.throws(() => checkPageRequest(r), (e) => e.code === "ERR_CPS_INVALID_REQUEST");
+  checkPageRequest(req("status"));
+  checkPageRequest(req("authenticate", { challengeNonce: NONCE, lang: "fr", timeoutMs: 60000 }));
+  checkPageRequest(req("authenticate", { challengeNonce: "A".repeat(86) + "==" }));
+});
+
+test("warmup opens the port for an allowed page only", async () => {
+  const { router, native, host } = setup();
+  assert.equal(await router.warmup(sender("https://evil.test/")), false);
+  assert.equal(host.ports.length, 0);
+  assert.equal(await router.warmup(sender()), true);
+  assert.equal(native.state, "ready");
+  native.close();
+});
+
+test("status while a dialog waits on the card does not queue behind it", async () => {
+  const { router, dialogs, host, native } = setup((cmd, a) => {
+    if (cmd === "list-certificates") return a.waitForCardMs ? undefined : { error: { code: "ERR_CPS_NO_CARD", message: "x" } };
+    return defaultHandler(cmd);
+  });
+  const p = router.handle(req("authenticate", { challengeNonce: NONCE }), sender());
+  while (!dialogs.length) await tick();
+  await dialogs[0].waitFor("insert-card");
+  const s = await router.handle(req("status"), sender(undefined, 9));
+  assert.equal(s.result.card, null);
+  assert.equal(host.sent.filter((m) => m.command === "list-certificates").length, 2);
+  dialogs[0].flow.cancel();
+  await p;
+  native.close();
+});
+
+void certificate;
