@@ -2,7 +2,7 @@
 
   python -m server.site [--port 8443] [--data DIR] [--trust DIR] [--revocation hard|soft|off]
                         [--origin https://localhost:8443] [--otp-interval-days 30]
-  python -m server.site create-account --identifiant ID --email ADDR --nom NOM --prenom PRENOM
+  python -m server.site create-account --identifiant ID --email ADDR [--nom NOM --prenom PRENOM]
                         [--profession ...] [--etablissement ...] [--rpps ...] [--referent] [--data DIR]
 """
 
@@ -54,8 +54,8 @@ def create_account(argv: list[str]) -> int:
                                             "(rôle du référent ViaTrajectoire).")
     p.add_argument("--identifiant", required=True)
     p.add_argument("--email", required=True)
-    p.add_argument("--nom", required=True)
-    p.add_argument("--prenom", required=True)
+    p.add_argument("--nom", default="")
+    p.add_argument("--prenom", default="")
     p.add_argument("--profession", default="")
     p.add_argument("--etablissement", default="")
     p.add_argument("--rpps", help="numéro RPPS (11 chiffres), s'il est connu")

@@ -17,13 +17,16 @@ ASSISTANT_PROFESSIONS = ("Secrétaire médicale", "Assistant(e) médical(e)",
 def display_name(given: str, family: str, profession: str | None) -> str:
     given = "-".join(p.capitalize() for p in given.strip().split("-"))
     name = f"{given} {family.strip().upper()}".strip()
+    if not name:
+        return ""
     if profession and profession.strip().lower() in DOCTORS:
         return f"Dr {name}"
     return name
 
 
 def name_of(row: sqlite3.Row) -> str:
-    return display_name(row["prenom"], row["nom"], row["profession"])
+    """The name a page shows; the identifiant when the référent gave no name."""
+    return display_name(row["prenom"], row["nom"], row["profession"]) or row["identifiant"]
 
 
 def by_id(conn: sqlite3.Connection, compte_id: int) -> sqlite3.Row | None:

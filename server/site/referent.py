@@ -39,8 +39,6 @@ class NewAccount:
             return "adresse e-mail invalide"
         if self.rpps and not re.fullmatch(r"\d{11}", self.rpps):
             return "numéro RPPS invalide (11 chiffres)"
-        if not self.nom.strip() or not self.prenom.strip():
-            return "nom et prénom obligatoires"
         if max(len(v) for v in (self.nom, self.prenom, self.profession, self.etablissement)) > 100:
             return "une des valeurs est trop longue (100 caractères au plus)"
         return None
@@ -62,7 +60,8 @@ def create_account(conn: sqlite3.Connection, config: SiteConfig, sender: Sender,
                                     rpps=new.rpps or None, referent=new.referent)
         token = links.issue(conn, "definir", config.link_ttl, compte_id=compte_id)
         message = mails.account_created(
-            new.email, accounts.display_name(new.prenom, new.nom, new.profession),
+            new.email,
+            accounts.display_name(new.prenom, new.nom, new.profession) or new.identifiant,
             new.identifiant, f"{config.origin}/mot-de-passe/definir/{token}",
             int(config.link_ttl.total_seconds() // 3600))
         try:

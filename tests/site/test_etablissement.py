@@ -161,3 +161,12 @@ def test_referent_page_creates_accounts(site, browser):
     established(site, other, "pasref", "pasref@chu.example.test", etablissement="CHU de Lyon")
     refused = other.get("/referent")
     assert refused.status_code == 403 and "Seuls les référents" in alert(refused.text)
+
+
+def test_referent_command_with_identifiant_and_email_only(site, browser):
+    made = site.create_account("minimal1", "minimal1@chu.example.test")
+    assert made.returncode == 0, made.stderr
+    assert last_message(site, "minimal1@chu.example.test").body.startswith("Bonjour minimal1,")
+    define_password(site, browser, "minimal1@chu.example.test")
+    first_connection(site, browser, "minimal1", "minimal1@chu.example.test")
+    assert text_of(browser.get("/espace").text, 'data-testid="utilisateur"') == "minimal1"

@@ -101,7 +101,7 @@ class SiteProcess:
             found.append(OutboxMessage(**{k: data[k] for k in OutboxMessage.__dataclass_fields__}))
         return found
 
-    def create_account(self, identifiant: str, email: str, nom: str, prenom: str,
+    def create_account(self, identifiant: str, email: str, nom: str = "", prenom: str = "",
                        env: dict[str, str] | None = None,
                        **options: str | bool) -> subprocess.CompletedProcess:
         """What a référent does: `python -m server.site create-account ...`."""

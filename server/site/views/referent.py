@@ -42,6 +42,8 @@ def creer():
                      prenom=form("prenom"), profession=form("profession"),
                      etablissement=user["etablissement"], rpps=form("rpps") or None)
     try:
+        if not new.nom or not new.prenom:
+            raise AccountError("le nom et le prénom sont obligatoires")
         create_account(conn(), current_app.config["SITE"], current_app.config["SENDER"], new)
     except AccountError as e:
         reason = str(e)
