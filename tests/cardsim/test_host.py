@@ -70,3 +70,20 @@ def test_wrong_pins_through_the_host_follow_the_card_counter_to_locked(host_on_c
         assert listed["pin"]["status"] == status
     assert authenticate("1234")["error"]["code"] == "ERR_CPS_PIN_LOCKED"
     assert card.blocked
+
+
+def test_card_swapped_in_the_reader_is_seen_by_a_running_host(host_on_card, insert_card):
+    card, host = host_on_card
+    assert host.request("list-certificates")["result"]["certificates"][0]["holder"][
+        "familyName"] == "DUPONT"
+    assert host.request("watch")["result"] == {}
+    card.remove()
+    removed = host.events.get(timeout=30)
+    assert removed["event"] == "card-removed"
+    assert removed["data"]["reader"] == "Virtual PCD 00 00"
+    insert_card("martin", 0)
+    inserted = host.events.get(timeout=30)
+    assert inserted["event"] == "card-inserted" and inserted["data"]["cardType"] == "CPS3"
+    (cert,) = host.request("list-certificates")["result"]["certificates"]
+    assert cert["holder"]["familyName"] == "MARTIN"
+    assert cert["tokenLabel"].startswith("CPS3v3-2900995267")
