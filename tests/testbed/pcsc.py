@@ -142,8 +142,16 @@ def answer_nothing(apdu: bytes) -> bytes:
     return b"\x6d\x00"
 
 
+PCSCD_POLL_SETTLE = 0.9  # pcscd polls a vpcd reader every 0.4 s: two polls and a margin
+
+
 class VirtualCard:
-    """A card in a vpcd reader: `insert()` connects, `remove()` disconnects."""
+    """A card in a vpcd reader: `insert()` connects, `remove()` disconnects.
+
+    Both return only once pcscd has noticed, so that consecutive tests never see each
+    other's cards: insertion is settled when pcscd has powered the card, read its ATR and
+    polled it once more; removal when vpcd's next presence poll has read our end of stream.
+    """
 
     def __init__(self, atr: bytes = ATR_CPS3, handler: ApduHandler = answer_nothing,
                  trace: list[tuple[bytes, bytes]] | None = None):
@@ -153,8 +161,12 @@ class VirtualCard:
         self.sock: socket.socket | None = None
         self.thread: threading.Thread | None = None
         self.powered = False
+        self.settled = threading.Event()
+        self._stage = 0
+        self._departing = False
+        self._polled_while_departing = False
 
-    def insert(self, pcscd: Pcscd, reader: int = 0, timeout: float = 5.0) -> "VirtualCard":
+    def insert(self, pcscd: Pcscd, reader: int = 0, timeout: float = 10.0) -> "VirtualCard":
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -167,18 +179,25 @@ class VirtualCard:
         self.sock.settimeout(None)
         self.thread = threading.Thread(target=self._serve, args=(self.sock,), daemon=True)
         self.thread.start()
+        if not self.settled.wait(max(0.1, deadline - time.monotonic())):
+            raise RuntimeError(f"pcscd did not power the card in {pcscd.reader_name(reader)} "
+                               f"within {timeout}s: {(pcscd.dir / 'pcscd.log').read_text()[-1500:]}")
         return self
 
-    def remove(self) -> None:
+    def remove(self, timeout: float = 10.0) -> None:
         sock, self.sock = self.sock, None
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            sock.close()
+        self._departing = True
+        if sock is None:
+            return
+        try:
+            sock.shutdown(socket.SHUT_WR)  # vpcd's next poll reads end-of-stream and hangs up
+        except OSError:
+            pass
         if self.thread is not None:
-            self.thread.join(2)
+            self.thread.join(timeout)
+        sock.close()
+        if not self._polled_while_departing:
+            time.sleep(PCSCD_POLL_SETTLE)  # dropped mid-command: let pcscd poll the empty reader
 
     def _serve(self, sock: socket.socket) -> None:
         try:
@@ -197,6 +216,9 @@ class VirtualCard:
             return
 
     def _answer(self, msg: bytes) -> bytes | None:
+        if self._departing:
+            self._polled_while_departing |= msg == b"\x04"
+            return None
         if len(msg) == 1:
             code = msg[0]
             if code == 0x00:
@@ -204,8 +226,13 @@ class VirtualCard:
                 return None
             if code in (0x01, 0x02):
                 self.powered = True
+                self._stage = 1
                 return None
             if code == 0x04:
+                if self._stage:  # power-up's ATR read (1), then a presence poll (2): settled
+                    self._stage = (self._stage + 1) % 3
+                    if not self._stage:
+                        self.settled.set()
                 return self.atr
             return None
         response = self.handler(msg)
@@ -216,6 +243,9 @@ class VirtualCard:
 def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
     buf = b""
     while len(buf) < n:
+        # vpcd sends a length and its payload in two writes; without a quick ACK, Nagle on
+        # its side waits for our delayed ACK: 40 ms per APDU.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         chunk = sock.recv(n - len(buf))
         if not chunk:
             return None
