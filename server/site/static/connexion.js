@@ -34,7 +34,9 @@
   // The sentence for a status() result (PROTOCOL §9: {extension, host, card?}).
   function describe(st) {
     if (!st || !st.host) return (st && st.hostError && st.hostError.message) || TEXT.noHost;
-    if (st.card && st.card.holder) return "Carte CPS de " + holderName(st.card.holder) + " détectée";
+    if (st.card && st.card.holder) {
+      return "Carte CPS de " + (st.card.displayName || holderName(st.card.holder)) + " détectée";
+    }
     var pcsc = st.host.pcsc;
     if (pcsc && pcsc.available) {
       var readers = pcsc.readers || [];
