@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, request
+from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from . import db, sessions, web
@@ -57,9 +57,7 @@ def create_app(config: SiteConfig, card_auth=None) -> Flask:
 def _answer(code: str, message: str, status: int):
     if web.wants_json() or request.path.endswith(".json"):
         return web.json_error(code, message, status)
-    from flask import g
     if g.get("sess") is None:  # refused before a session existed (e.g. an unreadable request)
-        from flask import render_template
         return render_template("erreur.html", erreur=message, messages=[], user=None, csrf=""), status
     return web.render("erreur.html", status, erreur=message)
 
@@ -76,7 +74,6 @@ def _http_error(e: HTTPException):
 
 def _unexpected(e: Exception):
     log.exception("erreur inattendue sur %s %s", request.method, request.path)
-    from flask import g
     g.failed = True  # the session keeps its state from before this request
     return _answer("ERREUR_INTERNE", "Une erreur inattendue est survenue ; rien n'a été "
                    "enregistré. Réessayez dans quelques instants.", 500)

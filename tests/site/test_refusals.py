@@ -216,3 +216,27 @@ def test_site_tiers_stays_on_this_site(site, browser):
     browser.get("/connexion/site-tiers?retour=//evil.example.test/")
     established(site, browser, "tiers2", "tiers2@chu.example.test")
     assert browser.get("/espace").url == site.origin + "/espace"
+
+
+def test_a_failed_send_leaves_nothing_written(site, browser):
+    """The e-mail is sent inside the transaction: when sending fails, the link it carried
+    is not stored either, and the person reads a French message, not a traceback."""
+    established(site, browser, "panne1", "panne1@chu.example.test")
+    browser.logout()
+    outbox = site.data_dir / "outbox"
+    parked = site.data_dir / "outbox-parked"
+    links_before = count(site, "liens")
+    outbox.rename(parked)
+    outbox.write_text("not a folder: every write into it fails")
+    try:
+        browser.get("/mot-de-passe-oublie")
+        page = browser.post("/mot-de-passe-oublie", {"identifiant": "panne1",
+                                                     "email": "panne1@chu.example.test"})
+    finally:
+        outbox.unlink()
+        parked.rename(outbox)
+    assert page.status_code == 500
+    assert alert(page.text) == ("Une erreur inattendue est survenue ; rien n'a été enregistré. "
+                                "Réessayez dans quelques instants.")
+    assert "Traceback" not in page.text
+    assert count(site, "liens") == links_before

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, current_app, redirect
 
 from .. import accounts, codes, db, links, mails
 from ..web import Refusal, conn, current_user, flash, form, login_required, render, send, sess, url

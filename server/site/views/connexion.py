@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from flask import Blueprint, current_app, redirect, request
+from flask import Blueprint, current_app, g, redirect, request
 
 from .. import accounts, codes, db, mails, ratelimit
+from .. import sessions as store
 from ..passwords import verify_password
 from ..web import Refusal, conn, current_user, flash, form, open_session, render, send, sess, \
     client_ip
@@ -152,9 +153,6 @@ def cgu():
 
 @bp.post("/deconnexion")
 def deconnexion():
-    from .. import sessions as store
-    from flask import g
-
     with db.tx(conn()):
         g.sess = store.rotate(conn(), sess(), None)
         g.cookie_changed = True
