@@ -240,3 +240,11 @@ def test_a_failed_send_leaves_nothing_written(site, browser):
                                 "Réessayez dans quelques instants.")
     assert "Traceback" not in page.text
     assert count(site, "liens") == links_before
+
+
+def test_oversized_card_request(site, browser):
+    browser.get("/")
+    answer = browser.post_json("/connexion/carte-cps", {"token": {"x": "A" * 100_000}})
+    assert answer.status_code == 413
+    assert error(answer) == {"code": "REQUETE_INVALIDE",
+                             "message": "La demande envoyée est trop volumineuse."}
