@@ -8,10 +8,13 @@ import os
 import shutil
 import subprocess
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, utils
 
 from tests.testbed.cardsim.client import P11Client
+
+pytestmark = pytest.mark.pcsc
 
 READER0, READER1 = "Virtual PCD 00 00", "Virtual PCD 00 01"
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")

@@ -11,6 +11,8 @@ import pytest
 from tests.testbed.hostproc import HostProcess
 from tests.testbed.pki import der
 
+pytestmark = pytest.mark.pcsc
+
 
 @pytest.fixture
 def host_on_card(simulated_card, tmp_path):

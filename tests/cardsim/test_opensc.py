@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, utils
 from tests.testbed.cardsim.layout import AUTH_ID, SIG_ID
 from tests.testbed.pki import der
 
+pytestmark = pytest.mark.pcsc
+
 SHA256_DIGEST_INFO = bytes.fromhex("3031300d060960864801650304020105000420")
 
 
@@ -100,7 +102,7 @@ def test_authentication_key_is_refused_with_a_wrong_pin(simulated_card, tmp_path
 
 
 def test_signature_key_signs_when_marked_for_signing(insert_card, cardsim_env, pki, tmp_path):
-    card = insert_card("dupont", 0, sig_key_nonrepudiation=False)
+    insert_card("dupont", 0, sig_key_nonrepudiation=False)
     message = b"document"
     r = sign(cardsim_env, tmp_path, SIG_ID, "RSA-PKCS",
              SHA256_DIGEST_INFO + hashlib.sha256(message).digest())

@@ -18,8 +18,9 @@ class P11Client:
     hang into a failure); `send()`/`answer()` split it when a test acts in between."""
 
     def __init__(self, env: dict[str, str]):
+        module = env["CPSBRIDGE_PKCS11_MODULE"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.testbed.cardsim.p11driver", env["CPSBRIDGE_PKCS11_MODULE"]],
+            [sys.executable, "-m", "tests.testbed.cardsim.p11driver", module],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             env={**os.environ, **env}, cwd=REPO, text=True)
         self._answers: queue.Queue = queue.Queue()

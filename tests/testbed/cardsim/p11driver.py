@@ -40,7 +40,8 @@ class Driver:
             entry = {"reader": slot.slot_description.strip(), "token": None}
             if slot.flags & pkcs11.SlotFlag.TOKEN_PRESENT:
                 token = slot.get_token()      # a fresh C_GetTokenInfo: current PIN flags
-                entry["token"] = {"label": token.label.strip(), "serial": token.serial.decode().strip(),
+                entry["token"] = {"label": token.label.strip(),
+                                  "serial": token.serial.decode().strip(),
                                   "flags": _flags(token)}
             out.append(entry)
         return out
