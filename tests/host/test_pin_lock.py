@@ -144,3 +144,49 @@ def test_card_operations_never_interleave(cards, pki, monkeypatch):
     assert len(spans) >= 12
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
     assert out.getvalue().count(b'"result"') == 12
+
+
+class PinPadCard(Pkcs11Card):
+    """A PIN pad reader over the real SoftHSM2 card: the token reports a protected
+    authentication path, and the 'keypad' types `typed` when the host logs in with
+    PROTECTED_AUTH (SoftHSM2 has no keypad; vpcd readers have none either). `cancel`
+    makes the keypad time out as a real reader does (CKR_FUNCTION_CANCELED)."""
+
+    def __init__(self, settings, typed="1234", cancel=False):
+        super().__init__(settings)
+        self.typed, self.cancel, self.pins_seen = typed, cancel, []
+
+    def _pin_state(self, slot, token):
+        real = super()._pin_state(slot, token)
+        return type(real)(real.min_length, real.max_length, real.status, True)
+
+    def _login(self, token, pin):
+        self.pins_seen.append(pin)
+        if self.cancel:
+            raise pkcs11.exceptions.FunctionCancelled()
+        if pin is pkcs11.PROTECTED_AUTH or pin is None:
+            return super()._login(token, self.typed)
+        return super()._login(token, pin)
+
+
+def pinpad_handlers(cards, monkeypatch, **kw):
+    monkeypatch.setenv("SOFTHSM2_CONF", str(cards.conf))
+    settings = Settings(pkcs11Modules=[SOFTHSM_MODULE], allowedOrigins=[ORIGIN])
+    card = PinPadCard(settings, **kw)
+    return Handlers(settings, lambda: card), card
+
+
+def test_a_pin_pad_reader_gets_no_pin_from_the_host(cards, pki, monkeypatch):
+    handlers, card = pinpad_handlers(cards, monkeypatch)
+    listed = handlers.list_certificates(0, threading.Event())["certificates"]
+    cid = pki.holders["dupont"].certificate_id
+    assert next(c for c in listed if c["certificateId"] == cid)["pin"]["pinPad"] is True
+    assert "token" in handlers.authenticate(new_nonce(), ORIGIN, cid, None)
+    assert card.pins_seen == [None], "the host must let the reader's keypad take the PIN"
+
+
+def test_a_pin_pad_that_times_out(cards, pki, monkeypatch):
+    handlers, _ = pinpad_handlers(cards, monkeypatch, cancel=True)
+    with pytest.raises(CpsError) as exc:
+        handlers.authenticate(new_nonce(), ORIGIN, pki.holders["dupont"].certificate_id, None)
+    assert exc.value.code == "ERR_CPS_PIN_PAD_TIMEOUT"
