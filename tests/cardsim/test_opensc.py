@@ -70,7 +70,7 @@ def test_certificates_are_read_without_pin_and_keys_stay_hidden(simulated_card, 
         "no PIN may be presented to list certificates"
 
 
-def test_after_login_both_keys_are_listed_with_cps_labels_and_ids(simulated_card):
+def test_after_login_both_keys_are_listed_with_cps_labels_and_ids(simulated_card, cardsim_dir):
     card, env = simulated_card
     r = tool(env, "--login", "--pin", "1234", "--list-objects", "--type", "privkey")
     assert r.returncode == 0, r.stderr
@@ -78,6 +78,9 @@ def test_after_login_both_keys_are_listed_with_cps_labels_and_ids(simulated_card
     keys = {b.split("label:")[1].split()[0]: b.split("ID:")[1].split()[0] for b in blocks}
     assert keys == {"CPS_PRIV_AUT": AUTH_ID.hex(), "CPS_PRIV_SIG": SIG_ID.hex()}
     assert card.pin_tries_left == 3
+    # Neither artifact kept on failure shows the code porteur.
+    assert "31 32 33 34" not in (cardsim_dir / "opensc-debug.log").read_text(errors="replace")
+    assert not any(b"1234" in apdu for apdu, _ in card.trace)
 
 
 def test_authentication_key_signs_a_digest_info(simulated_card, pki, tmp_path):
