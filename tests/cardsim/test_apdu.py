@@ -58,3 +58,14 @@ def test_keys_are_used_only_after_the_pin(pki):
     assert card.handle(bytes.fromhex("0020000104") + b"1234") == b"\x90\x00"
     answer = card.handle(bytes.fromhex("0088000004DEADBEEF00"))
     assert answer[-2:] == b"\x90\x00" and len(answer) == 258
+
+
+def test_a_holder_with_an_ec_key_is_refused_clearly(pki):
+    with pytest.raises(ValueError, match="RSA keys only"):
+        SimulatedCps3(pki.holders["robert"])
+
+
+@pytest.mark.parametrize("pin, puk", [("12", "12345678"), ("1234", "1234"), ("12a4", "12345678")])
+def test_malformed_codes_are_refused(pki, pin, puk):
+    with pytest.raises(ValueError):
+        SimulatedCps3(pki.holders["dupont"], pin=pin, puk=puk)

@@ -126,3 +126,13 @@ def test_nonrepudiation_key_is_out_of_reach_of_this_opensc(simulated_card, tmp_p
     r = sign(env, tmp_path, SIG_ID, "RSA-PKCS", SHA256_DIGEST_INFO + bytes(32))
     assert "CKR_MECHANISM_INVALID" in r.stdout + r.stderr
     assert not any(apdu[1] in (0x2A, 0x88) for apdu, _ in card.trace)
+
+
+def test_card_without_signature_certificate_shows_the_authentication_pair_only(insert_card,
+                                                                               cardsim_env):
+    insert_card("petit", 0)          # a CPE: authentication certificate and key only
+    r = tool(cardsim_env, "--login", "--pin", "1234", "--list-objects")
+    assert r.returncode == 0, r.stderr
+    assert "CPS_PRIV_AUT" in r.stdout and "Certificat d'Authentification CPS" in r.stdout
+    assert "CPS_PRIV_SIG" not in r.stdout and "Certificat de Signature CPS" not in r.stdout
+    assert "token label        : CPS3v3-2900995269" in tool(cardsim_env, "-L").stdout
