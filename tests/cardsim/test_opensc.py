@@ -136,3 +136,12 @@ def test_card_without_signature_certificate_shows_the_authentication_pair_only(i
     assert "CPS_PRIV_AUT" in r.stdout and "Certificat d'Authentification CPS" in r.stdout
     assert "CPS_PRIV_SIG" not in r.stdout and "Certificat de Signature CPS" not in r.stdout
     assert "token label        : CPS3v3-2900995269" in tool(cardsim_env, "-L").stdout
+
+
+def test_code_porteur_can_be_changed(simulated_card):
+    card, env = simulated_card
+    r = tool(env, "--login", "--pin", "1234", "--change-pin", "--new-pin", "5678")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert tool(env, "--login", "--pin", "1234", "-O").returncode != 0
+    assert tool(env, "--login", "--pin", "5678", "-O").returncode == 0
+    assert card.pin_tries_left == 3 and any(apdu[1] == 0x24 for apdu, _ in card.trace)
