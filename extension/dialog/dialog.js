@@ -2,13 +2,36 @@
 // background sends and returns the user's choices. The PIN typed here goes in one message
 // to the background, which hands it to the host; the field is emptied at once.
 import { pickLang } from "../src/cps-error.js";
-import { alertText, certificateLines, digitsOnly, heading, pinBounds, pinLabel } from "./view-model.js";
+import { alertText, certificateLines, digitsOnly, heading, pinBounds, pinLabel, translator } from "./view-model.js";
 
 const api = globalThis.browser ?? globalThis.chrome;
-const t = (key, subs) => api.i18n.getMessage(key, subs) || key;
-const lang = pickLang(api.i18n.getUILanguage());
-document.documentElement.lang = lang;
-document.title = t("dialogTitle");
+// The language: the one the site asked for (the person reads the site in it), else the
+// browser's; French unless English.
+const browserLang = pickLang(api.i18n.getUILanguage());
+const catalogs = {};
+let lang = browserLang;
+let t = (key, subs) => api.i18n.getMessage(key, subs) || key;
+
+function useLang(wanted) {
+  const l = pickLang(wanted || browserLang);
+  if (catalogs[l]) {
+    lang = l;
+    t = translator(catalogs[l]);
+  }
+  document.documentElement.lang = lang;
+  document.title = t("dialogTitle");
+}
+
+async function loadCatalogs() {
+  for (const l of ["fr", "en"]) {
+    try {
+      const r = await fetch(api.runtime.getURL(`_locales/${l}/messages.json`));
+      catalogs[l] = await r.json();
+    } catch {
+      // getMessage stays the fallback
+    }
+  }
+}
 
 const $ = (id) => document.getElementById(id);
 const flowId = new URLSearchParams(location.search).get("flow") || "";
@@ -54,6 +77,7 @@ function certificateBlock(cert, asButton) {
 
 function render(view) {
   current = view;
+  useLang(view.lang);
   $("title").textContent = t("dialogTitle");
   $("origin-label").textContent = t("requestingSite");
   $("origin").textContent = view.origin || "";
@@ -165,5 +189,7 @@ function connect() {
   port.postMessage({ type: "hello", flowId });
 }
 
-render({ view: "connecting", origin: "" });
-connect();
+loadCatalogs().then(() => {
+  render({ view: "connecting", origin: "" });
+  connect();
+});

@@ -1,17 +1,37 @@
 // What the dialog shows, as plain data: kept apart from the DOM so that node tests read it.
 import { messageFor } from "../src/cps-error.js";
 
+// Beyond this, a module's maximum PIN length means "no real limit" (software tokens say 255);
+// the field then takes up to this many digits and its label names only the minimum.
+export const PIN_FIELD_MAX = 16;
+
 export function pinBounds(pin = {}) {
   const min = Number.isInteger(pin.minLength) && pin.minLength > 0 ? pin.minLength : 4;
   const max = Number.isInteger(pin.maxLength) && pin.maxLength >= min ? pin.maxLength : Math.max(8, min);
-  return { min, max };
+  return { min, max: Math.min(max, Math.max(PIN_FIELD_MAX, min)), stated: max <= PIN_FIELD_MAX };
 }
 
-/** The PIN field's label: "Code porteur (4 chiffres)" or "(4 à 8 chiffres)". */
+/** The PIN field's label: "Code porteur (4 chiffres)", "(4 à 8 chiffres)", "(au moins 4…)". */
 export function pinLabel(t, pin) {
-  const { min, max } = pinBounds(pin);
+  const { min, max, stated } = pinBounds(pin);
+  if (!stated) return t("pinLabelMin", [String(min)]);
   return min === max ? t("pinLabelFixed", [String(min)])
                      : t("pinLabelRange", [String(min), String(max)]);
+}
+
+/** A getMessage-like function over one locale's messages.json (the dialog speaks the
+ *  language the site asked for, which may differ from the browser's). */
+export function translator(messages) {
+  return (key, subs = []) => {
+    const m = messages && messages[key];
+    if (!m) return key;
+    return m.message.replace(/\$([A-Za-z0-9_]+)\$/g, (_, name) => {
+      const ph = m.placeholders && m.placeholders[name.toLowerCase()];
+      if (!ph) return "";
+      const v = subs[Number(ph.content.slice(1)) - 1];
+      return v === undefined ? "" : String(v);
+    });
+  };
 }
 
 /** Digits only, at most `max` of them: what the PIN field keeps of what was typed. */

@@ -39,8 +39,9 @@ export class AuthFlow {
    * @param native  a NativePort
    * @param ui      {open(): Promise, show(view), close()} — the dialog window
    */
-  constructor({ native, ui, origin, challengeNonce, timeoutMs, retryDelayMs = 500 }) {
+  constructor({ native, ui, origin, challengeNonce, timeoutMs, lang, retryDelayMs = 500 }) {
     this.native = native;
+    this.lang = lang === "fr" || lang === "en" ? lang : undefined;
     this.ui = ui;
     this.origin = origin;
     this.challengeNonce = challengeNonce;
@@ -274,7 +275,7 @@ export class AuthFlow {
   // -- ends -----------------------------------------------------------------------------
 
   _show(view) {
-    this.view = { origin: this.origin, ...view };
+    this.view = { origin: this.origin, ...(this.lang ? { lang: this.lang } : {}), ...view };
     try {
       this.ui.show(this.view);
     } catch {

@@ -23,9 +23,9 @@ const router = new Router({
   native,
   getPolicy: () => loadPolicy(api),
   extensionVersion: version,
-  createFlow: ({ origin, challengeNonce, timeoutMs }) => {
+  createFlow: ({ origin, challengeNonce, timeoutMs, lang }) => {
     const ui = dialogs.create(crypto.randomUUID());
-    return new AuthFlow({ native, ui, origin, challengeNonce, timeoutMs });
+    return new AuthFlow({ native, ui, origin, challengeNonce, timeoutMs, lang });
   },
 });
 

@@ -68,8 +68,9 @@ export class Router {
 
   async authenticate(origin, req, tabId) {
     if (this.flows.has(tabId)) throw new CpsError("ERR_CPS_ACTION_PENDING");
+    const lang = typeof req.lang === "string" ? pickLang(req.lang) : undefined;
     const flow = this.createFlow({ origin, challengeNonce: req.challengeNonce,
-                                   timeoutMs: req.timeoutMs, tabId });
+                                   timeoutMs: req.timeoutMs, lang, tabId });
     this.flows.set(tabId, flow);
     try {
       return await flow.run();

@@ -1,21 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { alertText, certificateLines, digitsOnly, heading, pinBounds, pinLabel } from "../dialog/view-model.js";
+import { alertText, certificateLines, digitsOnly, heading, pinBounds, pinLabel, translator } from "../dialog/view-model.js";
 import { certificateView, displayName } from "../src/holder.js";
 import { certificate } from "./fakes.mjs";
 
 function locale(lang) {
-  const messages = JSON.parse(readFileSync(new URL(`../_locales/${lang}/messages.json`, import.meta.url), "utf-8"));
-  // chrome.i18n.getMessage with $1/$2 substitutions through named placeholders
-  return (key, subs = []) => {
-    const m = messages[key];
-    if (!m) return "";
-    return m.message.replace(/\$([A-Z_]+)\$/g, (_, name) => {
-      const ph = m.placeholders[name.toLowerCase()].content;
-      return subs[Number(ph.slice(1)) - 1];
-    });
-  };
+  return translator(JSON.parse(readFileSync(new URL(`../_locales/${lang}/messages.json`, import.meta.url), "utf-8")));
 }
 const fr = locale("fr");
 const en = locale("en");
@@ -38,8 +29,10 @@ test("the manual's wording in French", () => {
 });
 
 test("the PIN field follows the token's bounds and keeps digits only", () => {
-  assert.deepEqual(pinBounds({ minLength: 4, maxLength: 8 }), { min: 4, max: 8 });
-  assert.deepEqual(pinBounds({}), { min: 4, max: 8 });
+  assert.deepEqual(pinBounds({ minLength: 4, maxLength: 8 }), { min: 4, max: 8, stated: true });
+  assert.deepEqual(pinBounds({}), { min: 4, max: 8, stated: true });
+  assert.deepEqual(pinBounds({ minLength: 4, maxLength: 255 }), { min: 4, max: 16, stated: false });
+  assert.equal(pinLabel(fr, { minLength: 4, maxLength: 255 }), "Code porteur (au moins 4 chiffres)");
   assert.equal(pinLabel(fr, { minLength: 4, maxLength: 4 }), "Code porteur (4 chiffres)");
   assert.equal(pinLabel(fr, { minLength: 4, maxLength: 8 }), "Code porteur (4 à 8 chiffres)");
   assert.equal(pinLabel(en, { minLength: 4, maxLength: 8 }), "PIN (4 to 8 digits)");
