@@ -1,0 +1,428 @@
+"""`cpsbridge-host install|uninstall`: register the host with each browser.
+
+    cpsbridge-host install   [--user|--system] [--browser chrome|chromium|edge|brave|firefox|all]
+                             [--host-path PATH] [--root DIR] [--dry-run]
+    cpsbridge-host uninstall [--user|--system] [--browser …] [--root DIR] [--dry-run]
+
+A browser finds a native host through a manifest file in a fixed folder (Linux, macOS) or
+through a registry key whose default value is the manifest's path (Windows). The plan of
+files and keys is computed first (`plan()`), for any platform, then carried out; both
+commands are idempotent and say what they did, in French, on stdout.
+
+`--root DIR` lays the system files out under DIR instead of / (packaging: build.py stages
+the .deb with it). Browsers packaged as a Snap or a Flatpak run in a sandbox that cannot
+start a program of the host system; they are refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+
+from host import HOST_NAME
+from host.manifests import render
+
+BROWSERS = ("chrome", "chromium", "edge", "brave", "firefox")
+FAMILY = {"chrome": "chromium", "chromium": "chromium", "edge": "chromium", "brave": "chromium",
+          "firefox": "firefox"}
+LABEL = {"chrome": "Google Chrome", "chromium": "Chromium", "edge": "Microsoft Edge",
+         "brave": "Brave", "firefox": "Firefox"}
+
+# Registry keys (under HKCU or HKLM) whose default value names the manifest file.
+WINDOWS_KEYS = {
+    "chrome": r"Software\Google\Chrome\NativeMessagingHosts",
+    "chromium": r"Software\Chromium\NativeMessagingHosts",
+    "edge": r"Software\Microsoft\Edge\NativeMessagingHosts",
+    "brave": r"Software\BraveSoftware\Brave-Browser\NativeMessagingHosts",
+    "firefox": r"Software\Mozilla\NativeMessagingHosts",
+}
+# Folders where each browser looks for manifests: (system, user relative to the config base).
+LINUX_SYSTEM = {
+    "chrome": ["/etc/opt/chrome/native-messaging-hosts"],
+    "chromium": ["/etc/chromium/native-messaging-hosts"],
+    "edge": ["/etc/opt/edge/native-messaging-hosts"],
+    "brave": ["/etc/brave/native-messaging-hosts"],
+    "firefox": ["/usr/lib/mozilla/native-messaging-hosts"],
+}
+LINUX_USER = {  # relative to $XDG_CONFIG_HOME (default ~/.config)
+    "chrome": "google-chrome/NativeMessagingHosts",
+    "chromium": "chromium/NativeMessagingHosts",
+    "edge": "microsoft-edge/NativeMessagingHosts",
+    "brave": "BraveSoftware/Brave-Browser/NativeMessagingHosts",
+}
+MACOS_SYSTEM = {
+    "chrome": "/Library/Google/Chrome/NativeMessagingHosts",
+    "chromium": "/Library/Application Support/Chromium/NativeMessagingHosts",
+    "edge": "/Library/Microsoft/Edge/NativeMessagingHosts",
+    "brave": "/Library/Application Support/BraveSoftware/Brave-Browser/NativeMessagingHosts",
+    "firefox": "/Library/Application Support/Mozilla/NativeMessagingHosts",
+}
+MACOS_USER = {  # relative to ~/Library/Application Support
+    "chrome": "Google/Chrome/NativeMessagingHosts",
+    "chromium": "Chromium/NativeMessagingHosts",
+    "edge": "Microsoft Edge/NativeMessagingHosts",
+    "brave": "BraveSoftware/Brave-Browser/NativeMessagingHosts",
+    "firefox": "Mozilla/NativeMessagingHosts",
+}
+# How to tell a browser's packaging on Linux.
+NATIVE_BINARIES = {
+    "chrome": ["google-chrome", "google-chrome-stable"],
+    "chromium": ["chromium", "chromium-browser"],
+    "edge": ["microsoft-edge", "microsoft-edge-stable"],
+    "brave": ["brave-browser", "brave"],
+    "firefox": ["firefox", "firefox-esr"],
+}
+SNAPS = {"chromium": "chromium", "brave": "brave", "firefox": "firefox"}
+FLATPAKS = {"chrome": "com.google.Chrome", "chromium": "org.chromium.Chromium",
+            "edge": "com.microsoft.Edge", "brave": "com.brave.Browser",
+            "firefox": "org.mozilla.firefox"}
+# Sandboxed Firefox reaches host programs through this portal helper, when present.
+NATIVE_MESSAGING_PROXY = ["/usr/libexec/xdg-native-messaging-proxy",
+                          "/usr/lib/xdg-native-messaging-proxy"]
+
+
+class RegistrationError(Exception):
+    """A problem a person can fix; the message says what and how, in French."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where things are: the platform, the user's folders, the system root."""
+
+    platform: str = sys.platform
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    root: str = "/"
+
+    @property
+    def windows(self) -> bool:
+        return self.platform.startswith("win")
+
+    @property
+    def path(self) -> type[PurePath]:
+        return PureWindowsPath if self.windows else PurePosixPath
+
+    @property
+    def home(self) -> str:
+        if self.windows:
+            return self.env.get("USERPROFILE") or os.path.expanduser("~")
+        return self.env.get("HOME") or os.path.expanduser("~")
+
+    def config_base(self) -> str:
+        return self.env.get("XDG_CONFIG_HOME") or str(PurePosixPath(self.home, ".config"))
+
+    def data_base(self) -> str:
+        return self.env.get("XDG_DATA_HOME") or str(PurePosixPath(self.home, ".local", "share"))
+
+    def on_disk(self, path: str) -> Path:
+        """A system path under --root (user paths are never re-rooted)."""
+        if self.root in ("", "/") or self.windows:
+            return Path(path)
+        return Path(self.root) / path.lstrip("/")
+
+
+# -- where each browser looks --------------------------------------------------------------
+
+def manifest_dirs(browser: str, system: bool, ctx: Context) -> list[str]:
+    """Folders (Linux, macOS) where `browser` looks for host manifests, at this level."""
+    p = ctx.platform
+    if p == "darwin":
+        if system:
+            return [MACOS_SYSTEM[browser]]
+        return [str(PurePosixPath(ctx.home, "Library", "Application Support", MACOS_USER[browser]))]
+    if system:
+        dirs = list(LINUX_SYSTEM[browser])
+        if browser == "firefox" and ctx.on_disk("/usr/lib64").is_dir() \
+                and not ctx.on_disk("/usr/lib64").is_symlink():
+            dirs.append("/usr/lib64/mozilla/native-messaging-hosts")  # Fedora, openSUSE
+        return dirs
+    if browser == "firefox":
+        dirs = [str(PurePosixPath(ctx.home, ".mozilla", "native-messaging-hosts"))]
+        xdg = PurePosixPath(ctx.config_base(), "mozilla")
+        if Path(xdg).is_dir():  # a Firefox that keeps its profile in the XDG folders
+            dirs.append(str(xdg / "native-messaging-hosts"))
+        return dirs
+    return [str(PurePosixPath(ctx.config_base(), LINUX_USER[browser]))]
+
+
+def windows_manifest_path(browser: str, system: bool, ctx: Context) -> str:
+    """Windows keeps manifests anywhere; the registry names them. One file per family."""
+    if system:
+        base = ctx.env.get("ProgramData", "C:\\ProgramData")
+    else:
+        base = ctx.env.get("LOCALAPPDATA") or str(PureWindowsPath(ctx.home, "AppData", "Local"))
+    return str(PureWindowsPath(base, "CPS Bridge", "NativeMessagingHosts",
+                               f"{HOST_NAME}.{FAMILY[browser]}.json"))
+
+
+def windows_key(browser: str, system: bool) -> str:
+    return ("HKLM" if system else "HKCU") + "\\" + WINDOWS_KEYS[browser] + "\\" + HOST_NAME
+
+
+# -- how a browser is packaged (Linux) -----------------------------------------------------
+
+def _is_snap_wrapper(path: str) -> bool:
+    """Ubuntu ships /usr/bin/chromium-browser and /usr/bin/firefox as scripts that start the Snap."""
+    if os.path.realpath(path).startswith("/snap/"):
+        return True
+    try:
+        if os.path.getsize(path) > 65536:
+            return False
+        with open(path, "rb") as f:
+            return b"/snap/bin/" in f.read()
+    except OSError:
+        return False
+
+
+def packaging(browser: str, ctx: Context) -> str | None:
+    """"native", "snap", "flatpak", or None when the browser is not found (Linux only)."""
+    if ctx.windows or ctx.platform == "darwin":
+        return "native"
+    search = ctx.env.get("PATH", os.defpath)
+    snap_wrapper = False
+    for name in NATIVE_BINARIES[browser]:
+        found = shutil.which(name, path=search)
+        if found:
+            if _is_snap_wrapper(found):
+                snap_wrapper = True
+                continue
+            return "native"
+    snap = SNAPS.get(browser)
+    if snap_wrapper or (snap and ctx.on_disk(f"/snap/{snap}").is_dir()):
+        return "snap"
+    app = FLATPAKS[browser]
+    if ctx.on_disk(f"/var/lib/flatpak/app/{app}").is_dir() or \
+            Path(ctx.data_base(), "flatpak", "app", app).is_dir():
+        return "flatpak"
+    return None
+
+
+def sandbox_refusal(browser: str, kind: str | None, ctx: Context) -> str | None:
+    """Why the host cannot work with this browser's packaging, or None."""
+    if kind not in ("snap", "flatpak"):
+        return None
+    name = "Snap" if kind == "snap" else "Flatpak"
+    if browser == "firefox" and any(ctx.on_disk(p).exists() for p in NATIVE_MESSAGING_PROXY):
+        return None  # Firefox asks the desktop portal to start the host outside its sandbox
+    return (f"{LABEL[browser]} est installé en {name} : ce bac à sable ne peut pas lancer le "
+            f"module CPS Bridge. Installez {LABEL[browser]} depuis le paquet .deb/.rpm de "
+            "l'éditeur (ou de la distribution), puis relancez cette commande.")
+
+
+# -- the plan --------------------------------------------------------------------------------
+
+@dataclass
+class Step:
+    browser: str  # a browser, or "" for what every browser shares (the source launcher)
+    kind: str  # "file" or "registry"
+    target: str  # a file path, or a registry key with its hive
+    content: str = ""  # the file's text, or the key's default value
+    executable: bool = False
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # browser -> why
+
+
+def source_launcher(system: bool, ctx: Context) -> tuple[str, str]:
+    """Run from source, the host needs an executable for the manifests to name: a small
+    launcher that starts this interpreter on this checkout. (path, text)."""
+    repo = str(Path(__file__).resolve().parents[1])
+    if ctx.windows:
+        base = windows_manifest_path("chrome", system, ctx).rsplit("\\", 2)[0]
+        path = str(PureWindowsPath(base, "cpsbridge-host.bat"))
+        return path, (f'@echo off\r\nset "PYTHONPATH={repo}"\r\n"{sys.executable}" -m host %*\r\n')
+    base = "/usr/local/lib/cpsbridge" if system else str(PurePosixPath(ctx.data_base(), "cpsbridge"))
+    path = str(PurePosixPath(base, "cpsbridge-host"))
+    return path, ("#!/bin/sh\n# CPS Bridge host from a source checkout (written by `install`)\n"
+                  f"PYTHONPATH='{repo}' exec '{sys.executable}' -m host \"$@\"\n")
+
+
+def default_host_path() -> str | None:
+    """The frozen executable when frozen; None from source (a launcher is written)."""
+    return sys.executable if getattr(sys, "frozen", False) else None
+
+
+def manifest_text(browser: str, host_path: str) -> str:
+    return json.dumps(render(FAMILY[browser], host_path), ensure_ascii=False, indent=2) + "\n"
+
+
+def plan(browsers: list[str], system: bool, ctx: Context, host_path: str | None,
+         check_sandbox: bool = True) -> Plan:
+    """Every file and key `install` would write for `browsers` (`uninstall` removes them)."""
+    out = Plan()
+    if host_path is None:
+        launcher, text = source_launcher(system, ctx)
+        out.steps.append(Step("", "file", launcher, text, executable=True))
+        host_path = launcher
+    for browser in browsers:
+        if check_sandbox:
+            why = sandbox_refusal(browser, packaging(browser, ctx), ctx)
+            if why:
+                out.refused[browser] = why
+                continue
+        text = manifest_text(browser, host_path)
+        if ctx.windows:
+            manifest = windows_manifest_path(browser, system, ctx)
+            out.steps.append(Step(browser, "file", manifest, text))
+            out.steps.append(Step(browser, "registry", windows_key(browser, system), manifest))
+            continue
+        for d in manifest_dirs(browser, system, ctx):
+            out.steps.append(Step(browser, "file", str(PurePosixPath(d, f"{HOST_NAME}.json")), text))
+    return out
+
+
+# -- carrying it out -------------------------------------------------------------------------
+
+def _write_file(step: Step, ctx: Context, dry_run: bool) -> str:
+    path = ctx.on_disk(step.target)
+    try:
+        if path.is_file() and path.read_text("utf-8") == step.content:
+            return "déjà à jour"
+    except (OSError, UnicodeDecodeError):
+        pass
+    if dry_run:
+        return "serait écrit"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(step.content, "utf-8")
+    os.chmod(tmp, 0o755 if step.executable else 0o644)
+    os.replace(tmp, path)
+    return "écrit"
+
+
+def _ours(path: Path) -> bool:
+    """Only our own files are removed: a manifest naming our host, or our launcher."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if path.suffix == ".json":
+        try:
+            return json.loads(text).get("name") == HOST_NAME
+        except (ValueError, AttributeError):
+            return False
+    return "CPS Bridge" in text
+
+
+def _remove_file(step: Step, ctx: Context, dry_run: bool) -> str:
+    path = ctx.on_disk(step.target)
+    if not path.exists():
+        return "absent, rien à faire"
+    if not _ours(path):
+        return "laissé en place : ce fichier n'est pas celui de CPS Bridge"
+    if dry_run:
+        return "serait supprimé"
+    path.unlink()
+    return "supprimé"
+
+
+def _registry(step: Step, remove: bool, dry_run: bool) -> str:
+    import winreg  # only reached on Windows
+
+    hive_name, key = step.target.split("\\", 1)
+    hive = winreg.HKEY_LOCAL_MACHINE if hive_name == "HKLM" else winreg.HKEY_CURRENT_USER
+    try:
+        with winreg.OpenKey(hive, key) as k:
+            current = winreg.QueryValueEx(k, "")[0]
+    except OSError:
+        current = None
+    if remove:
+        if current is None:
+            return "absente, rien à faire"
+        if not dry_run:
+            winreg.DeleteKey(hive, key)
+        return "serait supprimée" if dry_run else "supprimée"
+    if current == step.content:
+        return "déjà à jour"
+    if not dry_run:
+        with winreg.CreateKeyEx(hive, key, 0, winreg.KEY_WRITE) as k:
+            winreg.SetValueEx(k, "", 0, winreg.REG_SZ, step.content)
+    return "serait écrite" if dry_run else "écrite"
+
+
+def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout) -> None:
+    steps = list(reversed(p.steps)) if remove else p.steps
+    for step in steps:
+        who = LABEL.get(step.browser, "Lanceur")
+        if step.kind == "registry":
+            what = _registry(step, remove, dry_run)
+            print(f"{who} : clé de registre {step.target} : {what}", file=out)
+            continue
+        if remove:
+            what = _remove_file(step, ctx, dry_run)
+        else:
+            what = _write_file(step, ctx, dry_run)
+        print(f"{who} : {step.target} : {what}", file=out)
+
+
+# -- the command -----------------------------------------------------------------------------
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"cpsbridge-host {command}", description=(
+        "Déclare le module CPS Bridge aux navigateurs." if command == "install"
+        else "Retire la déclaration du module CPS Bridge des navigateurs."))
+    level = p.add_mutually_exclusive_group()
+    level.add_argument("--user", action="store_true", help="pour l'utilisateur courant")
+    level.add_argument("--system", action="store_true",
+                       help="pour tous les utilisateurs (administrateur) ; par défaut en root")
+    p.add_argument("--browser", choices=[*BROWSERS, "all"], default="all",
+                   help="navigateur visé (défaut : tous)")
+    if command == "install":
+        p.add_argument("--host-path", help="exécutable du module à déclarer "
+                       "(défaut : cet exécutable ; depuis les sources, un lanceur est écrit)")
+    p.add_argument("--root", default="/", help="racine où poser les fichiers système "
+                   "(préparation d'un paquet)")
+    p.add_argument("--dry-run", action="store_true", help="montre ce qui serait fait, sans rien changer")
+    return p
+
+
+def _is_admin() -> bool:
+    if sys.platform.startswith("win"):
+        return False
+    return os.geteuid() == 0
+
+
+def main(argv: list[str]) -> int:
+    command, rest = argv[0], argv[1:]
+    try:
+        args = _parser(command).parse_args(rest)
+    except SystemExit as exc:
+        return int(exc.code or 0) and 2
+    system = args.system or (not args.user and _is_admin())
+    ctx = Context(root=args.root)
+    browsers = list(BROWSERS) if args.browser == "all" else [args.browser]
+    host_path = getattr(args, "host_path", None) or default_host_path()
+    if command == "install" and host_path is not None and not args.dry_run:
+        if not ctx.on_disk(host_path).is_file():
+            print(f"Erreur : l'exécutable du module est introuvable : {host_path}. "
+                  "Indiquez le bon chemin avec --host-path.", file=sys.stderr)
+            return 1
+    remove = command == "uninstall"
+    p = plan(browsers, system, ctx, host_path,
+             check_sandbox=not remove and args.root in ("", "/"))
+    if remove and args.browser != "all":  # the launcher may still serve other browsers
+        p.steps = [s for s in p.steps if s.browser]
+    level = "tous les utilisateurs" if system else "l'utilisateur courant"
+    verb = "Retrait" if remove else "Installation"
+    print(f"{verb} de {HOST_NAME} pour {level}" + (" (simulation)" if args.dry_run else ""))
+    for browser, why in p.refused.items():
+        print(f"{LABEL[browser]} : refusé. {why}")
+    try:
+        carry_out(p, ctx, remove, args.dry_run)
+    except PermissionError as exc:
+        print(f"Erreur : droits insuffisants pour écrire {exc.filename}. Relancez la commande en "
+              "administrateur (sudo), ou utilisez --user.", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"Erreur : {exc.filename or ''} : {exc.strerror or exc}.", file=sys.stderr)
+        return 1
+    if p.refused and args.browser != "all":
+        return 3
+    return 0
