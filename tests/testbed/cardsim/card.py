@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import threading
-import time
 from pathlib import Path
 
 from tests.testbed.cardsim import layout
@@ -34,7 +32,6 @@ SW_CONDITIONS = b"\x69\x85"
 SW_INS = b"\x6d\x00"
 SW_DO_NOT_FOUND = b"\x6a\x88"
 
-PCSCD_POLL_SETTLE = 1.0
 PIN_MAX_TRIES = 3
 PUK_MAX_TRIES = 10
 SFI = {0x1C: 0xD003, 0x1D: 0x2F01, 0x1E: 0x2F00}
@@ -122,18 +119,13 @@ class SimulatedCps3:
 
     # -- reader -----------------------------------------------------------------------
     def insert(self, pcscd: Pcscd, reader: int = 0, timeout: float = 10.0) -> VirtualCard:
-        """Insert, and return once pcscd has powered the card up (so that a client started
-        now sees it)."""
+        """Insert; returns once pcscd has powered the card up and polled it again, so that
+        a client started now sees it."""
         if self.vc is not None:
             raise RuntimeError("this card is already in a reader")
         self.reset()
-        vc = _PoweredCard(self)
-        vc.insert(pcscd, reader)
-        self.vc = vc
-        if not vc.powered_up.wait(timeout):
-            raise RuntimeError(f"pcscd did not power up the card in reader {reader} "
-                               f"within {timeout}s (see {pcscd.dir / 'pcscd.log'})")
-        return vc
+        self.vc = _PoweredCard(self).insert(pcscd, reader, timeout)
+        return self.vc
 
     def remove(self) -> None:
         vc, self.vc = self.vc, None
@@ -453,72 +445,18 @@ def _masked(apdu: bytes) -> bytes:
 
 
 class _PoweredCard(VirtualCard):
-    """The vpcd side of a SimulatedCps3: a power-on or reset from pcscd resets the card,
-    and the trace it keeps has PINs masked."""
+    """The vpcd side of a SimulatedCps3 (VirtualCard settles inserts and removals): a
+    power-up or reset from pcscd resets the card, a held command is never answered, and the
+    trace has PINs masked."""
 
     def __init__(self, card: SimulatedCps3):
         super().__init__(card.atr, card.handle, card.trace)
         self.card = card
-        self.powered_up = threading.Event()
-        self.departing = False
-        self._poll_while_departing = False
-        self._power_stage = 0
-
-    def _serve(self, sock: socket.socket) -> None:
-        """As VirtualCard's loop, with TCP_QUICKACK re-armed before each read: vpcd writes a
-        length and then its payload in two sends, and Nagle on its side waiting for our
-        delayed ACK cost 40 ms per APDU."""
-        try:
-            while True:
-                head = _recv_quick(sock, 2)
-                if head is None:
-                    return
-                msg = _recv_quick(sock, int.from_bytes(head, "big"))
-                if msg is None:
-                    return
-                reply = self._answer(msg)
-                if reply is not None:
-                    sock.sendall(len(reply).to_bytes(2, "big") + reply)
-        except OSError:
-            return
-
-    def remove(self, timeout: float = 10.0) -> None:
-        """Pull the card and return once vpcd has noticed, so that pcscd reports the reader
-        empty before any next card comes in (a card swapped within one poll would go
-        unnoticed). We half-close: vpcd's next presence poll reads our end-of-stream,
-        closes its side, and our reader thread sees that."""
-        sock, self.sock = self.sock, None
-        self.departing = True
-        if sock is None:
-            return
-        try:
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        if self.thread is not None:
-            self.thread.join(timeout)
-        sock.close()
-        if not self._poll_while_departing:
-            # vpcd dropped us in the middle of a command, not at a presence poll: pcscd has
-            # not seen the reader empty yet. A card connecting before its next poll would
-            # be taken for this one, so let a poll or two go by (pcscd polls every 0.4 s).
-            time.sleep(PCSCD_POLL_SETTLE)
 
     def _answer(self, msg: bytes) -> bytes | None:
-        if self.departing:
-            self._poll_while_departing |= msg == b"\x04"
-            return None
-        if len(msg) == 1:
-            if msg[0] in (0x01, 0x02):
+        if len(msg) == 1 or self.sock is None:      # control message, or being pulled out
+            if msg in (b"\x01", b"\x02") and self.sock is not None:
                 self.card.reset()
-                self._power_stage = 1
-            elif msg[0] == 0x04 and self._power_stage:
-                # pcscd powers up and reads the ATR (stage 1), then polls presence again
-                # (stage 2): only then has it settled; a card pulled in between leaves
-                # pcscd unable to see the next card in that reader.
-                self._power_stage = (self._power_stage + 1) % 3
-                if not self._power_stage:
-                    self.powered_up.set()
             return super()._answer(msg)
         if self.card._hold_ins is not None and msg[1] == self.card._hold_ins:
             self.card._hold_ins = None
@@ -529,14 +467,3 @@ class _PoweredCard(VirtualCard):
         response = self.handler(msg)
         self.trace.append((_masked(msg), response))
         return response
-
-
-def _recv_quick(sock: socket.socket, n: int) -> bytes | None:
-    buf = b""
-    while len(buf) < n:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            return None
-        buf += chunk
-    return buf
