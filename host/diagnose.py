@@ -1,0 +1,562 @@
+"""`cpsbridge-host diagnose [--json] [--hors-ligne] [--root DIR]`: what stands between this
+workstation and a card login, for IT and support, in French.
+
+Each check gives a status (ok, info, avertissement, erreur), one sentence, and when
+something is wrong the fix in one sentence. The exit status is 1 when at least one problem
+blocks a login (an `erreur`), else 0. The checks follow the path of a login: configuration,
+PC/SC and the card, the PKCS#11 module and the certificates, each browser's manifest and
+policies, the allowed origins and the site, and where the log is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import plistlib
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path, PurePosixPath
+
+from host import HOST_NAME, __version__, config
+from host.manifests import extension_ids
+from host.registration import (BROWSERS, FAMILY, LABEL, Context, manifest_dirs, packaging,
+                               sandbox_refusal, windows_key)
+
+EXPIRY_WARNING = timedelta(days=30)
+STATUS_LABEL = {"ok": "OK", "info": "INFO", "warning": "ATTENTION", "error": "ERREUR"}
+
+# Managed policy folders (Linux) and preference domains (macOS) of Chromium browsers.
+CHROMIUM_POLICY_DIRS = {"chrome": "/etc/opt/chrome/policies/managed",
+                        "chromium": "/etc/chromium/policies/managed",
+                        "edge": "/etc/opt/edge/policies/managed",
+                        "brave": "/etc/brave/policies/managed"}
+MACOS_DOMAINS = {"chrome": "com.google.Chrome", "chromium": "org.chromium.Chromium",
+                 "edge": "com.microsoft.Edge", "brave": "com.brave.Browser"}
+WINDOWS_POLICY_KEYS = {"chrome": r"Software\Policies\Google\Chrome",
+                       "chromium": r"Software\Policies\Chromium",
+                       "edge": r"Software\Policies\Microsoft\Edge",
+                       "brave": r"Software\Policies\BraveSoftware\Brave"}
+FIREFOX_POLICY_FILES = {
+    "linux": ["/etc/firefox/policies/policies.json", "/etc/firefox-esr/policies/policies.json",
+              "/usr/lib/firefox-esr/distribution/policies.json",
+              "/usr/lib/firefox/distribution/policies.json"],
+    "darwin": ["/Applications/Firefox.app/Contents/Resources/distribution/policies.json"],
+    "win32": ["C:\\Program Files\\Mozilla Firefox\\distribution\\policies.json"],
+}
+
+
+@dataclass
+class Check:
+    id: str
+    status: str  # ok, info, warning, error
+    message: str
+    fix: str | None = None
+    details: dict = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> bool:
+        return self.status == "error"
+
+
+class Diagnosis:
+    def __init__(self, ctx: Context, online: bool):
+        self.ctx = ctx
+        self.online = online
+        self.checks: list[Check] = []
+        self.settings = config.Settings()
+        self.policy_origins: dict[str, list[str]] = {}  # browser -> origins from managed storage
+        self.ids = extension_ids()
+
+    def add(self, id: str, status: str, message: str, fix: str | None = None, **details) -> Check:
+        check = Check(id, status, message, fix, details)
+        self.checks.append(check)
+        return check
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def configuration(self) -> None:
+        try:
+            self.settings = config.load()
+        except config.ConfigError as exc:
+            self.add("config", "error", str(exc),
+                     f"Corrigez ou supprimez le fichier {exc.source} (voir la documentation de "
+                     "déploiement, § configuration).", source=exc.source, key=exc.key)
+            return
+        sources = ["valeurs par défaut" if s == "defaults" else s for s in self.settings.sources]
+        self.add("config", "ok", "Configuration lue : " + ", ".join(sources) + ".",
+                 sources=list(self.settings.sources))
+
+    # -- PC/SC and the card ------------------------------------------------------------------
+
+    def _pcsc_fix(self) -> str:
+        if self.ctx.windows:
+            return ("Démarrez le service Windows « Carte à puce » (SCardSvr) : "
+                    "`sc config SCardSvr start= auto` puis `sc start SCardSvr`.")
+        if self.ctx.platform == "darwin":
+            return "Débranchez et rebranchez le lecteur, puis redémarrez le Mac si rien ne change."
+        return ("Installez et démarrez le service pcscd : `sudo apt install pcscd` puis "
+                "`sudo systemctl enable --now pcscd.socket`.")
+
+    def pcsc(self) -> None:
+        from host.errors import CpsError
+
+        try:
+            from host.pcsc import Pcsc
+
+            reader = Pcsc()
+            try:
+                readers = reader.readers()
+            finally:
+                reader.close()
+        except (CpsError, ImportError) as exc:
+            self.add("pcsc.service", "error", "Le service des cartes à puce (PC/SC) ne répond pas.",
+                     self._pcsc_fix(), error=getattr(exc, "details", {}).get("pcsc", str(exc)))
+            return
+        self.add("pcsc.service", "ok", "Le service des cartes à puce (PC/SC) répond.")
+        if not readers:
+            self.add("pcsc.readers", "error", "Aucun lecteur de carte n'est détecté.",
+                     "Branchez le lecteur de carte CPS (et installez son pilote s'il en demande un).")
+            return
+        self.add("pcsc.readers", "ok", f"{len(readers)} lecteur(s) : "
+                 + ", ".join(r.name for r in readers) + ".",
+                 readers=[r.to_status() for r in readers])
+        cards = [r for r in readers if r.card_present]
+        if not cards:
+            self.add("pcsc.card", "error", "Aucune carte dans les lecteurs.",
+                     "Insérez la carte CPS, puce vers le haut, dans le lecteur.")
+            return
+        cps = [r for r in cards if (r.card_type or "").startswith("CPS")]
+        seen = "; ".join(f"{r.name} : {r.card_type} (ATR {r.atr.hex().upper() if r.atr else '?'})"
+                         for r in cards)
+        if not cps:
+            self.add("pcsc.card", "error", f"Carte présente mais ce n'est pas une carte CPS : {seen}.",
+                     "Retirez cette carte (carte Vitale ou autre) et insérez la carte CPS.",
+                     cards=[r.to_status() for r in cards])
+            return
+        self.add("pcsc.card", "ok", f"Carte CPS présente : {seen}.",
+                 cards=[r.to_status() for r in cards])
+
+    # -- PKCS#11 module, tokens, certificates ----------------------------------------------------
+
+    def pkcs11(self) -> None:
+        from host.errors import CpsError
+        from host.modules import first_usable
+        from host.pkcs11_info import module_info
+
+        modules = self.settings.pkcs11Modules
+        path = first_usable(modules)
+        if path is None:
+            self.add("pkcs11.module", "error", "Aucun module PKCS#11 utilisable parmi : "
+                     + ", ".join(modules) + ".",
+                     "Installez la Cryptolib CPS (ANS, esante.gouv.fr), ou indiquez le chemin du "
+                     "module dans pkcs11Modules du fichier de configuration.", tried=modules)
+            return
+        from host.pkcs11_card import Pkcs11Card
+
+        card = Pkcs11Card(self.settings)
+        try:
+            certificates = card.list_certificates()
+        except CpsError as err:
+            if err.code == "ERR_CPS_PKCS11_UNAVAILABLE":
+                self.add("pkcs11.module", "error", f"Le module {path} ne se charge pas.",
+                         "Réinstallez la Cryptolib CPS (version 64 bits) ou choisissez un autre "
+                         "module dans pkcs11Modules.", module=path, **err.details)
+            else:
+                self.add("pkcs11.tokens", "error", f"Lecture de la carte impossible ({err.code}).",
+                         "Retirez et réinsérez la carte, puis relancez le diagnostic.",
+                         module=path, code=err.code)
+            return
+        info = module_info(card.module_path or path) or {}
+        self.add("pkcs11.module", "ok", f"Module PKCS#11 chargé : {card.module_path} "
+                 f"({info.get('manufacturer', '?')}, {info.get('description', '?')} "
+                 f"{info.get('version', '?')}, Cryptoki {info.get('cryptoki', '?')}).",
+                 module=card.module_path, info=info)
+        tokens = self._tokens(card.module_path)
+        if not tokens:
+            self.add("pkcs11.tokens", "error", "Le module ne voit aucune carte.",
+                     "Insérez la carte CPS ; si elle est déjà insérée, vérifiez que la Cryptolib CPS "
+                     "est celle qui correspond au lecteur et redémarrez le poste.")
+            return
+        self.add("pkcs11.tokens", "ok", "Carte(s) vue(s) par le module : " + ", ".join(tokens) + ".",
+                 tokens=tokens)
+        if not certificates:
+            self.add("certificates", "error", "Aucun certificat d'authentification sur la carte.",
+                     "Cette carte ne permet pas de se connecter : demandez une carte CPS valide à "
+                     "l'ANS ou à votre référent.")
+            return
+        for cert in certificates:
+            self._certificate(cert)
+
+    def _tokens(self, module_path: str | None) -> list[str]:
+        try:
+            import pkcs11
+            from pkcs11 import TokenFlag
+
+            lib = pkcs11.lib(module_path)
+            labels = []
+            for slot in lib.get_slots(token_present=True):
+                try:
+                    token = slot.get_token()
+                except Exception:
+                    continue
+                if token.flags & TokenFlag.TOKEN_INITIALIZED:
+                    labels.append(token.label.strip())
+            return labels
+        except Exception:
+            return []
+
+    def _certificate(self, cert) -> None:
+        holder = cert.holder
+        who = " ".join(x for x in (holder.get("title"), holder.get("givenName"),
+                                   holder.get("familyName")) if x) or holder.get("idNat", "?")
+        ident = f"{who} ({holder.get('idType', '?')} {holder.get('rpps') or holder.get('adeli') or holder.get('idNat', '')}, carte {holder.get('cardType', '?')})"
+        details = {"certificateId": cert.certificate_id, "holder": holder, "notAfter": cert.not_after,
+                   "token": cert.token_label, "pin": cert.pin.status}
+        not_after = datetime.fromisoformat(cert.not_after.replace("Z", "+00:00"))
+        now = datetime.now(timezone.utc)
+        cid = f"certificate.{cert.certificate_id[:16]}"
+        if not_after <= now:
+            self.add(cid, "error", f"Certificat de {ident} expiré le {not_after:%d/%m/%Y}.",
+                     "Demandez le renouvellement de la carte CPS (ANS, esante.gouv.fr).", **details)
+            return
+        if cert.pin.status == "locked":
+            self.add(cid, "error", f"Carte de {ident} : code porteur bloqué.",
+                     "Débloquez la carte avec son code de déblocage (PUK) dans l'outil de gestion "
+                     "de la Cryptolib CPS.", **details)
+            return
+        notes = []
+        status = "ok"
+        if not_after - now <= EXPIRY_WARNING:
+            status = "warning"
+            notes.append(f"expire dans {(not_after - now).days} jour(s)")
+        if cert.pin.status in ("countLow", "finalTry"):
+            status = "warning"
+            notes.append("dernier essai du code porteur" if cert.pin.status == "finalTry"
+                         else "code porteur déjà refusé au moins une fois")
+        message = f"Certificat de {ident}, valable jusqu'au {not_after:%d/%m/%Y}"
+        message += (" : " + ", ".join(notes) + ".") if notes else ", code porteur ok."
+        fix = None
+        if status == "warning":
+            fix = ("Demandez dès maintenant le renouvellement de la carte CPS." if "expire" in message
+                   else "Saisissez le code porteur avec soin : la carte se bloque après trois erreurs.")
+        self.add(cid, status, message, fix, **details)
+
+    # -- browsers: manifests and policies ---------------------------------------------------------
+
+    def _manifest_locations(self, browser: str) -> list[tuple[str, str]]:
+        """(level, manifest path) where the browser would find ours, in the browser's order."""
+        found = []
+        if self.ctx.windows:
+            for system in (False, True):
+                path = _read_registry_default(windows_key(browser, system))
+                if path:
+                    found.append(("système" if system else "utilisateur", path))
+            return found
+        for system in (False, True):
+            for d in manifest_dirs(browser, system, self.ctx):
+                p = PurePosixPath(d, f"{HOST_NAME}.json")
+                if (self.ctx.on_disk(str(p)) if system else Path(p)).is_file():
+                    found.append(("système" if system else "utilisateur",
+                                  str(self.ctx.on_disk(str(p)) if system else p)))
+        return found
+
+    def _manifest_problem(self, browser: str, path: str) -> str | None:
+        try:
+            data = json.loads(Path(path).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            return f"le manifeste {path} est illisible ({exc.__class__.__name__})"
+        if not isinstance(data, dict) or data.get("name") != HOST_NAME or data.get("type") != "stdio":
+            return f"le manifeste {path} ne décrit pas {HOST_NAME}"
+        exe = data.get("path", "")
+        if not exe or not os.path.isfile(exe) or not os.access(exe, os.X_OK):
+            return f"le manifeste {path} désigne un exécutable absent : {exe or '(vide)'}"
+        if FAMILY[browser] == "firefox":
+            if self.ids["firefox"] not in data.get("allowed_extensions", []):
+                return f"le manifeste {path} n'autorise pas l'extension {self.ids['firefox']}"
+        else:
+            wanted = {f"chrome-extension://{self.ids[k]}/" for k in ("chromium", "edge")}
+            if not wanted <= set(data.get("allowed_origins", [])):
+                return f"le manifeste {path} n'autorise pas l'extension CPS Bridge (" + \
+                    ", ".join(sorted(wanted)) + ")"
+        return None
+
+    def browsers(self) -> None:
+        for browser in BROWSERS:
+            kind = packaging(browser, self.ctx)
+            cid = f"browser.{browser}"
+            label = LABEL[browser]
+            refusal = sandbox_refusal(browser, kind, self.ctx)
+            if refusal:
+                self.add(cid, "error", refusal.split(" : ")[0] + ".", refusal.split(" : ", 1)[1],
+                         packaging=kind)
+                continue
+            found = self._manifest_locations(browser)
+            if not found:
+                if kind is None:
+                    self.add(cid, "info", f"{label} n'est pas installé ; pas de manifeste.")
+                else:
+                    self.add(cid, "error", f"{label} est installé mais ne trouve pas le module "
+                             f"CPS Bridge (aucun manifeste {HOST_NAME}).",
+                             "Lancez `cpsbridge-host install --system` en administrateur "
+                             "(ou `cpsbridge-host install --user`).", packaging=kind)
+                continue
+            level, path = found[0]  # the browser uses the first one it finds
+            problem = self._manifest_problem(browser, path)
+            policy = self._chromium_policy(browser) if FAMILY[browser] == "chromium" else \
+                self._firefox_policy()
+            if problem is None and policy.get("blocked_user_level") and level == "utilisateur":
+                system = [p for lv, p in found if lv == "système"]
+                problem = ("la stratégie NativeMessagingUserLevelHosts interdit le manifeste "
+                           f"utilisateur {path}")
+                if system:
+                    problem = self._manifest_problem(browser, system[0])
+            status = "error" if kind is not None else "warning"
+            if problem:
+                self.add(cid, status, f"{label} : {problem}.",
+                         "Relancez `cpsbridge-host install --system` en administrateur pour réécrire "
+                         "le manifeste.", manifest=path, level=level, packaging=kind)
+            else:
+                self.add(cid, "ok", f"{label} : manifeste ({level}) {path} correct.",
+                         manifest=path, level=level, packaging=kind)
+            for reason in policy.get("blocks", []):
+                self.add(f"policy.{browser}", status, f"{label} : {reason}.",
+                         "Faites corriger la stratégie d'entreprise (GPO, /etc/…/policies) : voir "
+                         "les modèles du dossier manifests/policies.", source=policy.get("source"))
+
+    def _chromium_policy(self, browser: str) -> dict:
+        policies, source = _chromium_policies(browser, self.ctx)
+        ext_id = self.ids["edge" if browser == "edge" else "chromium"]
+        blocks = []
+        blocklist = policies.get("NativeMessagingBlocklist") or []
+        allowlist = policies.get("NativeMessagingAllowlist") or []
+        if ("*" in blocklist or HOST_NAME in blocklist) and HOST_NAME not in allowlist:
+            blocks.append(f"la stratégie NativeMessagingBlocklist bloque {HOST_NAME} "
+                          "(ajoutez-le à NativeMessagingAllowlist)")
+        settings = policies.get("ExtensionSettings") or {}
+        mine = settings.get(ext_id) or {}
+        forced = any(str(e).split(";")[0] == ext_id
+                     for e in policies.get("ExtensionInstallForcelist") or [])
+        allowed = forced or ext_id in (policies.get("ExtensionInstallAllowlist") or []) or \
+            mine.get("installation_mode") in ("allowed", "force_installed", "normal_installed")
+        ext_blocked = mine.get("installation_mode") == "blocked" or (not allowed and (
+            ext_id in (policies.get("ExtensionInstallBlocklist") or [])
+            or "*" in (policies.get("ExtensionInstallBlocklist") or [])
+            or (settings.get("*") or {}).get("installation_mode") == "blocked"))
+        if ext_blocked:
+            blocks.append(f"une stratégie d'entreprise interdit l'extension {ext_id}")
+        managed = (((policies.get("3rdparty") or {}).get("extensions") or {}).get(ext_id) or {})
+        if isinstance(managed.get("allowedOrigins"), list):
+            self.policy_origins[browser] = managed["allowedOrigins"]
+        return {"blocks": blocks, "source": source,
+                "blocked_user_level": policies.get("NativeMessagingUserLevelHosts") is False}
+
+    def _firefox_policy(self) -> dict:
+        policies, source = _firefox_policies(self.ctx)
+        ext_id = self.ids["firefox"]
+        settings = policies.get("ExtensionSettings") or {}
+        mine = settings.get(ext_id) or {}
+        blocks = []
+        if mine.get("installation_mode") == "blocked" or (
+                not mine and (settings.get("*") or {}).get("installation_mode") == "blocked"):
+            blocks.append(f"la stratégie ExtensionSettings interdit l'extension {ext_id}")
+        managed = ((policies.get("3rdparty") or {}).get("Extensions") or {}).get(ext_id) or {}
+        if isinstance(managed.get("allowedOrigins"), list):
+            self.policy_origins["firefox"] = managed["allowedOrigins"]
+        return {"blocks": blocks, "source": source}
+
+    # -- origins, site, log ---------------------------------------------------------------------
+
+    def origins(self) -> None:
+        origins = self.settings.allowedOrigins
+        self.add("origins", "info", "Origines autorisées par le module : " + ", ".join(origins) + ".",
+                 allowedOrigins=origins)
+        for browser, extra in self.policy_origins.items():
+            missing = [o for o in extra if o.rstrip("/") not in origins]
+            if missing:
+                self.add(f"origins.{browser}", "warning", f"{LABEL[browser]} : la stratégie de "
+                         "l'extension autorise " + ", ".join(missing) + " que le module refusera.",
+                         "Ajoutez ces origines à allowedOrigins dans la configuration du module.",
+                         missing=missing)
+
+    def site(self) -> None:
+        if not self.online:
+            self.add("site", "info", "Accès au site non vérifié (--hors-ligne).")
+            return
+        import requests
+
+        reached, failures = [], {}
+        for origin in self.settings.allowedOrigins:
+            try:
+                r = requests.get(origin + "/", timeout=5, allow_redirects=False)
+                reached.append(f"{origin} (HTTP {r.status_code})")
+            except requests.exceptions.SSLError:
+                failures[origin] = "certificat TLS refusé"
+            except requests.exceptions.RequestException as exc:
+                failures[origin] = exc.__class__.__name__
+        if reached:
+            status = "ok" if not failures else "warning"
+            message = "Site joignable : " + ", ".join(reached) + "."
+            if failures:
+                message += " Injoignable : " + ", ".join(f"{o} ({w})" for o, w in failures.items()) + "."
+            self.add("site", status, message, "Vérifiez le proxy et le pare-feu pour ces adresses."
+                     if failures else None, failures=failures)
+        else:
+            self.add("site", "error", "Aucune origine autorisée n'est joignable : "
+                     + ", ".join(f"{o} ({w})" for o, w in failures.items()) + ".",
+                     "Vérifiez la connexion réseau, le proxy (HTTPS_PROXY) et le pare-feu du poste.",
+                     failures=failures)
+
+    def log(self) -> None:
+        path = self.settings.log_path
+        exists = os.path.isfile(path)
+        size = os.path.getsize(path) if exists else 0
+        self.add("log", "info", f"Journal du module : {path}"
+                 + (f" ({size} octets)." if exists else " (pas encore écrit)."), path=path)
+
+    def run(self) -> list[Check]:
+        self.configuration()
+        self.pcsc()
+        self.pkcs11()
+        self.browsers()
+        self.origins()
+        self.site()
+        self.log()
+        return self.checks
+
+
+# -- policy sources -----------------------------------------------------------------------------
+
+def _chromium_policies(browser: str, ctx: Context) -> tuple[dict, str | None]:
+    if ctx.windows:
+        key = WINDOWS_POLICY_KEYS[browser]
+        return _read_registry_tree("HKLM\\" + key), "HKLM\\" + key
+    if ctx.platform == "darwin":
+        path = Path(f"/Library/Managed Preferences/{MACOS_DOMAINS[browser]}.plist")
+        try:
+            return plistlib.loads(path.read_bytes()), str(path)
+        except (OSError, plistlib.InvalidFileException, ValueError):
+            return {}, None
+    folder = ctx.on_disk(CHROMIUM_POLICY_DIRS[browser])
+    merged: dict = {}
+    for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            data = json.loads(f.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            merged.update(data)
+    return merged, str(folder) if merged else None
+
+
+def _firefox_policies(ctx: Context) -> tuple[dict, str | None]:
+    platform = "win32" if ctx.windows else ("darwin" if ctx.platform == "darwin" else "linux")
+    for path in FIREFOX_POLICY_FILES[platform]:
+        p = ctx.on_disk(path)
+        try:
+            data = json.loads(p.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and isinstance(data.get("policies"), dict):
+            return data["policies"], str(p)
+    return {}, None
+
+
+def _read_registry_default(key: str) -> str | None:
+    try:
+        import winreg
+    except ImportError:
+        return None
+    hive, sub = key.split("\\", 1)
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE if hive == "HKLM"
+                            else winreg.HKEY_CURRENT_USER, sub) as k:
+            return winreg.QueryValueEx(k, "")[0]
+    except OSError:
+        return None
+
+
+def _read_registry_tree(key: str) -> dict:
+    """A Chromium policy key as a dict: values as they are, list policies (subkeys of
+    numbered values) as lists, 3rdparty as nested dicts."""
+    try:
+        import winreg
+    except ImportError:
+        return {}
+    hive, sub = key.split("\\", 1)
+
+    def walk(handle) -> dict | list:
+        out: dict = {}
+        i = 0
+        while True:
+            try:
+                name, value, _ = winreg.EnumValue(handle, i)
+            except OSError:
+                break
+            out[name] = value
+            i += 1
+        i = 0
+        while True:
+            try:
+                child = winreg.EnumKey(handle, i)
+            except OSError:
+                break
+            with winreg.OpenKey(handle, child) as h:
+                out[child] = walk(h)
+            i += 1
+        if out and all(k.isdigit() for k in out):
+            return [out[k] for k in sorted(out, key=int)]
+        return out
+
+    try:
+        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE if hive == "HKLM"
+                            else winreg.HKEY_CURRENT_USER, sub) as k:
+            tree = walk(k)
+    except OSError:
+        return {}
+    settings = tree.get("ExtensionSettings")
+    if isinstance(settings, str):  # ExtensionSettings is a JSON string in the registry
+        try:
+            tree["ExtensionSettings"] = json.loads(settings)
+        except ValueError:
+            tree["ExtensionSettings"] = {}
+    return tree if isinstance(tree, dict) else {}
+
+
+# -- the command --------------------------------------------------------------------------------
+
+def report_text(checks: list[Check], out=sys.stdout) -> None:
+    print(f"CPS Bridge {__version__} — diagnostic du poste ({sys.platform})", file=out)
+    for c in checks:
+        print(f"[{STATUS_LABEL[c.status]:9}] {c.message}", file=out)
+        if c.fix and c.status in ("warning", "error"):
+            print(f"{'':12}→ {c.fix}", file=out)
+    blocking = [c for c in checks if c.blocking]
+    if blocking:
+        print(f"\nRésultat : {len(blocking)} problème(s) empêchent la connexion par carte CPS.", file=out)
+    else:
+        print("\nRésultat : rien n'empêche la connexion par carte CPS.", file=out)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="cpsbridge-host diagnose",
+                                     description="Diagnostic du poste pour la connexion par carte CPS.")
+    parser.add_argument("--json", action="store_true", help="résultat en JSON (pour les outils)")
+    parser.add_argument("--hors-ligne", "--offline", dest="offline", action="store_true",
+                        help="ne pas tester l'accès au site")
+    parser.add_argument("--root", default="/", help="racine où lire les fichiers système")
+    try:
+        args = parser.parse_args(argv[1:])
+    except SystemExit as exc:
+        return int(exc.code or 0) and 2
+    checks = Diagnosis(Context(root=args.root), online=not args.offline).run()
+    blocking = [c.id for c in checks if c.blocking]
+    if args.json:
+        doc = {"version": __version__, "platform": sys.platform, "ok": not blocking,
+               "blocking": blocking,
+               "checks": [dict(asdict(c), blocking=c.blocking) for c in checks]}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+    else:
+        report_text(checks)
+    return 1 if blocking else 0

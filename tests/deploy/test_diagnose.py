@@ -1,0 +1,230 @@
+"""`cpsbridge-host diagnose --json` against real set-ups, each broken in one place: PC/SC
+service, reader, card, PKCS#11 module, certificates, manifests, policies, origins, site."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.testbed.hostproc import REPO, SOURCE_HOST
+from tests.testbed.pcsc import ATR_CPS3, ATR_VITALE, VirtualCard
+from tests.testbed.pki import HolderSpec
+from tests.testbed.site import SiteProcess
+from tests.testbed.softcard import make_cards
+
+SOON = HolderSpec("bientot", "899700777777", "LEGRAND", "MARIE", "Sage-femme", "CPS",
+                  token_serial="2900995272", valid_days=(-300, 10))
+
+
+@pytest.fixture(scope="module")
+def site(pki_dir, tmp_path_factory):
+    with SiteProcess(tmp_path_factory.mktemp("site"), pki_dir / "trust") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def one_card(pki, tmp_path_factory):
+    """A store with dupont's card only (the shared one also holds an expired card)."""
+    return make_cards(tmp_path_factory.mktemp("hsm-dupont"), pki, ["dupont"])
+
+
+@pytest.fixture(scope="module")
+def soon_card(pki, tmp_path_factory):
+    if "bientot" not in pki.holders:
+        pki.issue(SOON)
+    return make_cards(tmp_path_factory.mktemp("hsm-soon"), pki, ["bientot"])
+
+
+@pytest.fixture
+def cps3(pcscd):
+    card = VirtualCard(ATR_CPS3).insert(pcscd, 0)
+    yield card
+    card.remove()
+
+
+@pytest.fixture
+def env(one_card, pcscd, site, tmp_path) -> dict[str, str]:
+    """A workstation where everything is in place (once the test registers the host)."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("CPSBRIDGE_", "XDG_"))}
+    e.update(one_card.env())
+    e.update(pcscd.env)
+    e["HOME"] = str(tmp_path / "home")
+    e["CPSBRIDGE_ALLOWED_ORIGINS"] = site.origin
+    e["CPSBRIDGE_SYSTEM_CONFIG"] = str(tmp_path / "no-system-config.json")
+    e["REQUESTS_CA_BUNDLE"] = str(site.ca_cert_path)
+    return e
+
+
+def install(env: dict[str, str]) -> None:
+    r = subprocess.run([*SOURCE_HOST, "install", "--user"], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def diagnose(env: dict[str, str], *args: str) -> tuple[int, dict]:
+    r = subprocess.run([*SOURCE_HOST, "diagnose", "--json", *args], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r.returncode, json.loads(r.stdout)
+
+
+def by_id(doc: dict) -> dict[str, dict]:
+    return {c["id"]: c for c in doc["checks"]}
+
+
+def errors(doc: dict) -> set[str]:
+    return {c["id"] for c in doc["checks"] if c["status"] == "error"}
+
+
+def test_a_working_workstation_has_nothing_blocking(env, cps3, pki):
+    install(env)
+    code, doc = diagnose(env)
+    checks = by_id(doc)
+    assert (code, doc["ok"], doc["blocking"]) == (0, True, []), doc["blocking"]
+    assert checks["pcsc.card"]["details"]["cards"][0]["cardType"] == "CPS3"
+    module = checks["pkcs11.module"]
+    assert module["details"]["info"]["manufacturer"].startswith("SoftHSM")
+    cert = checks[f"certificate.{pki.holders['dupont'].certificate_id[:16]}"]
+    assert cert["status"] == "ok" and "DUPONT" in cert["message"]
+    assert cert["details"]["pin"] == "ok"
+    for browser in ("chromium", "firefox"):  # the two installed on this machine
+        assert checks[f"browser.{browser}"]["status"] == "ok"
+        assert checks[f"browser.{browser}"]["details"]["level"] == "utilisateur"
+    assert checks["site"]["status"] == "ok"
+    assert checks["origins"]["details"]["allowedOrigins"] == [env["CPSBRIDGE_ALLOWED_ORIGINS"]]
+    assert checks["log"]["details"]["path"].startswith(env["HOME"])
+
+
+def test_no_pcsc_service(env, tmp_path):
+    install(env)
+    env["PCSCLITE_CSOCK_NAME"] = str(tmp_path / "no-pcscd.comm")
+    code, doc = diagnose(env)
+    assert code == 1 and "pcsc.service" in errors(doc)
+    assert "pcscd" in by_id(doc)["pcsc.service"]["fix"]
+
+
+def test_reader_without_card(env):
+    install(env)
+    code, doc = diagnose(env)
+    assert code == 1 and errors(doc) == {"pcsc.card"}
+    assert "Insérez la carte CPS" in by_id(doc)["pcsc.card"]["fix"]
+
+
+def test_a_carte_vitale_is_not_a_cps_card(env, pcscd):
+    install(env)
+    card = VirtualCard(ATR_VITALE).insert(pcscd, 1)
+    try:
+        code, doc = diagnose(env)
+    finally:
+        card.remove()
+    check = by_id(doc)["pcsc.card"]
+    assert code == 1 and check["status"] == "error" and "VITALE" in check["message"]
+
+
+def test_no_pkcs11_module(env, cps3, tmp_path):
+    install(env)
+    env["CPSBRIDGE_PKCS11_MODULE"] = str(tmp_path / "libcps3_pkcs11_lux.so")
+    code, doc = diagnose(env)
+    assert code == 1 and errors(doc) == {"pkcs11.module"}
+    assert "Cryptolib CPS" in by_id(doc)["pkcs11.module"]["fix"]
+
+
+def test_module_without_any_card(env, cps3, tmp_path):
+    install(env)
+    empty = tmp_path / "softhsm-empty"
+    (empty / "tokens").mkdir(parents=True)
+    (empty / "softhsm2.conf").write_text(f"directories.tokendir = {empty / 'tokens'}\n"
+                                         "objectstore.backend = file\nlog.level = ERROR\n")
+    env["SOFTHSM2_CONF"] = str(empty / "softhsm2.conf")
+    code, doc = diagnose(env)
+    assert code == 1 and errors(doc) == {"pkcs11.tokens"}
+
+
+def test_expired_and_soon_expiring_certificates(env, cps3, cards, soon_card, pki):
+    install(env)
+    env.update(cards.env())  # the shared store holds an expired card among others
+    code, doc = diagnose(env)
+    expired = by_id(doc)[f"certificate.{pki.holders['expire'].certificate_id[:16]}"]
+    assert code == 1 and expired["status"] == "error" and "expiré" in expired["message"]
+    env.update(soon_card.env())
+    code, doc = diagnose(env)
+    soon = by_id(doc)[f"certificate.{pki.holders['bientot'].certificate_id[:16]}"]
+    assert code == 0 and soon["status"] == "warning" and "expire dans" in soon["message"]
+
+
+def test_no_manifest_then_a_manifest_naming_a_missing_program(env, cps3):
+    code, doc = diagnose(env)
+    assert code == 1 and errors(doc) == {"browser.chromium", "browser.firefox"}
+    assert "install" in by_id(doc)["browser.chromium"]["fix"]
+    install(env)
+    launcher = Path(env["HOME"]) / ".local/share/cpsbridge/cpsbridge-host"
+    launcher.unlink()
+    code, doc = diagnose(env)
+    assert errors(doc) == {"browser.chromium", "browser.firefox"}
+    assert "exécutable absent" in by_id(doc)["browser.firefox"]["message"]
+
+
+def test_a_manifest_that_does_not_allow_the_extension(env, cps3):
+    install(env)
+    path = Path(env["HOME"]) / ".config/chromium/NativeMessagingHosts/fr.viatrajectoire.cpsbridge.json"
+    manifest = json.loads(path.read_text())
+    manifest["allowed_origins"] = ["chrome-extension://aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/"]
+    path.write_text(json.dumps(manifest))
+    code, doc = diagnose(env)
+    assert errors(doc) == {"browser.chromium"}
+    assert "n'autorise pas" in by_id(doc)["browser.chromium"]["message"]
+
+
+def test_policies_that_block_native_hosts_or_the_extension(env, cps3, tmp_path):
+    install(env)
+    root = tmp_path / "root"
+    managed = root / "etc/chromium/policies/managed"
+    managed.mkdir(parents=True)
+    (managed / "hopital.json").write_text(json.dumps({
+        "NativeMessagingBlocklist": ["*"], "NativeMessagingUserLevelHosts": False,
+        "3rdparty": {"extensions": {"ojnpopkpgdnmkpgbnihogpenoomlejcb": {
+            "allowedOrigins": ["https://autre.example.fr"]}}}}))
+    firefox = root / "etc/firefox/policies"
+    firefox.mkdir(parents=True)
+    (firefox / "policies.json").write_text(json.dumps({"policies": {"ExtensionSettings": {
+        "*": {"installation_mode": "blocked"}}}}))
+    code, doc = diagnose(env, "--root", str(root))
+    checks = by_id(doc)
+    assert code == 1
+    assert errors(doc) == {"browser.chromium", "policy.chromium", "policy.firefox"}
+    assert "NativeMessagingUserLevelHosts" in checks["browser.chromium"]["message"]
+    assert "NativeMessagingBlocklist" in checks["policy.chromium"]["message"]
+    assert "ExtensionSettings" in checks["policy.firefox"]["message"]
+    assert checks["origins.chromium"]["details"]["missing"] == ["https://autre.example.fr"]
+
+
+def test_site_unreachable(env, cps3):
+    install(env)
+    env["CPSBRIDGE_ALLOWED_ORIGINS"] = "https://127.0.0.1:9"  # discard port: nothing listens
+    code, doc = diagnose(env)
+    assert code == 1 and errors(doc) == {"site"}
+    assert by_id(doc)["site"]["fix"]
+
+
+def test_a_broken_config_file_is_named_without_a_traceback(env, cps3, tmp_path):
+    install(env)
+    bad = tmp_path / "config.json"
+    bad.write_text('{"allowedOrigins": "not a list"}')
+    env["CPSBRIDGE_USER_CONFIG"] = str(bad)
+    code, doc = diagnose(env)
+    assert code == 1 and "config" in errors(doc)
+    assert str(bad) in by_id(doc)["config"]["message"]
+
+
+def test_text_report_is_in_french_with_fixes(env, tmp_path):
+    env["PCSCLITE_CSOCK_NAME"] = str(tmp_path / "no-pcscd.comm")
+    r = subprocess.run([*SOURCE_HOST, "diagnose", "--hors-ligne"], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1
+    assert "[ERREUR   ] Le service des cartes à puce (PC/SC) ne répond pas." in r.stdout
+    assert "→ Installez et démarrez le service pcscd" in r.stdout
+    assert "problème(s) empêchent la connexion" in r.stdout
