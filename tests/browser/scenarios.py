@@ -1,0 +1,219 @@
+"""The browser scenarios, run in each browser: test_chromium.py and test_firefox.py import
+them (FAMILY names the browser). Tests of one module share one browser and one site, and run
+in this order (the libéral account made by the first card login is used by the next ones)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.testbed.browser import (DIALOG_ALERT, DIALOG_CANCEL, DIALOG_PIN, TILE, TILE_ALERT,
+                                   TILE_STATUS, liberal_creation, type_pin)
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+PIN = "1234"
+EMAIL = "jean.dupont@cabinet.example.test"
+PASSWORD = "Cabinet2024test"
+USER = '[data-testid="utilisateur"]'
+LOGOUT = "form[action='/deconnexion'] button"
+
+
+def shot(tab, artifacts, browser, name):
+    return tab.screenshot(artifacts / f"{browser.family}-{name}.png")
+
+
+def open_home(browser, site):
+    tab = browser.open(site.url)
+    tab.wait_for(TILE)
+    return tab
+
+
+@pytest.fixture(scope="module")
+def dupont(pki) -> str:
+    """certificateId of Dr DUPONT's authentication certificate (the store holds every card
+    of the test bed, so the dialog asks which one)."""
+    return pki.holders["dupont"].certificate_id
+
+
+def choose(dialog, certificate_id):
+    """« Sélectionnez le certificat »: the choice carrying data-certificate-id."""
+    choice = f'[data-certificate-id="{certificate_id}"]'
+    dialog.wait_for(choice)
+    assert "Sélectionnez le certificat" in dialog.text("h2")
+    dialog.click(choice)
+    dialog.wait_for(DIALOG_PIN)
+
+
+def wait_logged_in(tab, timeout=60):
+    try:
+        tab.wait_url("/espace", timeout=timeout)
+    except TimeoutError as exc:
+        raise AssertionError(f"not logged in; tile says: {tab.text(TILE_ALERT)!r} / "
+                             f"{tab.text(TILE_STATUS)!r}") from exc
+
+
+def logout(tab):
+    if tab.count(LOGOUT):
+        tab.click(LOGOUT)
+        tab.wait(lambda: tab.count(TILE) > 0, "the home page after logout")
+
+
+def test_tile_names_the_card_in_the_reader(browser, site, fresh_host, artifacts):
+    tab = open_home(browser, site)
+    status = tab.wait_text(TILE_STATUS, "détectée", timeout=60)
+    # The store holds every card of the test bed: the tile names the first one listed.
+    names = ["Dr Jean DUPONT", "Claire MARTIN", "Dr Luc BERNARD", "Sophie PETIT", "Dr Paul ANCIEN",
+             "Dr Alice ROBERT"]
+    assert status in [f"Carte CPS de {n} détectée" for n in names], status
+    card = tab.evaluate("CpsBridge.status().then(s => s.card)")
+    assert card["holder"]["idNat"] and card["certificates"] >= 2 and "certificate" not in card
+    shot(tab, artifacts, browser, "accueil-tuile")
+    tab.close()
+
+
+def test_liberal_account_creation_from_the_card(browser, site, fresh_host, artifacts, dupont):
+    """Manual II.1: the first card login of a libéral creates the account."""
+    tab = open_home(browser, site)
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    dialog.wait_for(f'[data-certificate-id="{dupont}"]')
+    assert dialog.count("[data-certificate-id]") >= 2
+    assert "RPPS 99700367917" in dialog.text(f'[data-certificate-id="{dupont}"]')
+    shot(dialog, artifacts, browser, "dialogue-choix-certificat")
+    choose(dialog, dupont)
+    assert dialog.text("#origin") == site.origin
+    assert "Saisissez le code porteur" in dialog.text("h2")
+    assert dialog.evaluate('document.querySelector(\'input[name="pin"]\').type') == "password"
+    shot(dialog, artifacts, browser, "dialogue-code-porteur")
+    type_pin(dialog, PIN)
+    browser.wait_no_dialog()
+    liberal_creation(tab, EMAIL, PASSWORD)
+    assert tab.wait_text(USER, "DUPONT") == "Dr Jean DUPONT"
+    assert "Vous êtes connecté" in tab.text("body")
+    shot(tab, artifacts, browser, "compte-liberal-cree")
+    logout(tab)
+    tab.close()
+
+
+def test_card_login(browser, site, fresh_host, artifacts, dupont):
+    tab = open_home(browser, site)
+    tab.wait_text(TILE_STATUS, "détectée", timeout=60)
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    choose(dialog, dupont)
+    type_pin(dialog, PIN)
+    browser.wait_no_dialog()
+    wait_logged_in(tab)
+    assert tab.wait_text(USER, "DUPONT") == "Dr Jean DUPONT"
+    assert "Vous êtes connecté" in tab.text("body")
+    shot(tab, artifacts, browser, "connecte")
+    logout(tab)
+    tab.close()
+
+
+def test_wrong_pin_then_right(browser, site, fresh_host, artifacts, dupont):
+    tab = open_home(browser, site)
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    choose(dialog, dupont)
+    type_pin(dialog, "0000")
+    alert = dialog.wait_text(DIALOG_ALERT, "Code porteur incorrect")
+    assert alert == "Code porteur incorrect : il vous reste 2 essais."
+    assert dialog.evaluate('document.querySelector(\'input[name="pin"]\').value') == ""
+    shot(dialog, artifacts, browser, "dialogue-code-faux")
+    assert "/espace" not in tab.url()
+    type_pin(dialog, PIN)
+    browser.wait_no_dialog()
+    wait_logged_in(tab)
+    assert tab.wait_text(USER, "DUPONT") == "Dr Jean DUPONT"
+    logout(tab)
+    tab.close()
+
+
+def test_cancel_and_closing_the_dialog(browser, site, fresh_host, artifacts, dupont):
+    tab = open_home(browser, site)
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    choose(dialog, dupont)
+    dialog.click(DIALOG_CANCEL)
+    browser.wait_no_dialog()
+    assert tab.wait_text(TILE_ALERT, "annulée") == "Connexion par carte CPS annulée."
+    shot(tab, artifacts, browser, "annule")
+
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    dialog.wait_for("[data-certificate-id]")
+    dialog.close()  # the window's close button
+    browser.wait_no_dialog()
+    assert tab.wait_text(TILE_ALERT, "annulée") == "Connexion par carte CPS annulée."
+    assert "/espace" not in tab.url()
+    tab.close()
+
+
+def test_other_origins_get_nothing(browser, site, other_origins, fresh_host, artifacts):
+    tab = browser.open(other_origins["https"])
+    tab.wait(lambda: tab.evaluate("typeof CpsBridge") == "object", "the page library")
+    assert tab.evaluate("CpsBridge.status().then(r => 'answered', e => e.code)") \
+        == "ERR_CPS_ORIGIN_NOT_ALLOWED"
+    assert tab.evaluate("CpsBridge.authenticate('A'.repeat(44)).then(r => 'token', e => e.code)") \
+        == "ERR_CPS_ORIGIN_NOT_ALLOWED"
+    assert not browser.dialogs(), "no dialog for a site that is not allowed"
+    # http: the extension refuses even what the library would not send
+    tab.goto(other_origins["http"])
+    raw = ("new Promise(done => { addEventListener('message', e => { "
+           "if (e.data && e.data.cpsbridge === 'response') done(e.data.error && e.data.error.code); }); "
+           "postMessage({cpsbridge: 'request', requestId: 'raw-1', action: 'status'}, location.origin); })")
+    assert tab.evaluate(raw) == "ERR_CPS_INSECURE_CONTEXT"
+    assert tab.evaluate("CpsBridge.status().then(r => 'answered', e => e.code)") \
+        == "ERR_CPS_INSECURE_CONTEXT"
+    assert not browser.dialogs()
+    tab.close()
+
+
+def test_host_not_installed(browser, site, fresh_host, artifacts):
+    browser.uninstall_host()
+    fresh_host.stop_running()
+    try:
+        tab = open_home(browser, site)
+        status = tab.wait_text(TILE_STATUS, "pas installé", timeout=60)
+        assert status.startswith("Le module CPS Bridge n'est pas installé sur cet ordinateur.")
+        tab.click(TILE)
+        alert = tab.wait_text(TILE_ALERT, "pas installé")
+        assert alert.startswith("Le module CPS Bridge n'est pas installé sur cet ordinateur.")
+        assert not browser.dialogs()
+        shot(tab, artifacts, browser, "module-absent")
+    finally:
+        browser.install_host()
+    # installed again: the extension connects without a browser restart
+    tab.goto(site.url)
+    assert tab.wait_text(TILE_STATUS, "détectée", timeout=60).startswith("Carte CPS de ")
+    tab.close()
+
+
+@pytest.mark.pcsc
+def test_no_card_then_a_card_inserted(browser, site, pcscd, pki, fresh_host, artifacts,
+                                      tmp_path):
+    """A real reader (vpcd in the private pcscd) read by OpenSC: the dialog waits for the
+    card, then a simulated CPS3 of Dr DUPONT is inserted."""
+    from tests.testbed.cardsim import SimulatedCps3, opensc_env
+
+    fresh_host.set_override(opensc_env(pcscd, tmp_path / "opensc"))
+    fresh_host.stop_running()
+    tab = open_home(browser, site)
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    dialog.wait_text("h2", "Insérez votre carte CPS dans le lecteur", timeout=60)
+    shot(dialog, artifacts, browser, "dialogue-inserez-carte")
+    card = SimulatedCps3(pki.holders["dupont"], pin=PIN, puk="12345678")
+    card.insert(pcscd, 0)
+    try:
+        dialog.wait_for(DIALOG_PIN, timeout=60)
+        type_pin(dialog, PIN)
+        browser.wait_no_dialog(timeout=60)
+        wait_logged_in(tab)
+        assert tab.wait_text(USER, "DUPONT") == "Dr Jean DUPONT"
+        shot(tab, artifacts, browser, "connecte-carte-inseree")
+        logout(tab)
+    finally:
+        card.remove()
+    tab.close()
