@@ -65,6 +65,7 @@ class Pkcs11Card:
         self._index: dict[str, _Entry] = {}
         self._pin_ranges: dict[tuple[int, str], tuple[int, int]] = {}
         self._mechanisms: dict[tuple[int, str], set] = {}
+        self._working_mechanism: dict[str, Any] = {}  # certificateId -> the mechanism its key took
         self._last_refresh = 0.0
 
     # -- module ---------------------------------------------------------------------------
@@ -259,21 +260,33 @@ class Pkcs11Card:
         except Exception:
             return "countLow"  # the token did refuse the PIN; flags could not be read back
 
-    @staticmethod
-    def _sign_with(key, entry: _Entry, mechanisms: set, message_for: MessageFor):
+    def _sign_with(self, key, entry: _Entry, mechanisms: set, message_for: MessageFor):
+        import pkcs11
         from pkcs11 import MGF, Mechanism
 
         if entry.key_type == "rsa":
             message = message_for("sha256")
-            if Mechanism.SHA256_RSA_PKCS in mechanisms:
-                return "RS256", key.sign(message, mechanism=Mechanism.SHA256_RSA_PKCS)
-            if Mechanism.RSA_PKCS in mechanisms:
-                digest = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
-                return "RS256", key.sign(digest, mechanism=Mechanism.RSA_PKCS)
-            if Mechanism.SHA256_RSA_PKCS_PSS in mechanisms:
-                return "PS256", key.sign(message, mechanism=Mechanism.SHA256_RSA_PKCS_PSS,
-                                         mechanism_param=(Mechanism.SHA256, MGF.SHA256, 32))
-            raise CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reason": "no RSA signature mechanism"})
+            digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
+            # A slot's mechanism list is not the key's: OpenSC lists CKM_SHA256_RSA_PKCS
+            # but a CPS authentication key accepts only CKM_RSA_PKCS. Try in order, skip a
+            # mechanism the key refuses, and remember what worked for this key.
+            ways = [("RS256", Mechanism.SHA256_RSA_PKCS, message, None),
+                    ("RS256", Mechanism.RSA_PKCS, digest_info, None),
+                    ("PS256", Mechanism.SHA256_RSA_PKCS_PSS, message,
+                     (Mechanism.SHA256, MGF.SHA256, 32))]
+            ways = [w for w in ways if w[1] in mechanisms]
+            known = self._working_mechanism.get(entry.certificate.certificate_id)
+            ways.sort(key=lambda w: w[1] != known)
+            for algorithm, mechanism, data, param in ways:
+                try:
+                    value = key.sign(data, mechanism=mechanism, mechanism_param=param)
+                except (pkcs11.exceptions.MechanismInvalid, pkcs11.exceptions.FunctionNotSupported,
+                        pkcs11.exceptions.MechanismParamInvalid,
+                        pkcs11.exceptions.KeyTypeInconsistent):
+                    continue
+                self._working_mechanism[entry.certificate.certificate_id] = mechanism
+                return algorithm, value
+            raise CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reason": "no RSA signature mechanism accepted"})
         if entry.key_type == "ec":
             if entry.curve == "secp384r1":
                 alg, hash_name = "ES384", "sha384"

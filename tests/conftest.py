@@ -11,6 +11,9 @@ import pytest
 from tests.testbed.pki import TestPKI
 from tests.testbed.softcard import SoftHsm, make_cards
 
+# The simulated CPS3 (tests/testbed/cardsim): insert_card, cardsim_env, simulated_card.
+pytest_plugins = ["tests.testbed.cardsim.fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 

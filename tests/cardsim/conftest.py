@@ -1,9 +1,2 @@
-"""The simulated-card fixtures (simulated_card, insert_card, cardsim_env) for this suite."""
-
-from tests.testbed.cardsim.fixtures import (  # noqa: F401  (fixtures and hook, by name)
-    cardsim_dir,
-    cardsim_env,
-    insert_card,
-    pytest_runtest_makereport,
-    simulated_card,
-)
+"""The simulated-card fixtures (simulated_card, insert_card, cardsim_env) come from
+tests/testbed/cardsim/fixtures.py, loaded for every suite by the root conftest."""

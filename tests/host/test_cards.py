@@ -1,8 +1,8 @@
 """list-certificates and authenticate against a real PKCS#11 card.
 
 `backend` runs the same suite on each middleware the host may meet: SoftHSM2 tokens
-laid out like a CPS3, and (tests/cardsim) a simulated CPS3 in a PC/SC reader read by
-OpenSC's module.
+laid out like a CPS3, and a simulated CPS3 (tests/testbed/cardsim) in the private pcscd's
+reader, read by OpenSC's PKCS#11 module.
 """
 
 from __future__ import annotations
@@ -37,17 +37,26 @@ def verify_token(token: dict, origin: str, nonce: str, public_key=None) -> None:
         raise AssertionError(f"unexpected algorithm {token['algorithm']}")
 
 
-@pytest.fixture(params=["softhsm"])
-def backend(request, host_env, pki):
-    """(host environment, holder slug) of a card holding dupont's credentials."""
+class Backend:
+    def __init__(self, name: str, env: dict, reader: str | None):
+        self.name, self.env, self.reader = name, env, reader
+
+
+@pytest.fixture(params=["softhsm", "cardsim"])
+def backend(request, host_env) -> Backend:
+    """A host environment whose middleware shows Dr DUPONT's card (code porteur 1234)."""
     if request.param == "softhsm":
-        return host_env
-    raise AssertionError(request.param)
+        return Backend("softhsm", host_env, None)
+    insert_card, cardsim_env = (request.getfixturevalue(n) for n in ("insert_card", "cardsim_env"))
+    insert_card("dupont", 0)
+    env = {k: v for k, v in host_env.items() if k != "SOFTHSM2_CONF"}
+    env.update(cardsim_env)
+    return Backend("cardsim", env, "Virtual PCD 00 00")
 
 
 @pytest.fixture
 def card_host(backend):
-    with HostProcess(backend) as h:
+    with HostProcess(backend.env) as h:
         yield h
 
 
@@ -56,7 +65,7 @@ def pin_status(h: HostProcess, certificate_id: str) -> str:
     return next(c for c in certs if c["certificateId"] == certificate_id)["pin"]["status"]
 
 
-def test_lists_the_authentication_certificate_only(card_host, pki):
+def test_lists_the_authentication_certificate_only(card_host, pki, backend):
     dupont = pki.holders["dupont"]
     certs = card_host.request("list-certificates")["result"]["certificates"]
     mine = [c for c in certs if c["holder"]["idNat"] == "899700367917"]
@@ -67,7 +76,8 @@ def test_lists_the_authentication_certificate_only(card_host, pki):
     assert c["holder"] == {"idNat": "899700367917", "idType": "RPPS", "rpps": "99700367917",
                            "adeli": None, "familyName": "DUPONT", "givenName": "JEAN",
                            "title": "Médecin", "cardType": "CPS"}
-    assert c["tokenLabel"] == "CPS3v3-2900995266"
+    assert c["tokenLabel"].startswith("CPS3v3-2900995266")  # OpenSC appends its PIN's label
+    assert c["reader"] == backend.reader
     assert c["pin"]["status"] == "ok" and c["pin"]["pinPad"] is False
     assert c["pin"]["minLength"] == 4
     assert c["notAfter"] == dupont.auth_cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
