@@ -236,6 +236,259 @@ def build_extension(args: argparse.Namespace) -> None:
         say(f"release build: {out / name} ({len(data)} bytes)")
 
 
+# -- host: the frozen native host (PyInstaller, one folder, console build) --------------------
+# Never a debug build: the bootloader's debug output goes to stdout, which carries frames.
+
+HOST_DIST = DIST / "host"
+HOST_EXE = HOST_DIST / ("cpsbridge-host.exe" if sys.platform.startswith("win") else "cpsbridge-host")
+HOST_ENTRY = ROOT / "packaging" / "pyinstaller" / "cpsbridge-host.py"
+# Modules imported by name at run time (importlib), which PyInstaller cannot see.
+HOST_HIDDEN_IMPORTS = ["host.registration", "host.diagnose",
+                       *(f"pkcs11.util.{m}" for m in ("dh", "dsa", "ec", "rsa", "x509")),
+                       "asn1crypto.keys", "asn1crypto.x509"]
+# Data files the frozen host reads through sys._MEIPASS: (source, folder inside the bundle).
+HOST_DATA = [("host/errors.json", "host"), ("manifests/templates", "manifests/templates"),
+             ("extension/ids.json", "extension")]
+
+
+def host_sources() -> list[Path]:
+    paths = [HOST_ENTRY, ROOT / "requirements.txt"]
+    paths += sorted((ROOT / "host").rglob("*.py")) + [ROOT / "host" / "errors.json"]
+    paths += sorted((ROOT / "manifests" / "templates").glob("*.json"))
+    return paths + [ROOT / "extension" / "ids.json"]
+
+
+def host_is_stale() -> bool:
+    if not HOST_EXE.exists():
+        return True
+    built = HOST_EXE.stat().st_mtime
+    return any(p.stat().st_mtime > built for p in host_sources() if p.exists())
+
+
+def _host_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--if-stale", action="store_true",
+                   help="do nothing when dist/host is newer than every source")
+
+
+@command("host", help="freeze the native host into dist/host/ (PyInstaller one-folder)",
+         configure=_host_options, in_all=True)
+def build_host(args: argparse.Namespace) -> None:
+    import subprocess
+
+    if getattr(args, "if_stale", False) and not host_is_stale():
+        say(f"up to date: {HOST_EXE.relative_to(ROOT)}")
+        return
+    work = ROOT / "build" / "pyinstaller"
+    sep = ";" if sys.platform.startswith("win") else ":"
+    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--onedir", "--console",
+           "--log-level", "WARN", "--name", "cpsbridge-host", "--paths", str(ROOT),
+           "--distpath", str(work / "dist"), "--workpath", str(work / "work"),
+           "--specpath", str(work)]
+    for module in HOST_HIDDEN_IMPORTS:
+        cmd += ["--hidden-import", module]
+    for src, dest in HOST_DATA:
+        cmd += ["--add-data", f"{ROOT / src}{sep}{dest}"]
+    for unused in ("tkinter", "cryptography", "pydantic", "pydantic_core", "server", "tests"):
+        cmd += ["--exclude-module", unused]
+    say("PyInstaller: freezing the host (about a minute)")
+    r = subprocess.run([*cmd, str(HOST_ENTRY)], cwd=ROOT)
+    if r.returncode != 0:
+        raise SystemExit(f"PyInstaller failed (exit {r.returncode})")
+    if HOST_DIST.exists():
+        shutil.rmtree(HOST_DIST)
+    shutil.move(str(work / "dist" / "cpsbridge-host"), str(HOST_DIST))
+    say(f"frozen host: {HOST_EXE.relative_to(ROOT)}")
+
+
+# -- manifests: host manifests per OS, and the enterprise policy templates ---------------------
+
+POLICIES = ROOT / "manifests" / "policies"
+CHROME_UPDATE_URL = "https://clients2.google.com/service/update2/crx"
+EDGE_UPDATE_URL = "https://edge.microsoft.com/extensionwebstorebase/v1/crx"
+
+
+def _firefox_install_url(addon_id: str) -> str:
+    return f"https://addons.mozilla.org/firefox/downloads/latest/{addon_id}/latest.xpi"
+
+
+def _check_against_schema(value, schema: dict, where: str) -> None:
+    """The managed-storage data must fit extension/managed_schema.json (the one schema)."""
+    kind = schema.get("type")
+    ok = {"object": dict, "array": list, "string": str}.get(kind)
+    if ok is None or not isinstance(value, ok):
+        raise SystemExit(f"{where}: {value!r} is not of type {kind} (extension/managed_schema.json)")
+    if kind == "object":
+        props = schema.get("properties", {})
+        for key, item in value.items():
+            if key not in props:
+                raise SystemExit(f"{where}: {key} is not in extension/managed_schema.json")
+            _check_against_schema(item, props[key], f"{where}.{key}")
+    if kind == "array":
+        for i, item in enumerate(value):
+            _check_against_schema(item, schema["items"], f"{where}[{i}]")
+
+
+def managed_storage() -> dict:
+    """What IT gives the extension through managed storage: the allowed origins, to which a
+    hospital adds its own (the host's allowedOrigins must list the same)."""
+    from host.config import PRODUCTION_ORIGINS
+
+    data = {"allowedOrigins": list(PRODUCTION_ORIGINS)}
+    schema = json.loads((EXTENSION / "managed_schema.json").read_text("utf-8"))
+    _check_against_schema(data, schema, "managed storage")
+    return data
+
+
+def _chromium_policy(ext_id: str, update_url: str) -> dict:
+    from host import HOST_NAME
+
+    return {
+        "ExtensionInstallForcelist": [f"{ext_id};{update_url}"],
+        "ExtensionSettings": {ext_id: {"installation_mode": "force_installed",
+                                       "update_url": update_url, "toolbar_pin": "force_pinned"}},
+        "NativeMessagingAllowlist": [HOST_NAME],
+        "3rdparty": {"extensions": {ext_id: managed_storage()}},
+    }
+
+
+def _reg_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _reg_file(key: str, policy: dict, ext_id: str) -> bytes:
+    """A .reg file (UTF-16 with BOM, CRLF, as regedit writes them) for one browser's policies:
+    list policies are subkeys of numbered values; ExtensionSettings is a JSON string."""
+    lines = ["Windows Registry Editor Version 5.00", ""]
+
+    def section(path: str, values: dict[str, str]) -> None:
+        lines.append(f"[HKEY_LOCAL_MACHINE\\{path}]")
+        lines.extend(f"{_reg_string(k)}={_reg_string(v)}" for k, v in values.items())
+        lines.append("")
+
+    section(key, {"ExtensionSettings": json.dumps(policy["ExtensionSettings"], separators=(",", ":"))})
+    for name in ("ExtensionInstallForcelist", "NativeMessagingAllowlist"):
+        section(f"{key}\\{name}", {str(i): v for i, v in enumerate(policy[name], 1)})
+    for name, items in policy["3rdparty"]["extensions"][ext_id].items():
+        section(f"{key}\\3rdparty\\extensions\\{ext_id}\\policy\\{name}",
+                {str(i): v for i, v in enumerate(items, 1)})
+    return ("\r\n".join(lines)).encode("utf-16")
+
+
+def policy_files() -> dict[str, bytes]:
+    """manifests/policies/…: generated from extension/ids.json and managed_schema.json."""
+    ids = json.loads((EXTENSION / "ids.json").read_text("utf-8"))
+    chrome = _chromium_policy(ids["chromium"], CHROME_UPDATE_URL)
+    edge = _chromium_policy(ids["edge"], EDGE_UPDATE_URL)
+    firefox = {"policies": {
+        "ExtensionSettings": {ids["firefox"]: {"installation_mode": "force_installed",
+                                               "install_url": _firefox_install_url(ids["firefox"])}},
+        "3rdparty": {"Extensions": {ids["firefox"]: managed_storage()}}}}
+    text = lambda d: (json.dumps(d, ensure_ascii=False, indent=2) + "\n").encode()  # noqa: E731
+    return {
+        "linux/chrome.json": text(chrome),
+        "linux/edge.json": text(edge),
+        "windows/chrome.reg": _reg_file(r"SOFTWARE\Policies\Google\Chrome", chrome, ids["chromium"]),
+        "windows/edge.reg": _reg_file(r"SOFTWARE\Policies\Microsoft\Edge", edge, ids["edge"]),
+        "firefox/policies.json": text(firefox),
+    }
+
+
+def policies_up_to_date() -> list[str]:
+    return [name for name, data in policy_files().items()
+            if not (POLICIES / name).is_file() or (POLICIES / name).read_bytes() != data]
+
+
+@command("policies", help="generate the enterprise policy templates in manifests/policies/")
+def build_policies(args: argparse.Namespace) -> None:
+    for name, data in policy_files().items():
+        path = POLICIES / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        say(f"wrote {path.relative_to(ROOT)}")
+
+
+@command("manifests", help="host manifests per OS into dist/manifests/, policies into dist/policies/",
+         in_all=True)
+def build_manifests(args: argparse.Namespace) -> None:
+    from host import HOST_NAME
+    from host.manifests import INSTALLED_HOST, render
+
+    stale = policies_up_to_date()
+    if stale:
+        raise SystemExit(f"out of date: manifests/policies/{stale}: run `python build.py policies`")
+    for os_name, host_path in INSTALLED_HOST.items():
+        for family in ("chromium", "firefox"):
+            path = DIST / "manifests" / os_name / f"{HOST_NAME}.{family}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(render(family, host_path), ensure_ascii=False, indent=2) + "\n",
+                            "utf-8")
+    if (DIST / "policies").exists():
+        shutil.rmtree(DIST / "policies")
+    shutil.copytree(POLICIES, DIST / "policies")
+    say("host manifests: dist/manifests/{linux,macos,windows}/; policies: dist/policies/")
+
+
+# -- deb: the Debian package (frozen host, system manifests, policy templates) ------------------
+
+DEB_PACKAGE = "cpsbridge"
+
+
+def _deb_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=None, help="output folder (default dist/)")
+
+
+def deb_control(version: str, arch: str, installed_kb: int) -> str:
+    return (f"Package: {DEB_PACKAGE}\nVersion: {version}\nArchitecture: {arch}\n"
+            "Maintainer: CPS Bridge <cpsbridge@viatrajectoire.fr>\n"
+            "Depends: pcscd, libpcsclite1\nRecommends: opensc-pkcs11\n"
+            f"Section: utils\nPriority: optional\nInstalled-Size: {installed_kb}\n"
+            "Description: CPS Bridge - connexion par carte CPS a ViaTrajectoire\n"
+            " Module natif des extensions CPS Bridge pour Chrome, Chromium, Edge, Brave et\n"
+            " Firefox : lit la carte CPS (PC/SC, PKCS#11) et signe le defi de connexion.\n"
+            " Outils : cpsbridge-host diagnose, cpsbridge-host install.\n")
+
+
+@command("deb", help="build dist/cpsbridge_<version>_<arch>.deb (needs dpkg-deb)",
+         configure=_deb_options, in_all=True)
+def build_deb(args: argparse.Namespace) -> None:
+    import subprocess
+
+    from host import __version__
+    from host.manifests import INSTALLED_HOST
+    from host.registration import main as registration
+
+    if not shutil.which("dpkg-deb"):
+        raise SystemExit("dpkg-deb is missing (Debian package dpkg-dev; ./run setup installs it)")
+    build_host(argparse.Namespace(if_stale=True))
+    stage = ROOT / "build" / "deb" / DEB_PACKAGE
+    if stage.exists():
+        shutil.rmtree(stage)
+    host_dir = stage / INSTALLED_HOST["linux"].lstrip("/").rsplit("/", 1)[0]
+    shutil.copytree(HOST_DIST, host_dir, symlinks=True)
+    (stage / "usr" / "bin").mkdir(parents=True)
+    os.symlink(INSTALLED_HOST["linux"], stage / "usr" / "bin" / "cpsbridge-host")
+    # The system manifests, laid out by the same code as `cpsbridge-host install --system`.
+    status = registration(["install", "--system", "--root", str(stage),
+                           "--host-path", INSTALLED_HOST["linux"]])
+    if status != 0:
+        raise SystemExit("staging the system manifests failed")
+    shutil.copytree(POLICIES, stage / "usr" / "share" / DEB_PACKAGE / "policies")
+    for path in stage.rglob("*"):
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+    size_kb = sum(p.stat().st_size for p in stage.rglob("*") if p.is_file() and not p.is_symlink()) // 1024
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    (stage / "DEBIAN").mkdir()
+    (stage / "DEBIAN" / "control").write_text(deb_control(__version__, arch, size_kb), "utf-8")
+    out = (args.out or DIST) / f"{DEB_PACKAGE}_{__version__}_{arch}.deb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, SOURCE_DATE_EPOCH="315532800")
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(stage), str(out)],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+    say(f"Debian package: {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+
+
 if __name__ == "__main__":
     os.chdir(ROOT)
     sys.exit(main())

@@ -9,6 +9,14 @@ from typing import Literal
 
 Family = Literal["chromium", "firefox"]
 
+# Where the packages (.deb, MSI, macOS pkg) install the frozen host: the manifests they
+# ship name these paths.
+INSTALLED_HOST = {
+    "linux": "/opt/cpsbridge/cpsbridge-host",
+    "windows": "C:\\Program Files\\CPS Bridge\\cpsbridge-host.exe",
+    "macos": "/Library/Application Support/CPS Bridge/cpsbridge-host",
+}
+
 
 def _resource_root() -> Path:
     # Frozen (PyInstaller) builds carry the templates and ids beside the executable.

@@ -17,6 +17,13 @@ SOURCE_HOST = [str(REPO / ".venv" / "bin" / "python"), "-m", "host"]
 CHROME_ARGS = ["chrome-extension://ojnpopkpgdnmkpgbnihogpenoomlejcb/"]
 
 
+def host_command() -> list[str]:
+    """The host under test: the executable named by CPSBRIDGE_TEST_HOST (e.g. the frozen
+    dist/host/cpsbridge-host, see tests/deploy/test_frozen.py), else the source host."""
+    chosen = os.environ.get("CPSBRIDGE_TEST_HOST")
+    return [chosen] if chosen else SOURCE_HOST
+
+
 def encode(obj) -> bytes:
     body = json.dumps(obj).encode()
     return struct.pack("=I", len(body)) + body
@@ -28,7 +35,7 @@ class HostProcess:
 
     def __init__(self, env: dict[str, str], command: list[str] | None = None,
                  args: list[str] | None = None, cwd: Path = REPO):
-        self.proc = subprocess.Popen([*(command or SOURCE_HOST), *(args or CHROME_ARGS)],
+        self.proc = subprocess.Popen([*(command or host_command()), *(args or CHROME_ARGS)],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env, cwd=cwd)
         self.responses: dict[str, queue.Queue] = {}
@@ -111,7 +118,7 @@ class HostProcess:
 def one_shot(env: dict[str, str], message: dict, command: list[str] | None = None,
              timeout: float = 30) -> tuple[list[dict], int, bytes]:
     """sendNativeMessage style: one frame in, stdin closed, read all out."""
-    p = subprocess.run([*(command or SOURCE_HOST), *CHROME_ARGS], input=encode(message),
+    p = subprocess.run([*(command or host_command()), *CHROME_ARGS], input=encode(message),
                        capture_output=True, env=env, timeout=timeout, cwd=REPO)
     frames, data = [], p.stdout
     while len(data) >= 4:
