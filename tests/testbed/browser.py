@@ -365,9 +365,12 @@ class BiDi:
     """A WebDriver BiDi session over one websocket, with a reader thread."""
 
     def __init__(self, url: str):
+        import contextlib
+
         from websockets.sync.client import connect
 
-        self.ws = connect(url, max_size=64 * 1024 * 1024, open_timeout=20)
+        self._stack = contextlib.ExitStack()
+        self.ws = self._stack.enter_context(connect(url, max_size=64 * 1024 * 1024, open_timeout=20))
         self.ids = itertools.count(1)
         self.waiting: dict[int, dict] = {}
         self.cond = threading.Condition()
@@ -377,8 +380,8 @@ class BiDi:
 
     def _read(self) -> None:
         try:
-            for raw in self.ws:
-                msg = json.loads(raw)
+            while True:
+                msg = json.loads(self.ws.recv())
                 with self.cond:
                     if "id" in msg and msg.get("type") in ("success", "error"):
                         self.waiting[msg["id"]] = msg
@@ -406,7 +409,7 @@ class BiDi:
 
     def close(self) -> None:
         try:
-            self.ws.close()
+            self._stack.close()
         except Exception:
             pass
 
