@@ -242,17 +242,12 @@ def build_extension(args: argparse.Namespace) -> None:
 HOST_DIST = DIST / "host"
 HOST_EXE = HOST_DIST / ("cpsbridge-host.exe" if sys.platform.startswith("win") else "cpsbridge-host")
 HOST_ENTRY = ROOT / "packaging" / "pyinstaller" / "cpsbridge-host.py"
-# Modules imported by name at run time (importlib), which PyInstaller cannot see.
-HOST_HIDDEN_IMPORTS = ["host.registration", "host.diagnose",
-                       *(f"pkcs11.util.{m}" for m in ("dh", "dsa", "ec", "rsa", "x509")),
-                       "asn1crypto.keys", "asn1crypto.x509"]
-# Data files the frozen host reads through sys._MEIPASS: (source, folder inside the bundle).
-HOST_DATA = [("host/errors.json", "host"), ("manifests/templates", "manifests/templates"),
-             ("extension/ids.json", "extension")]
+# The recipe: hidden imports, data files, runtime hooks left out (see its comments).
+HOST_SPEC = ROOT / "packaging" / "pyinstaller" / "cpsbridge-host.spec"
 
 
 def host_sources() -> list[Path]:
-    paths = [HOST_ENTRY, ROOT / "requirements.txt"]
+    paths = [HOST_ENTRY, HOST_SPEC, ROOT / "requirements.txt"]
     paths += sorted((ROOT / "host").rglob("*.py")) + [ROOT / "host" / "errors.json"]
     paths += sorted((ROOT / "manifests" / "templates").glob("*.json"))
     return paths + [ROOT / "extension" / "ids.json"]
@@ -279,19 +274,10 @@ def build_host(args: argparse.Namespace) -> None:
         say(f"up to date: {HOST_EXE.relative_to(ROOT)}")
         return
     work = ROOT / "build" / "pyinstaller"
-    sep = ";" if sys.platform.startswith("win") else ":"
-    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--onedir", "--console",
-           "--log-level", "WARN", "--name", "cpsbridge-host", "--paths", str(ROOT),
-           "--distpath", str(work / "dist"), "--workpath", str(work / "work"),
-           "--specpath", str(work)]
-    for module in HOST_HIDDEN_IMPORTS:
-        cmd += ["--hidden-import", module]
-    for src, dest in HOST_DATA:
-        cmd += ["--add-data", f"{ROOT / src}{sep}{dest}"]
-    for unused in ("tkinter", "cryptography", "pydantic", "pydantic_core", "server", "tests"):
-        cmd += ["--exclude-module", unused]
-    say("PyInstaller: freezing the host (about a minute)")
-    r = subprocess.run([*cmd, str(HOST_ENTRY)], cwd=ROOT)
+    cmd = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN",
+           "--distpath", str(work / "dist"), "--workpath", str(work / "work"), str(HOST_SPEC)]
+    say("PyInstaller: freezing the host")
+    r = subprocess.run(cmd, cwd=ROOT)
     if r.returncode != 0:
         raise SystemExit(f"PyInstaller failed (exit {r.returncode})")
     if HOST_DIST.exists():
