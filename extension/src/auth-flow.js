@@ -297,14 +297,18 @@ export class AuthFlow {
     clearTimeout(this.timer);
     if (this.unlisten) this.unlisten();
     if (this.listRequestId) this.native.cancel(this.listRequestId);
-    if (!keepWindow && !this.windowClosed) {
-      try {
-        this.ui.close();
-      } catch {
-        // already closed
-      }
-    }
+    // The page hears first; the window closes right after (closing it first delays the
+    // answer behind the window's teardown).
     if (ok) this._resolve(value);
     else this._reject(value);
+    if (!keepWindow && !this.windowClosed) {
+      setTimeout(() => {
+        try {
+          this.ui.close();
+        } catch {
+          // already closed
+        }
+      }, 0);
+    }
   }
 }

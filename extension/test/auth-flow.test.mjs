@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NativePort } from "../src/native-port.js";
 import { AuthFlow, pinIsWellFormed, userTimeout } from "../src/auth-flow.js";
-import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, tick } from "./fakes.mjs";
+import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, soon, tick } from "./fakes.mjs";
 
 const ORIGIN = "https://trajectoire.sante-ra.fr";
 
@@ -41,6 +41,7 @@ test("one certificate: straight to the PIN; the PIN goes to authenticate with th
   assert.equal(pinView.certificate.certificate, undefined, "the DER stays in the background");
   dialog.user({ type: "pin", pin: "1234" });
   assert.deepEqual(await result, TOKEN);
+  await soon();
   assert.deepEqual(seen, [{ challengeNonce: NONCE, origin: ORIGIN, certificateId: "a".repeat(64),
                             pin: "1234" }]);
   assert.equal(dialog.closed, 1);
@@ -177,7 +178,7 @@ test("cancel while waiting for a card: the host's wait is cancelled, the page to
   const waiting = host.sent.filter((m) => m.command === "list-certificates").at(-1);
   dialog.user({ type: "cancel" });
   await assert.rejects(result, (e) => e.code === "ERR_CPS_USER_CANCELLED");
-  await tick();
+  await soon();
   assert.deepEqual(host.sent.at(-1).arguments, { requestId: waiting.id });
   assert.equal(dialog.closed, 1);
   native.close();
@@ -201,6 +202,7 @@ test("no answer from the user in time: ERR_CPS_USER_TIMEOUT", async (t) => {
   await dialog.waitFor("pin");
   t.mock.timers.tick(30000);
   await assert.rejects(result, (e) => e.code === "ERR_CPS_USER_TIMEOUT");
+  t.mock.timers.tick(1); // the window closes right after the page is told
   assert.equal(dialog.closed, 1);
   native.close();
 });

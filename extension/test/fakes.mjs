@@ -138,4 +138,6 @@ export class FakeDialog {
 }
 
 export const tick = () => new Promise((r) => setImmediate(r));
+/** After the timers of 0 ms (the dialog closes right after the page is answered). */
+export const soon = () => new Promise((r) => setTimeout(r, 5));
 export const NONCE = "n".repeat(43) + "=";
