@@ -22,11 +22,14 @@ DEFAULT_DATA = REPO / ".state" / "site"
 def serve(argv: list[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m server.site",
                                 description="Site de référence ViaTrajectoire (connexion par carte CPS).")
-    p.add_argument("--port", type=int, default=8443)
+    p.add_argument("--port", type=int, default=8443, help="port HTTPS (8443 par défaut)")
     p.add_argument("--bind", default="127.0.0.1", help="adresse d'écoute (127.0.0.1 par défaut)")
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--trust", type=Path, default=DEFAULT_TRUST)
-    p.add_argument("--revocation", choices=("hard", "soft", "off"), default="hard")
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help="dossier des données : comptes, sessions, certificat TLS, boîte d'envoi")
+    p.add_argument("--trust", type=Path, default=DEFAULT_TRUST,
+                   help="dossier des autorités de confiance (IGC-Santé par défaut)")
+    p.add_argument("--revocation", choices=("hard", "soft", "off"), default="hard",
+                   help="contrôle de révocation des cartes (hard par défaut)")
     p.add_argument("--origin", help="origine du site (par défaut https://localhost:PORT)")
     p.add_argument("--otp-interval-days", type=float, default=30.0,
                    help="intervalle entre deux demandes de code de confirmation")
@@ -44,7 +47,12 @@ def serve(argv: list[str]) -> int:
     from .app import create_app
     from .server import run
 
-    run(create_app(config), config, a.bind, a.port)
+    try:
+        run(create_app(config), config, a.bind, a.port)
+    except OSError as e:  # port taken, address not available
+        print(f"Erreur : impossible d'écouter sur {a.bind}:{a.port} ({e.strerror or e}).",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -6,6 +6,7 @@ import logging
 import ssl
 
 import re
+import socket
 
 from flask import Flask
 from werkzeug.serving import WSGIRequestHandler, make_server
@@ -30,8 +31,18 @@ def run(app: Flask, config: SiteConfig, bind: str, port: int) -> None:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.load_cert_chain(cert, key)
+    # Bound here, not by werkzeug, so that a taken port is our OSError (a French message in
+    # __main__) rather than werkzeug's English text and exit.
+    listener = socket.socket(socket.AF_INET6 if ":" in bind else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((bind, port))
+        listener.listen(128)
+    except OSError:
+        listener.close()
+        raise
     server = make_server(bind, port, app, threaded=True, ssl_context=ctx,
-                         request_handler=RedactingHandler)
+                         request_handler=RedactingHandler, fd=listener.fileno())
     log.info("site ViaTrajectoire de référence : %s (écoute %s:%d, certificat %s)",
              config.origin, bind, server.port, cert)
     # One line on stdout that launchers wait for.
