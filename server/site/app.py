@@ -43,6 +43,7 @@ def create_app(config: SiteConfig, card_auth=None) -> Flask:
     app.context_processor(lambda: {"boite_mail": outbox_page})
     app.before_request(web.before)
     app.after_request(web.after)
+    app.after_request(web.security_headers)
     app.teardown_appcontext(web.teardown)
     app.register_error_handler(web.Refusal, _refusal)
     app.register_error_handler(HTTPException, _http_error)

@@ -107,3 +107,12 @@ def test_link_secrets_stay_out_of_the_log(site, browser):
     assert browser.get(link).status_code == 200
     assert "/mot-de-passe/definir/…" in site.log()
     assert secret not in site.log()
+
+
+def test_security_headers(browser):
+    for path in ("/", "/static/connexion.js", "/nulle-part"):
+        headers = browser.get(path).headers
+        assert "script-src 'self'" in headers["Content-Security-Policy"], path
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+        assert headers["Referrer-Policy"] == "no-referrer", path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
