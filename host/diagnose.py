@@ -293,6 +293,15 @@ class Diagnosis:
                          packaging=kind)
                 continue
             found = self._manifest_locations(browser)
+            policy = self._chromium_policy(browser) if FAMILY[browser] == "chromium" else \
+                self._firefox_policy()
+            status = "error" if kind is not None else "warning"
+            if kind is not None or found:
+                for reason in policy.get("blocks", []):
+                    self.add(f"policy.{browser}", status, f"{label} : {reason}.",
+                             "Faites corriger la stratégie d'entreprise (GPO, /etc/…/policies) : "
+                             "voir les modèles du dossier manifests/policies.",
+                             source=policy.get("source"))
             if not found:
                 if kind is None:
                     self.add(cid, "info", f"{label} n'est pas installé ; pas de manifeste.")
@@ -302,17 +311,17 @@ class Diagnosis:
                              "Lancez `cpsbridge-host install --system` en administrateur "
                              "(ou `cpsbridge-host install --user`).", packaging=kind)
                 continue
-            level, path = found[0]  # the browser uses the first one it finds
-            problem = self._manifest_problem(browser, path)
-            policy = self._chromium_policy(browser) if FAMILY[browser] == "chromium" else \
-                self._firefox_policy()
-            if problem is None and policy.get("blocked_user_level") and level == "utilisateur":
-                system = [p for lv, p in found if lv == "système"]
+            if policy.get("blocked_user_level"):  # only system manifests count then
+                usable = [f for f in found if f[0] == "système"]
+            else:
+                usable = found
+            if usable:
+                level, path = usable[0]  # the browser uses the first one it finds
+                problem = self._manifest_problem(browser, path)
+            else:
+                level, path = found[0]
                 problem = ("la stratégie NativeMessagingUserLevelHosts interdit le manifeste "
                            f"utilisateur {path}")
-                if system:
-                    problem = self._manifest_problem(browser, system[0])
-            status = "error" if kind is not None else "warning"
             if problem:
                 self.add(cid, status, f"{label} : {problem}.",
                          "Relancez `cpsbridge-host install --system` en administrateur pour réécrire "
@@ -320,10 +329,6 @@ class Diagnosis:
             else:
                 self.add(cid, "ok", f"{label} : manifeste ({level}) {path} correct.",
                          manifest=path, level=level, packaging=kind)
-            for reason in policy.get("blocks", []):
-                self.add(f"policy.{browser}", status, f"{label} : {reason}.",
-                         "Faites corriger la stratégie d'entreprise (GPO, /etc/…/policies) : voir "
-                         "les modèles du dossier manifests/policies.", source=policy.get("source"))
 
     def _chromium_policy(self, browser: str) -> dict:
         policies, source = _chromium_policies(browser, self.ctx)
