@@ -12,7 +12,6 @@ if TYPE_CHECKING:
 from collections.abc import Callable
 
 from host import PROTOCOL_VERSION, __version__, logs
-from host.assertion import signed_message, token
 from host.config import ConfigError, Settings
 from host.errors import CpsError
 from host.origins import OriginError, normalize_origin
@@ -71,8 +70,7 @@ class Handlers:
                 raise CpsError("ERR_CPS_CANCELLED")
             certificates = self.card.list_certificates()
             if certificates:
-                readers = self._reader_names()
-                return {"certificates": [self._entry(c, readers) for c in certificates]}
+                return {"certificates": [self._entry(c) for c in certificates]}
             reason = self._why_no_certificate()
             if time.monotonic() >= deadline:
                 raise reason
@@ -80,18 +78,10 @@ class Handlers:
                                   cancelled)
             self.card.refresh()
 
-    def _reader_names(self) -> set[str]:
-        try:
-            return {r.name for r in self._pcsc_context().readers()}
-        except (CpsError, ImportError):
-            return set()
-
     @staticmethod
-    def _entry(c: "CardCertificate", readers: set[str]) -> dict[str, Any]:
-        # A middleware names its slot after the reader (OpenSC, Cryptolib); a software
-        # token's slot is no reader at all, so it reports none.
+    def _entry(c: "CardCertificate") -> dict[str, Any]:
         return {"certificateId": c.certificate_id, "certificate": base64.b64encode(c.der).decode(),
-                "tokenLabel": c.token_label, "reader": c.reader if c.reader in readers else None,
+                "tokenLabel": c.token_label, "reader": c.reader,
                 "holder": c.holder, "notBefore": c.not_before, "notAfter": c.not_after,
                 "pin": {"minLength": c.pin.min_length, "maxLength": c.pin.max_length,
                         "status": c.pin.status, "pinPad": c.pin.pin_pad}}
@@ -145,6 +135,8 @@ class Handlers:
 
     def authenticate(self, nonce: str, origin: str, certificate_id: str,
                      pin: str | None) -> dict[str, Any]:
+        from host.assertion import signed_message, token  # hashlib: only when signing
+
         self._require_config()
         canonical = self.check_origin(origin)
         if pin is not None and not (pin.isascii() and pin.isdigit() and len(pin) <= 64):

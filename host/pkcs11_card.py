@@ -142,8 +142,12 @@ class Pkcs11Card:
         from pkcs11 import Attribute, CertificateType, ObjectClass
 
         index: dict[str, _Entry] = {}
+        from pkcs11 import SlotFlag
+
         for slot, token in self._tokens():
-            reader = slot.slot_description.strip() or None
+            # A reader slot (OpenSC, Cryptolib) is a hardware slot named after its reader; a
+            # software token's slot (SoftHSM2) is no reader at all.
+            reader = (slot.slot_description.strip() or None) if slot.flags & SlotFlag.HW_SLOT else None
             try:
                 with token.open() as session:
                     objects = list(session.get_objects({
