@@ -83,8 +83,9 @@ SECURITY_HEADERS = {
                                "base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    # E-mailed links carry a secret in their path: it is sent to nobody.
-    "Referrer-Policy": "no-referrer",
+    # E-mailed links carry a secret in their path: no other site sees it. (Not no-referrer:
+    # browsers would then send "Origin: null" on this site's own forms.)
+    "Referrer-Policy": "same-origin",
     "Strict-Transport-Security": "max-age=31536000",
 }
 

@@ -114,5 +114,5 @@ def test_security_headers(browser):
         headers = browser.get(path).headers
         assert "script-src 'self'" in headers["Content-Security-Policy"], path
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
-        assert headers["Referrer-Policy"] == "no-referrer", path
+        assert headers["Referrer-Policy"] == "same-origin", path
         assert headers["X-Content-Type-Options"] == "nosniff", path

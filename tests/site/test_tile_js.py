@@ -99,3 +99,14 @@ def test_a_refusal_shows_in_the_tile(chromium, site, host, ids):
     page.locator('[data-cpsbridge-tile] [role="alert"]').filter(
         has_text="Le certificat de votre carte CPS a expiré.").wait_for()
     assert page.url == site.url
+
+
+def test_forms_post_from_a_real_browser(chromium, site):
+    """The site's own forms pass its CSRF and Origin checks as a browser sends them."""
+    page = page_for(chromium, site)
+    page.goto(site.url)
+    page.fill("#identifiant", "inconnu")
+    page.fill("#mot_de_passe", "pas le bon 1")
+    page.click("form[action='/connexion'] button[type='submit']")
+    page.locator('[data-testid="erreur"]').filter(
+        has_text="Identifiant ou mot de passe incorrect.").wait_for()
