@@ -84,9 +84,7 @@ export class Router {
   async status(lang = "fr") {
     const out = { extension: this.extensionVersion, host: null, card: null };
     try {
-      const wasOpen = this.native.state === "ready";
-      out.host = await this.native.open();
-      if (wasOpen) out.host = await this.native.request("status", undefined, { timeoutMs: 10000 });
+      out.host = await this._hostStatus();
     } catch (err) {
       out.host = this.native.hostStatus && err.code === "ERR_CPS_VERSION_MISMATCH"
         ? this.native.hostStatus : null;
@@ -108,6 +106,20 @@ export class Router {
     }
     this.lastCard = out.card;
     return out;
+  }
+
+  /** The host's status now. A port that dies under the question (the host exited just
+   *  before) is opened again once: status is harmless to ask twice. */
+  async _hostStatus() {
+    for (let attempt = 0; ; attempt++) {
+      const wasOpen = this.native.state === "ready";
+      try {
+        const opened = await this.native.open();
+        return wasOpen ? await this.native.request("status", undefined, { timeoutMs: 10000 }) : opened;
+      } catch (err) {
+        if (attempt > 0 || err.code !== "ERR_CPS_INTERNAL" || this.native.state === "ready") throw err;
+      }
+    }
   }
 
   /** A page with the CPS tile loaded: open the port now so that the first click is fast. */

@@ -149,3 +149,24 @@ test("status while a dialog waits on the card does not queue behind it", async (
 });
 
 void certificate;
+
+test("status asked just as the host exits opens a new port instead of failing", async () => {
+  let statuses = 0;
+  const { router, native, host } = setup((cmd) => {
+    if (cmd === "status") {
+      statuses += 1;
+      if (statuses === 2) return undefined; // the host is gone before it answers
+      return { result: HOST_STATUS };
+    }
+    return defaultHandler(cmd);
+  });
+  await native.open();
+  const asked = router.handle(req("status"), sender());
+  await tick();
+  await tick();
+  host.exit();
+  const r = await asked;
+  assert.deepEqual(r.result.host, HOST_STATUS);
+  assert.equal(host.ports.length, 2);
+  native.close();
+});

@@ -175,7 +175,11 @@ def test_host_not_installed(browser, site, fresh_host, artifacts):
     fresh_host.stop_running()
     try:
         tab = open_home(browser, site)
-        status = tab.wait_text(TILE_STATUS, "pas installé", timeout=60)
+        try:
+            status = tab.wait_text(TILE_STATUS, "pas installé", timeout=30)
+        except TimeoutError as exc:
+            raise AssertionError(f"tile: {tab.text(TILE_STATUS)!r}, background: "
+                                 f"{browser.background_state()}") from exc
         assert status.startswith("Le module CPS Bridge n'est pas installé sur cet ordinateur.")
         tab.click(TILE)
         alert = tab.wait_text(TILE_ALERT, "pas installé")

@@ -697,7 +697,10 @@ def liberal_creation(tab: Tab, email: str, password: str) -> None:
     tab.fill("#mot_de_passe", password)
     tab.fill("#confirmation", password)
     tab.click("form button[type='submit']")
-    tab.wait_url("/liberal/cgu")
+    try:
+        tab.wait_url("/liberal/cgu")
+    except TimeoutError as exc:
+        raise AssertionError(f"account form refused: {tab.text('[role=alert]')!r}") from exc
     tab.wait_for("input[name='accepte']")
     tab.click("input[name='accepte']")
     tab.click("form button[type='submit']")
