@@ -8,7 +8,14 @@
     python build.py extension --dev   unpacked development builds: dist/extension-dev/chromium/
                                       and dist/extension-dev/firefox/ (also allow https://localhost
                                       and https://127.0.0.1 on any port)
+    python build.py host [--if-stale] the frozen host (PyInstaller one-folder, console):
+                                      dist/host/cpsbridge-host
+    python build.py manifests         host manifests per OS (dist/manifests/) and the policy
+                                      templates (dist/policies/)
+    python build.py policies          manifests/policies/ from extension/ids.json (committed)
+    python build.py deb               dist/cpsbridge_<version>_<arch>.deb
     python build.py                   every step registered with `in_all=True`, in order
+                                      (extension, host, manifests, deb)
 
 Adding a sub-command: write a function taking the parsed arguments, decorate it with
 `@command("name", help=..., in_all=...)`, and, when it takes options, an `options(parser)`
