@@ -52,12 +52,19 @@ def test_frozen_install_names_itself_in_the_manifests(frozen_host, tmp_path):
     assert not (tmp_path / ".local/share/cpsbridge").exists()  # no launcher: the exe is the host
 
 
-def test_frozen_diagnose_reports_in_json(frozen_host, host_env):
-    r = subprocess.run([str(frozen_host), "diagnose", "--json", "--hors-ligne"], env=host_env,
-                       capture_output=True, text=True, timeout=120)
+def test_frozen_diagnose_reports_in_json_and_reaches_the_site(frozen_host, host_env, pki_dir,
+                                                               tmp_path):
+    from tests.testbed.site import SiteProcess
+
+    with SiteProcess(tmp_path / "site", pki_dir / "trust") as site:
+        env = dict(host_env, CPSBRIDGE_ALLOWED_ORIGINS=site.origin,
+                   REQUESTS_CA_BUNDLE=str(site.ca_cert_path))
+        r = subprocess.run([str(frozen_host), "diagnose", "--json"], env=env,
+                           capture_output=True, text=True, timeout=120)
     doc = json.loads(r.stdout)
     ids = {c["id"]: c for c in doc["checks"]}
     assert ids["pkcs11.module"]["status"] == "ok"
     assert ids["pcsc.service"]["status"] == "ok"
+    assert ids["site"]["status"] == "ok", ids["site"]  # requests and its data are in the bundle
     assert "Traceback" not in r.stderr
     assert r.returncode == (1 if doc["blocking"] else 0)
