@@ -230,7 +230,7 @@ class Pkcs11Card:
         except pkcs11.exceptions.FunctionCancelled:
             raise CpsError("ERR_CPS_PIN_PAD_TIMEOUT") from None
         except Exception as exc:
-            raise self._translate(exc) from None
+            raise self._translate(exc, entry) from None
         try:
             with session:
                 key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=entry.ckid)
@@ -242,7 +242,7 @@ class Pkcs11Card:
             raise CpsError("ERR_CPS_CERTIFICATE_NOT_FOUND",
                            {"reason": "no single private key with the certificate's CKA_ID"}) from None
         except Exception as exc:
-            raise self._translate(exc) from None
+            raise self._translate(exc, entry) from None
         log.info("signed an assertion with %s on %s (%s)", certificate_id[:16], token.label, algorithm)
         return Signature(algorithm, value, entry.certificate.der)
 
@@ -304,10 +304,30 @@ class Pkcs11Card:
             return alg, key.sign(digest, mechanism=Mechanism.ECDSA)  # raw r || s
         raise CpsError("ERR_CPS_UNSUPPORTED_CARD", {"reason": "unsupported key type"})
 
-    @staticmethod
-    def _translate(exc: Exception) -> CpsError:
+    def _translate(self, exc: Exception, entry: _Entry | None = None) -> CpsError:
+        """A PKCS#11 failure as a protocol error. Middleware often reports a card pulled out
+        mid-command as a generic error (OpenSC: CKR_GENERAL_ERROR), so when the card is no
+        longer in its slot, that is what the user is told."""
         name = exc.__class__.__name__
-        if name in _CARD_GONE:
+        if name in _CARD_GONE or (entry is not None and not self._present(entry)):
+            self._index.clear()
             return CpsError("ERR_CPS_CARD_REMOVED", log=name)
         logs.get("pkcs11").error("PKCS#11 failure: %s", name)
         return CpsError("ERR_CPS_INTERNAL", {"pkcs11": name})
+
+    def _present(self, entry: _Entry, within: float = 1.0) -> bool:
+        """Is the card still in its slot? Middleware notices a removal on its next look at
+        the reader, which C_GetSlotList triggers; give it up to `within` seconds (paid only
+        after a failure)."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                slots = {s.slot_id: s for s in self._lib.get_slots(token_present=True)}
+                slot = slots.get(entry.slot.slot_id)
+                if slot is None or slot.get_token().serial != entry.token_serial:
+                    return False
+            except Exception:
+                return False
+            if time.monotonic() >= deadline:
+                return True
+            time.sleep(0.1)

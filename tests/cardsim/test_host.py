@@ -89,3 +89,55 @@ def test_card_swapped_in_the_reader_is_seen_by_a_running_host(host_on_card, inse
     (cert,) = host.request("list-certificates")["result"]["certificates"]
     assert cert["holder"]["familyName"] == "MARTIN"
     assert cert["tokenLabel"].startswith("CPS3v3-2900995267")
+
+
+def _authenticate(host: HostProcess, certificate_id: str, pin: str, rid: str | None = None):
+    args = {"challengeNonce": base64.b64encode(os.urandom(32)).decode(),
+            "origin": "https://localhost:8443", "certificateId": certificate_id, "pin": pin}
+    return host.send("authenticate", args, rid=rid)
+
+
+def _verify_apdus(card) -> int:
+    """VERIFY commands that carried a PIN (INS 0x20 with data)."""
+    return sum(1 for apdu, _ in card.trace if apdu[1] == 0x20 and len(apdu) > 5)
+
+
+def test_the_card_pulled_out_during_authenticate(host_on_card, insert_card):
+    card, host = host_on_card
+    (cert,) = host.request("list-certificates")["result"]["certificates"]
+    held = card.hold(0x88)  # INTERNAL AUTHENTICATE: the card 'computes' until pulled
+    rid = _authenticate(host, cert["certificateId"], "1234")
+    assert held.wait(20), "the host never reached the signature"
+    card.remove()
+    err = host.response(rid, timeout=30)["error"]
+    assert err["code"] == "ERR_CPS_CARD_REMOVED", (err, host.stderr_text()[-800:])
+    assert "retirée" in err["message"]
+    # The host lives on: the next requests are served, and the card back in works.
+    assert host.request("status")["result"]["pcsc"]["available"] is True
+    insert_card("dupont", 0)
+    r = host.response(_authenticate(host, cert["certificateId"], "1234"), timeout=30)
+    assert "token" in r["result"], r
+
+
+def test_a_locked_card_gets_no_pin_at_all(host_on_card):
+    card, host = host_on_card
+    (cert,) = host.request("list-certificates")["result"]["certificates"]
+    for _ in range(3):
+        host.response(_authenticate(host, cert["certificateId"], "0000"))
+    assert card.blocked
+    sent = _verify_apdus(card)
+    err = host.response(_authenticate(host, cert["certificateId"], "1234"))["error"]
+    assert err["code"] == "ERR_CPS_PIN_LOCKED"
+    assert _verify_apdus(card) == sent, "a PIN was presented to a blocked card"
+
+
+def test_two_readers_two_cards(host_on_card, insert_card, pki):
+    _, host = host_on_card
+    insert_card("martin", 1)
+    certs = host.request("list-certificates")["result"]["certificates"]
+    by_reader = {c["reader"]: c["holder"]["familyName"] for c in certs}
+    assert by_reader == {"Virtual PCD 00 00": "DUPONT", "Virtual PCD 00 01": "MARTIN"}
+    martin = next(c for c in certs if c["holder"]["familyName"] == "MARTIN")
+    r = host.response(_authenticate(host, martin["certificateId"], "1234"), timeout=30)
+    token = r["result"]["token"]
+    assert base64.b64decode(token["unverifiedCertificate"]) == der(pki.holders["martin"].auth_cert)
