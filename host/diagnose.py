@@ -211,7 +211,8 @@ class Diagnosis:
         holder = cert.holder
         who = " ".join(x for x in (holder.get("title"), holder.get("givenName"),
                                    holder.get("familyName")) if x) or holder.get("idNat", "?")
-        ident = f"{who} ({holder.get('idType', '?')} {holder.get('rpps') or holder.get('adeli') or holder.get('idNat', '')}, carte {holder.get('cardType', '?')})"
+        number = holder.get("rpps") or holder.get("adeli") or holder.get("idNat", "")
+        ident = f"{who} ({holder.get('idType', '?')} {number}, carte {holder.get('cardType', '?')})"
         details = {"certificateId": cert.certificate_id, "holder": holder, "notAfter": cert.not_after,
                    "token": cert.token_label, "pin": cert.pin.status}
         not_after = datetime.fromisoformat(cert.not_after.replace("Z", "+00:00"))

@@ -22,7 +22,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from host import HOST_NAME
 from host.manifests import render
@@ -101,10 +101,6 @@ class Context:
     @property
     def windows(self) -> bool:
         return self.platform.startswith("win")
-
-    @property
-    def path(self) -> type[PurePath]:
-        return PureWindowsPath if self.windows else PurePosixPath
 
     @property
     def home(self) -> str:
