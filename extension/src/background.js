@@ -29,12 +29,19 @@ const router = new Router({
   },
 });
 
+/** A page of this extension (its URL, as the browser reports it, under `path`). */
+function ownPage(sender, path) {
+  return typeof sender.url === "string" && sender.url.startsWith(api.runtime.getURL(path));
+}
+
 api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
   if (!msg || typeof msg !== "object" || sender.id !== api.runtime.id) return false;
   let answer;
   if (msg.type === "page-request" && sender.tab) answer = router.handle(msg.request, sender);
   else if (msg.type === "warmup" && sender.tab) answer = router.warmup(sender);
-  else if (msg.type === "popup-status" && !sender.tab) answer = popupStatus(router, native, msg.lang);
+  else if (msg.type === "popup-status" && ownPage(sender, "popup/")) {
+    answer = popupStatus(router, native, msg.lang);
+  }
   else return false;
   answer.then(sendResponse, () => sendResponse(undefined));
   return true;

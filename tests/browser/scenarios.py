@@ -4,6 +4,8 @@ in this order (the libéral account made by the first card login is used by the 
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.testbed.browser import (DIALOG_ALERT, DIALOG_CANCEL, DIALOG_PIN, TILE, TILE_ALERT,
@@ -68,6 +70,18 @@ def test_tile_names_the_card_in_the_reader(browser, site, fresh_host, artifacts)
     card = tab.evaluate("CpsBridge.status().then(s => s.card)")
     assert card["holder"]["idNat"] and card["certificates"] >= 2 and "certificate" not in card
     shot(tab, artifacts, browser, "accueil-tuile")
+    tab.close()
+
+
+def test_popup_shows_versions_host_readers_and_card(browser, site, fresh_host, artifacts):
+    tab = browser.open(browser.extension_base + "popup/popup.html")
+    facts = tab.wait_text("#facts", "Virtual PCD 00 00", timeout=60)
+    # The popup speaks the browser's language (French, or English where the browser is).
+    assert re.search(r"version 1\.2\.0 \(protoco(le|l) 1\)", facts), facts
+    assert "Virtual PCD 00 01" in facts
+    assert "CPS3v3-" in facts
+    assert tab.text("#alert") == ""
+    shot(tab, artifacts, browser, "popup")
     tab.close()
 
 

@@ -290,6 +290,12 @@ class ChromiumBrowser:
             raise
         return self
 
+    @property
+    def extension_base(self) -> str:
+        from host.manifests import extension_ids
+
+        return f"chrome-extension://{extension_ids()['chromium']}/"
+
     def service_worker(self, timeout: float = 15):
         workers = [w for w in self.context.service_workers if "chrome-extension://" in w.url]
         if workers:
@@ -534,6 +540,10 @@ class FirefoxBrowser:
     @property
     def manifest_path(self) -> Path:
         return self.home / ".mozilla" / "native-messaging-hosts" / f"{HOST_NAME}.json"
+
+    @property
+    def extension_base(self) -> str:
+        return self.base
 
     def install_host(self) -> None:
         self.manifest_path.parent.mkdir(parents=True, exist_ok=True)
