@@ -395,10 +395,11 @@ class Diagnosis:
         reached, failures = [], {}
         for origin in self.settings.allowedOrigins:
             try:
-                r = requests.get(origin + "/", timeout=5, allow_redirects=False)
+                r = requests.get(origin + "/", timeout=5, allow_redirects=False,
+                                 verify=_ca_bundle())
                 reached.append(f"{origin} (HTTP {r.status_code})")
             except requests.exceptions.SSLError:
-                failures[origin] = "certificat TLS refusé"
+                failures[origin] = "certificat TLS refusé, proxy avec inspection TLS ?"
             except requests.exceptions.RequestException as exc:
                 failures[origin] = exc.__class__.__name__
         if reached:
@@ -421,7 +422,14 @@ class Diagnosis:
         self.add("log", "info", f"Journal du module : {path}"
                  + (f" ({size} octets)." if exists else " (pas encore écrit)."), path=path)
 
+    def host(self) -> None:
+        frozen = getattr(sys, "frozen", False)
+        where = sys.executable if frozen else f"{sys.executable} -m host (sources)"
+        self.add("host", "info", f"Module CPS Bridge {__version__} : {where}.",
+                 executable=sys.executable, frozen=bool(frozen))
+
     def run(self) -> list[Check]:
+        self.host()
         self.configuration()
         self.pcsc()
         self.pkcs11()
@@ -430,6 +438,19 @@ class Diagnosis:
         self.site()
         self.log()
         return self.checks
+
+
+def _ca_bundle() -> str | bool:
+    """The authorities to check the site with: those named by REQUESTS_CA_BUNDLE or
+    SSL_CERT_FILE, else the system's (Linux) so that a hospital's own CA (TLS-inspecting
+    proxy) is trusted as the browsers trust it, else requests' own bundle."""
+    if os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE"):
+        return True  # requests reads these itself
+    for path in (os.environ.get("SSL_CERT_FILE", ""), "/etc/ssl/certs/ca-certificates.crt",
+                 "/etc/pki/tls/certs/ca-bundle.crt"):
+        if os.path.isfile(path):
+            return path
+    return True
 
 
 # -- policy sources -----------------------------------------------------------------------------

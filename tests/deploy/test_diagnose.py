@@ -97,6 +97,7 @@ def test_a_working_workstation_has_nothing_blocking(env, cps3, pki):
     assert checks["site"]["status"] == "ok"
     assert checks["origins"]["details"]["allowedOrigins"] == [env["CPSBRIDGE_ALLOWED_ORIGINS"]]
     assert checks["log"]["details"]["path"].startswith(env["HOME"])
+    assert checks["host"]["details"]["frozen"] is False and "1.2.0" in checks["host"]["message"]
 
 
 def test_no_pcsc_service(env, tmp_path):
