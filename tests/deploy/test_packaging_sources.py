@@ -113,6 +113,7 @@ def test_the_workflow_builds_the_msi_on_a_windows_runner_and_the_pkg_on_a_mac():
     script = "\n".join(s.get("run", "") for s in msi["steps"])
     assert "python build.py host" in script and "python build.py manifests" in script
     assert "wix build packaging\\wix\\cpsbridge.wxs" in script
+    assert "--global wix --version 5." in script  # <Files> (harvesting) needs WiX v5
     assert "-d HostDir=dist\\host" in script and "-d ManifestDir=dist\\manifests\\windows" in script
     pkg = doc["jobs"]["macos-pkg"]
     assert pkg["runs-on"].startswith("macos")
