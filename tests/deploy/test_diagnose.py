@@ -108,6 +108,18 @@ def test_no_pcsc_service(env, tmp_path):
     assert "pcscd" in by_id(doc)["pcsc.service"]["fix"]
 
 
+def test_pcsc_service_without_any_reader(env, tmp_path):
+    from tests.testbed.pcsc import Pcscd
+
+    install(env)
+    with Pcscd(readers=0, workdir=tmp_path / "pcscd-empty") as empty:
+        env.update(empty.env)
+        code, doc = diagnose(env)
+    checks = by_id(doc)
+    assert code == 1 and checks["pcsc.service"]["status"] == "ok"
+    assert errors(doc) == {"pcsc.readers"} and "Branchez le lecteur" in checks["pcsc.readers"]["fix"]
+
+
 def test_reader_without_card(env):
     install(env)
     code, doc = diagnose(env)
