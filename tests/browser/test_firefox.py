@@ -1,5 +1,31 @@
-"""The browser scenarios in Firefox ESR (raw WebDriver BiDi over a websocket)."""
+"""The browser scenarios in Firefox ESR (raw WebDriver BiDi over a websocket), and managed
+storage, which Firefox reads from a user-level manifest (so a test can set it)."""
+
+import json
+
+import pytest
 
 FAMILY = "firefox"
 
 from tests.browser.scenarios import *  # noqa: E402,F401,F403
+
+
+@pytest.mark.browser
+def test_managed_storage_adds_an_origin(browser, other_origins, fresh_host):
+    """IT adds an origin through managed storage: the extension then serves that page, which
+    test_other_origins_get_nothing (run before, without it) saw refused. Firefox keeps
+    managed storage for the session, so this test comes last in the module."""
+    origin = other_origins["https"].rstrip("/")
+    path = browser.home / ".mozilla" / "managed-storage" / "cpsbridge@viatrajectoire.fr.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"name": "cpsbridge@viatrajectoire.fr", "description": "test",
+                                "type": "storage", "data": {"allowedOrigins": [origin]}}))
+    try:
+        tab = browser.open(other_origins["https"])
+        tab.wait(lambda: tab.evaluate("typeof CpsBridge") == "object", "the page library")
+        status = tab.evaluate("CpsBridge.status().then(s => s, e => e.code)")
+        assert isinstance(status, dict), status
+        assert status["extension"] == "1.2.0" and status["host"]["protocol"] == 1
+        tab.close()
+    finally:
+        path.unlink()
