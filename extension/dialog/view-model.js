@@ -58,14 +58,16 @@ const CARD_TYPE_NAMES = {
 };
 
 /** The lines that describe one certificate: name, RPPS/ADELI, profession, card, expiry. */
-export function certificateLines(cert, t, lang) {
+export function certificateLines(cert, t, lang, now = Date.now()) {
   const h = cert.holder || {};
   const lines = {
     name: cert.displayName || [h.givenName, h.familyName].filter(Boolean).join(" "),
     identifier: cert.identifier || h.idNat || "",
     title: h.title || "",
     cardType: t("cardType", [CARD_TYPE_NAMES[h.cardType] || "CPx"]),
-    expires: cert.notAfter ? t("expires", [formatDate(cert.notAfter, lang)]) : "",
+    expires: !cert.notAfter ? ""
+      : t(new Date(cert.notAfter).getTime() < now ? "expired" : "expires",
+          [formatDate(cert.notAfter, lang)]),
     reader: cert.reader ? t("readerName", [cert.reader]) : "",
   };
   return lines;

@@ -47,6 +47,8 @@ test("a certificate: name, RPPS, profession, card type, expiry", () => {
   const en1 = certificateLines(certificateView(certificate({ reader: "Virtual PCD 00 00" })), en, "en");
   assert.equal(en1.expires, "Expires on 1 January 2029");
   assert.equal(en1.reader, "Reader: Virtual PCD 00 00");
+  const old = certificateLines(certificateView(certificate({ notAfter: "2020-03-01T00:00:00Z" })), fr, "fr");
+  assert.equal(old.expires, "Certificat expiré le 1 mars 2020");
 });
 
 test("names as a person reads them", () => {
