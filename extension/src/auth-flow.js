@@ -2,7 +2,8 @@
 //
 //   open port ─> dialog window ─> list certificates ──none──> "insert your card" (waits with
 //   waitForCardMs, live from host events) ─> one certificate: PIN; several: choose ─> PIN ─>
-//   authenticate ─> token to the page.
+//   authenticate ─> token to the page. A card pulled out meanwhile: the host says so
+//   (ERR_CPS_CARD_REMOVED…) and the dialog waits for a card again.
 //   Wrong PIN: back to the PIN with the tries left. Blocked card: explained, page told.
 //   Cancel button or window closed: ERR_CPS_USER_CANCELLED. No answer in time: ERR_CPS_USER_TIMEOUT.
 //
@@ -73,7 +74,6 @@ export class AuthFlow {
     this.startedAt = Date.now();
     this.timer = setTimeout(() => this._fail(new CpsError("ERR_CPS_USER_TIMEOUT")),
       this.userTimeoutMs);
-    this.unlisten = this.native.addEventListener((ev) => this._onHostEvent(ev));
     this._show({ view: "connecting" });
     await this.ui.open(this);
     if (this.done) return;
@@ -123,7 +123,10 @@ export class AuthFlow {
   async _loadCertificates(error = undefined) {
     let waitMs = 0;
     let lastError = error;
-    if (lastError) this._show({ view: "insert-card", error: lastError });
+    if (lastError) {
+      this._show({ view: "insert-card", error: lastError });
+      this._listen(true);
+    }
     while (!this.done) {
       const asked = Date.now();
       let certs;
@@ -142,16 +145,29 @@ export class AuthFlow {
       }
       if (this.done) return;
       if (certs.length) {
+        this._listen(false);
         this.certificates = certs;
         if (certs.length === 1) this._choose(certs[0]);
         else this._showSelect();
         return;
       }
       this._show({ view: "insert-card", error: lastError });
+      this._listen(true); // live card events while waiting, and only then
       const remaining = this.userTimeoutMs - (Date.now() - this.startedAt);
       waitMs = Math.max(0, Math.min(MAX_WAIT_FOR_CARD_MS, remaining));
       // A host that answers at once (no reader, say) is not asked again in a tight loop.
       if (Date.now() - asked < this.retryDelayMs) await sleep(this.retryDelayMs);
+    }
+  }
+
+  /** Host events (watch) while the dialog waits for a card; the host watches PC/SC only
+   *  as long as someone listens. */
+  _listen(on) {
+    if (on && !this.unlisten) {
+      this.unlisten = this.native.addEventListener((ev) => this._onHostEvent(ev));
+    } else if (!on && this.unlisten) {
+      this.unlisten();
+      this.unlisten = null;
     }
   }
 
@@ -262,11 +278,6 @@ export class AuthFlow {
                                               cardType: data.cardType ?? null } });
     } else if (ev.event === "card-removed" && this.view && this.view.view === "insert-card") {
       this._show({ ...this.view, detected: undefined });
-    } else if (ev.event === "card-removed" && this.certificate && !this.busy
-               && this.certificate.reader && this.certificate.reader === data.reader) {
-      // The chosen card left its reader: wait for it again.
-      this.certificate = null;
-      this._loadCertificates({ code: "ERR_CPS_CARD_REMOVED" }).catch((err) => this._fail(err));
     } else if (ev.event === "host-disconnected" && !this.busy) {
       this._fail(new CpsError("ERR_CPS_INTERNAL", { reason: "the host exited" }));
     }
@@ -295,7 +306,7 @@ export class AuthFlow {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    if (this.unlisten) this.unlisten();
+    this._listen(false);
     if (this.listRequestId) this.native.cancel(this.listRequestId);
     // The page hears first; the window closes right after (closing it first delays the
     // answer behind the window's teardown).

@@ -46,7 +46,6 @@ test("one certificate: straight to the PIN; the PIN goes to authenticate with th
                             pin: "1234" }]);
   assert.equal(dialog.closed, 1);
   assert.ok(!JSON.stringify(dialog.views).includes("1234"), "the PIN is in no view");
-  assert.ok(host.commands().includes("watch"));
   native.close();
 });
 
@@ -214,19 +213,22 @@ test("no host: ERR_CPS_NATIVE_UNAVAILABLE and no window", async () => {
   assert.equal(dialog.opened, 0);
 });
 
-test("the card removed during the PIN step: back to waiting for it", async () => {
-  let n = 0;
-  const inReader = certificate({ reader: "Virtual PCD 00 00" });
+test("the card removed before the PIN reached it: back to waiting for it", async () => {
+  let listed = 0;
   const { flow, dialog, host, native } = setup(hostWith({
-    certificates: () => (++n === 2 ? undefined : { result: { certificates: [inReader] } }),
-    authenticate: () => ({ result: { token: TOKEN } }) }));
+    certificates: () => (++listed === 1 ? { result: { certificates: [certificate()] } } : undefined),
+    authenticate: () => ({ error: { code: "ERR_CPS_CARD_REMOVED", message: "x" } }) }));
   flow.run().catch(() => {});
   await dialog.waitFor("pin");
-  await tick();
-  host.event("card-removed", { reader: "Virtual PCD 00 00" });
+  assert.ok(!host.commands().includes("watch"), "no PC/SC watch while a card is there");
+  dialog.user({ type: "pin", pin: "1234" });
   const v = await dialog.waitFor("insert-card");
   assert.equal(v.error.code, "ERR_CPS_CARD_REMOVED");
+  await tick();
+  assert.ok(host.commands().includes("watch"), "live events while waiting");
   flow.cancel();
+  await tick();
+  assert.ok(host.commands().includes("unwatch"));
   native.close();
 });
 
