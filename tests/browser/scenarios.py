@@ -235,3 +235,38 @@ def test_no_card_then_a_card_inserted(browser, site, pcscd, pki, fresh_host, art
     finally:
         card.remove()
     tab.close()
+
+
+@pytest.mark.pcsc
+def test_wrong_pins_block_the_card(browser, site, pcscd, pki, fresh_host, artifacts, tmp_path):
+    """A simulated CPS3 counts its own tries (3): each wrong PIN says how many are left, the
+    third blocks the card, the dialog explains the code de déblocage, the page is told."""
+    from tests.testbed.cardsim import SimulatedCps3, opensc_env
+
+    fresh_host.set_override(opensc_env(pcscd, tmp_path / "opensc"))
+    fresh_host.stop_running()
+    card = SimulatedCps3(pki.holders["martin"], pin=PIN, puk="12345678")
+    card.insert(pcscd, 1)
+    try:
+        tab = open_home(browser, site)
+        tab.click(TILE)
+        dialog = browser.wait_dialog()
+        type_pin(dialog, "9999")
+        assert dialog.wait_text(DIALOG_ALERT, "essai", timeout=60) \
+            == "Code porteur incorrect : il vous reste 2 essais."
+        type_pin(dialog, "9999")
+        assert dialog.wait_text(DIALOG_ALERT, "1 essai", timeout=60).startswith(
+            "Code porteur incorrect : il vous reste 1 essai.")
+        type_pin(dialog, "9999")
+        blocked = dialog.wait_text(DIALOG_ALERT, "bloquée", timeout=60)
+        assert "code de déblocage" in blocked
+        assert dialog.count(DIALOG_PIN) == 0, "no PIN field on a blocked card"
+        assert card.blocked
+        shot(dialog, artifacts, browser, "dialogue-carte-bloquee")
+        page_alert = tab.wait_text(TILE_ALERT, "bloquée")
+        assert page_alert.startswith("Votre carte est bloquée : utilisez votre code de déblocage")
+        dialog.click(DIALOG_CANCEL)  # « Fermer »
+        browser.wait_no_dialog()
+        tab.close()
+    finally:
+        card.remove()
