@@ -164,6 +164,29 @@ def test_cancel_and_closing_the_dialog(browser, site, fresh_host, artifacts, dup
     tab.close()
 
 
+def test_one_pending_action_per_tab(browser, site, fresh_host, artifacts):
+    """A second authenticate from the same tab while the dialog is open is refused; the
+    first one goes on (here: cancelled)."""
+    tab = open_home(browser, site)
+    tab.evaluate("""(() => {
+        window.outcomes = [];
+        const nonce = (c) => c.repeat(44);
+        CpsBridge.authenticate(nonce("A")).then(() => outcomes.push("token"), e => outcomes.push(e.code));
+        setTimeout(() => CpsBridge.authenticate(nonce("B")).then(() => outcomes.push("token"),
+                                                                    e => outcomes.push(e.code)), 300);
+        return true; })()""")
+    dialog = browser.wait_dialog()
+    dialog.wait_for("[data-certificate-id]")
+    tab.wait(lambda: tab.evaluate("window.outcomes.length") == 1, "the second request's answer")
+    assert tab.evaluate("window.outcomes") == ["ERR_CPS_ACTION_PENDING"]
+    assert len(browser.dialogs()) == 1
+    dialog.click(DIALOG_CANCEL)
+    tab.wait(lambda: tab.evaluate("window.outcomes.length") == 2, "the first request's answer")
+    assert tab.evaluate("window.outcomes") == ["ERR_CPS_ACTION_PENDING", "ERR_CPS_USER_CANCELLED"]
+    browser.wait_no_dialog()
+    tab.close()
+
+
 def test_other_origins_get_nothing(browser, site, other_origins, fresh_host, artifacts):
     tab = browser.open(other_origins["https"])
     tab.wait(lambda: tab.evaluate("typeof CpsBridge") == "object", "the page library")
