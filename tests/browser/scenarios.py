@@ -281,7 +281,7 @@ def test_wrong_pins_block_the_card(browser, site, pcscd, pki, fresh_host, artifa
         assert dialog.wait_text(DIALOG_ALERT, "1 essai", timeout=60).startswith(
             "Code porteur incorrect : il vous reste 1 essai.")
         type_pin(dialog, "9999")
-        blocked = dialog.wait_text(DIALOG_ALERT, "bloquée", timeout=60)
+        blocked = dialog.wait_text(DIALOG_ALERT, "déblocage", timeout=60)
         assert "code de déblocage" in blocked
         assert dialog.count(DIALOG_PIN) == 0, "no PIN field on a blocked card"
         assert card.blocked
