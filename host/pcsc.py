@@ -48,9 +48,9 @@ class Pcsc:
     and the card worker each have their own)."""
 
     def __init__(self) -> None:
-        from smartcard import scard
+        from host.lazy_imports import pyscard_scard
 
-        self.scard = scard
+        self.scard = pyscard_scard()
         self.ctx: int | None = None
 
     def _context(self) -> int:
