@@ -143,5 +143,6 @@ class Handlers:
             raise CpsError("ERR_CPS_PIN_FORMAT")  # never sent to the card
         signature = self.card.sign(certificate_id, pin,
                                    lambda h: signed_message(canonical, nonce, h))
-        logs.get("handlers").info("assertion made for %s", canonical)
+        logs.get("handlers").info("assertion made for %s with certificate %s (%s)", canonical,
+                                  certificate_id[:16], signature.algorithm)
         return {"token": token(signature)}

@@ -213,14 +213,14 @@ class Pkcs11Card:
                                     and state.min_length <= len(pin) <= state.max_length):
             raise CpsError("ERR_CPS_PIN_FORMAT", {"minLength": state.min_length,
                                                   "maxLength": state.max_length})
-        log = logs.get("pkcs11")
         try:
             session = self._login(token, pin)
         except CpsError:
             raise
         except pkcs11.exceptions.PinIncorrect:
             status = self._read_pin_status(slot)
-            log.info("login refused on %s: wrong code porteur, pin status now %s", token.label, status)
+            logs.get("pkcs11").info("login refused on %s: wrong code porteur, pin status now %s",
+                                    token.label, status)
             raise CpsError("ERR_CPS_PIN_INCORRECT", {"pinStatus": status}) from None
         except pkcs11.exceptions.PinLocked:
             raise CpsError("ERR_CPS_PIN_LOCKED", {"pinStatus": "locked"}) from None
@@ -243,7 +243,6 @@ class Pkcs11Card:
                            {"reason": "no single private key with the certificate's CKA_ID"}) from None
         except Exception as exc:
             raise self._translate(exc, entry) from None
-        log.info("signed an assertion with %s on %s (%s)", certificate_id[:16], token.label, algorithm)
         return Signature(algorithm, value, entry.certificate.der)
 
     def _login(self, token, pin: str | None):

@@ -170,10 +170,6 @@ def serve(stdin: BinaryIO, frames_out: BinaryIO, settings: Settings, card_factor
 def exit_now(status: int) -> None:
     """Leave at once: a card call blocked in the middleware (a PIN pad waiting) must not
     keep the process past the 1 s the browser is promised."""
-    if "logging" in sys.modules:  # flush the log file, if anything was logged
-        try:
-            sys.modules["logging"].shutdown()
-        except Exception:
-            pass
+    logs.close()
     sys.stderr.flush()
     os._exit(status)

@@ -113,3 +113,27 @@ def test_the_pin_never_reaches_the_log_or_stderr(host_env, pki):
     for secret in ("97318642", "86x2"):
         assert secret not in text
     assert not re.search(r"\b1234\b", text)
+
+
+def test_the_log_rotates_when_it_has_grown(tmp_path):
+    from host import logs
+
+    path = tmp_path / "host.log"
+    path.write_text("x" * 20)
+    (tmp_path / "host.log.1").write_text("older")
+    logs.rotate(str(path), max_bytes=10, backups=3)
+    assert not path.exists()
+    assert (tmp_path / "host.log.1").read_text() == "x" * 20
+    assert (tmp_path / "host.log.2").read_text() == "older"
+    logs.rotate(str(tmp_path / "small.log"), max_bytes=10)  # absent: nothing to do
+
+
+def test_an_unusable_log_folder_does_not_stop_the_host(host_env, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"logLevel": "LOUD"}')  # makes the host log an error at start
+    env = dict(host_env, XDG_STATE_HOME="/proc/no-such-folder", CPSBRIDGE_USER_CONFIG=str(bad))
+    with HostProcess(env) as h:
+        assert h.request("status")["result"]["config"]["error"].startswith("Configuration invalide")
+    stderr = h.stderr_text()
+    assert "log file /proc/no-such-folder/cpsbridge/host.log unavailable" in stderr
+    assert "ERROR cpsbridge.main: Configuration invalide" in stderr
