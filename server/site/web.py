@@ -146,6 +146,18 @@ def render(template: str, status: int = 200, **ctx: Any):
                            csrf=g.sess.csrf if g.get("sess") else "", **ctx), status
 
 
+def cgu_step(action: str):
+    """The CGU acceptance step shared by the flows (manual I.2 and II.1): the page on GET,
+    the page again with the reason when the box is not ticked, None once accepted."""
+    if request.method == "GET":
+        return render("cgu_accepter.html", action=action)
+    if request.form.get("accepte") != "oui":
+        return render("cgu_accepter.html", 400, action=action,
+                      erreur="Cochez la case pour indiquer que vous avez pris connaissance des "
+                             "Conditions Générales d'Utilisation.")
+    return None
+
+
 def send(message: Message) -> None:
     current_app.config["SENDER"].send(message)
 

@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, g, redirect, request
 from .. import accounts, codes, db, mails, ratelimit
 from .. import sessions as store
 from ..passwords import verify_password
-from ..web import Refusal, conn, current_user, flash, form, open_session, render, send, sess, \
-    client_ip
+from ..web import Refusal, cgu_step, client_ip, conn, current_user, flash, form, open_session, \
+    render, send, sess
 
 bp = Blueprint("connexion", __name__)
 
@@ -139,12 +139,9 @@ def cgu():
     row = _pending_account("cgu")
     if row is None:
         return redirect("/")
-    if request.method == "GET":
-        return render("cgu_accepter.html", action="/connexion/cgu")
-    if request.form.get("accepte") != "oui":
-        return render("cgu_accepter.html", 400, action="/connexion/cgu",
-                      erreur="Cochez la case pour indiquer que vous avez pris connaissance des "
-                             "Conditions Générales d'Utilisation.")
+    page = cgu_step("/connexion/cgu")
+    if page is not None:
+        return page
     c = conn()
     with db.tx(c):
         accounts.update(c, row["id"], cgu_acceptees_le=db.now())

@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, redirect, request
 
 from .. import accounts, db, links, mails
 from ..passwords import hash_password, password_problem
-from ..web import conn, flash, form, open_session, render, send, sess, url
+from ..web import cgu_step, conn, flash, form, open_session, render, send, sess, url
 from .carte import pending_card
 
 bp = Blueprint("liberal", __name__)
@@ -56,12 +56,9 @@ def cgu():
     card, pending = _card_or_home(), sess().get("liberal")
     if card is None or pending is None:
         return redirect("/")
-    if request.method == "GET":
-        return render("cgu_accepter.html", action="/liberal/cgu")
-    if request.form.get("accepte") != "oui":
-        return render("cgu_accepter.html", 400, action="/liberal/cgu",
-                      erreur="Cochez la case pour indiquer que vous avez pris connaissance des "
-                             "Conditions Générales d'Utilisation.")
+    page = cgu_step("/liberal/cgu")
+    if page is not None:
+        return page
     holder, c = card["holder"], conn()
     cfg = current_app.config["SITE"]
     with db.tx(c):
