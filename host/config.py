@@ -9,10 +9,10 @@ each message names the file and the key.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
+from host.json_codec import loads
 from host.origins import OriginError, normalize_origin
 
 # Paths are strings joined with os.path: pathlib and dataclasses would add ~10 ms to
@@ -162,7 +162,7 @@ def _read_file(path: str) -> object | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, None, f"lecture impossible ({exc.__class__.__name__})") from None
     try:
-        return json.loads(text)
+        return loads(text)
     except ValueError as exc:
         raise ConfigError(path, None, f"JSON invalide ({exc})") from None
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import os
 from functools import lru_cache
+
+from host.json_codec import loads
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ def catalogue() -> dict[str, dict[str, Any]]:
     # Frozen builds carry errors.json beside the executable (PyInstaller's _MEIPASS).
     base = getattr(sys, "_MEIPASS", None) or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(base, "host", "errors.json"), encoding="utf-8") as f:
-        return json.load(f)["codes"]
+        return loads(f.read())["codes"]
 
 
 def message(code: str, lang: str = "fr", details: dict[str, Any] | None = None) -> str:

@@ -7,11 +7,12 @@ a C library writing to stdout can never corrupt the stream.
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import sys
 import threading
+
+from host.json_codec import dumps
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes | None:
 
 
 def encode(message: dict[str, Any]) -> bytes:
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = dumps(message).encode("utf-8")
     if len(body) > MAX_OUTGOING:
         raise ValueError(f"outgoing frame of {len(body)} bytes exceeds the browser limit")
     return _HEADER.pack(len(body)) + body

@@ -7,10 +7,10 @@ schema of host/schema.py by the tests) when the command runs.
 
 from __future__ import annotations
 
-import json
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
 
 from host.errors import CpsError
+from host.json_codec import loads
 
 if TYPE_CHECKING:
     from typing import Any
@@ -35,7 +35,7 @@ def parse_request(body: bytes) -> Request:
     """A Request, or CpsError(ERR_CPS_INVALID_REQUEST) with `details.requestId` set when the
     id could be read (so that the error can still be matched to the request)."""
     try:
-        obj = json.loads(body.decode("utf-8"))
+        obj = loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise CpsError("ERR_CPS_INVALID_REQUEST", {"reason": "not UTF-8"}) from None
     except ValueError:

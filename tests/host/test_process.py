@@ -39,12 +39,14 @@ def test_many_requests_in_one_process_each_get_one_answer(host):
     (b'{"id": "x1", "command": "status", "arguments": {"verbose": true}}', "arguments"),
     (b'{"id": "x2", "command": "authenticate", "arguments": {"pin": "1234"}}', None),
     (b'{"id": "x3", "command": "list-certificates", "arguments": {"waitForCardMs": 999999}}', None),
+    (b"[" * 60_000, None),  # deeper than the JSON parser goes: bad input, not a crash
+    (b'{"id": "x4", "command": "status", "arguments": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", None),
 ])
 def test_bad_messages_get_an_error_and_the_host_goes_on(host, body, field):
     host.write(struct.pack("=I", len(body)) + body)
     try:
         rid = json.loads(body)["id"]
-    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError, RecursionError):
         rid = None
     err = (host.response(rid) if rid else host.unmatched.get(timeout=10))["error"]
     assert err["code"] == "ERR_CPS_INVALID_REQUEST"
