@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import base64
+import binascii
 import threading
 import time
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
@@ -80,7 +80,7 @@ class Handlers:
 
     @staticmethod
     def _entry(c: "CardCertificate") -> dict[str, Any]:
-        return {"certificateId": c.certificate_id, "certificate": base64.b64encode(c.der).decode(),
+        return {"certificateId": c.certificate_id, "certificate": binascii.b2a_base64(c.der, newline=False).decode(),
                 "tokenLabel": c.token_label, "reader": c.reader,
                 "holder": c.holder, "notBefore": c.not_before, "notAfter": c.not_after,
                 "pin": {"minLength": c.pin.min_length, "maxLength": c.pin.max_length,

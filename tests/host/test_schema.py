@@ -14,7 +14,7 @@ from tests.host.conftest import auth_args
 
 values = st.one_of(st.none(), st.booleans(), st.integers(-5, 200_000), st.floats(allow_nan=False),
                    st.text(max_size=140), st.text("0123456789abcdef", min_size=64, max_size=64),
-                   st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n",
+                   st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\n_-",
                            min_size=40, max_size=130), st.lists(st.integers(), max_size=2))
 keys = {cmd: list(model.model_fields) + ["extra"] for cmd, model in schema.ARGUMENTS.items()}
 
@@ -62,3 +62,17 @@ def test_edge_nonces_are_refused_by_both(pki, nonce):
     args = auth_args(pki.holders["dupont"].certificate_id, nonce=nonce)
     assert not hand_accepts("authenticate", args)
     assert not schema_accepts("authenticate", args)
+
+
+@pytest.mark.parametrize("nonce", ["A" * 44 + "=", "A" * 44 + "==", "A" * 44 + "===", "A" * 20 + "=" + "A" * 24,
+                                   "=" * 44, "-_" * 22, "A" * 43 + "é", "A" * 43 + "٣",
+                                   "A" * 44 + "=" + "A"])
+def test_nonce_alphabet_and_padding_agree_with_the_schema(pki, nonce):
+    args = auth_args(pki.holders["dupont"].certificate_id, nonce=nonce)
+    assert hand_accepts("authenticate", args) == schema_accepts("authenticate", args), nonce
+
+
+@pytest.mark.parametrize("cid", ["a" * 64, "A" * 64, "g" * 64, "٣" * 64, "a" * 63 + "\n"])
+def test_certificate_id_alphabet_agrees_with_the_schema(cid):
+    args = auth_args(cid)
+    assert hand_accepts("authenticate", args) == schema_accepts("authenticate", args), cid
