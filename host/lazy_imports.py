@@ -8,14 +8,16 @@ asn1crypto: about 35 ms and 5 MB on every start of a process that lives for one
 they load only if something touches them. It delegates to the other finders, so it works
 from source and in the PyInstaller build alike.
 
-2. Load pyscard's thin `scard` layer without running the package's __init__, which imports
-its whole high-level API (sessions, reader objects, card services: ~5 ms per start) that
-the host never uses. Other pyscard submodules still import normally.
+2. Load pyscard's C layer `smartcard.scard._scard` by itself. The packages above it would
+run `smartcard/__init__` (the whole high-level API: sessions, reader objects, card
+services, ~5 ms) and `smartcard/scard/__init__` (SWIG's Python wrappers, which import
+`typing` and through it `re` and `enum`, ~4 ms), all on every `status`. The wrappers only
+call the C functions of the same names, which the host calls directly. A later
+`import smartcard.scard` still works and shares the same C module.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 DEFERRED = frozenset(f"pkcs11.util.{m}" for m in ("dh", "dsa", "ec", "rsa", "x509"))
@@ -25,13 +27,12 @@ class _DeferringFinder:  # importlib.abc would cost 40 ms of imports itself
     def find_spec(self, name, path, target=None):
         if name not in DEFERRED:
             return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(name, path, target)
-            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
-                spec.loader = importlib.util.LazyLoader(spec.loader)
-                return spec
+        spec = _find_spec(name, path, skip=self)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            from importlib.util import LazyLoader  # only when python-pkcs11 is imported
+
+            spec.loader = LazyLoader(spec.loader)
+            return spec
         return None
 
 
@@ -41,11 +42,33 @@ def install() -> None:
 
 
 def pyscard_scard():
-    """pyscard's `smartcard.scard` module, the package __init__ skipped (see above)."""
-    if "smartcard" not in sys.modules:
-        spec = importlib.util.find_spec("smartcard")
-        if spec is not None and spec.submodule_search_locations is not None:
-            sys.modules["smartcard"] = importlib.util.module_from_spec(spec)
-    from smartcard import scard
+    """pyscard's C layer, loaded without the packages above it (see above)."""
+    name = "smartcard.scard._scard"
+    if name in sys.modules:
+        return sys.modules[name]
+    if "smartcard.scard" in sys.modules:  # pyscard already fully imported
+        from smartcard.scard import _scard
 
-    return scard
+        return _scard
+    # Find the package folders without importing the packages, through the finders in
+    # place (the path finder from source, PyInstaller's in the frozen host).
+    path = None
+    for part in ("smartcard", "smartcard.scard", name):
+        spec = _find_spec(part, path)
+        if spec is None:
+            raise ImportError(f"No module named {part!r}", name=part)
+        path = spec.submodule_search_locations
+    module = spec.loader.create_module(spec)
+    spec.loader.exec_module(module)
+    sys.modules[name] = module
+    return module
+
+
+def _find_spec(name: str, path, skip=None):
+    """What the import system would find for `name`, without importing it."""
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None) if finder is not skip else None
+        spec = find(name, path) if find is not None else None
+        if spec is not None:
+            return spec
+    return None
