@@ -153,7 +153,9 @@ class Pkcs11Card:
                     objects = list(session.get_objects({
                         Attribute.CLASS: ObjectClass.CERTIFICATE,
                         Attribute.CERTIFICATE_TYPE: CertificateType.X_509}))
-                    raw = [(o[Attribute.VALUE], o[Attribute.ID]) for o in objects]
+                    # One C_GetAttributeValue per certificate, not one per attribute.
+                    raw = [(a[Attribute.VALUE], a[Attribute.ID]) for a in
+                           (o.get_attributes([Attribute.VALUE, Attribute.ID]) for o in objects)]
             except Exception as exc:
                 err = self._translate(exc)
                 if err.code == "ERR_CPS_CARD_REMOVED":

@@ -11,7 +11,6 @@ import os
 import queue
 import sys
 import threading
-import time
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
 
 from host import logs
@@ -33,10 +32,12 @@ class Service:
                  config_error: ConfigError | None = None):
         self.handlers = Handlers(settings, card_factory, config_error)
         self.writer = writer
-        self.jobs: queue.Queue[Request | None] = queue.Queue()
+        self.jobs: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self.cancels: dict[str, threading.Event] = {}
         self.cancels_lock = threading.Lock()
-        self.busy = threading.Event()  # a card job is queued or running
+        self.pending = 0  # card jobs queued or running, under cancels_lock
+        self.idle = threading.Event()  # set when pending is 0
+        self.idle.set()
         self.watcher = None
         self.worker = threading.Thread(target=self._work, name="card-worker", daemon=True)
         self.worker.start()
@@ -47,7 +48,8 @@ class Service:
         if req.command in CARD_COMMANDS:
             with self.cancels_lock:
                 self.cancels[req.id] = threading.Event()
-            self.busy.set()
+                self.pending += 1
+                self.idle.clear()
             self.jobs.put(req)
             return
         self._answer(req, self._run_now)
@@ -97,8 +99,9 @@ class Service:
             finally:
                 with self.cancels_lock:
                     self.cancels.pop(req.id, None)
-                if self.jobs.empty():
-                    self.busy.clear()
+                    self.pending -= 1
+                    if self.pending == 0:
+                        self.idle.set()
 
     def _run_card(self, req: Request) -> dict[str, Any]:
         from host.arguments import parse
@@ -136,9 +139,7 @@ class Service:
         """EOF: stop events, let an already-read request answer within the grace, then stop
         writing for good."""
         self._stop_watch()
-        deadline = time.monotonic() + EOF_GRACE
-        while self.busy.is_set() and time.monotonic() < deadline:
-            time.sleep(0.01)
+        self.idle.wait(EOF_GRACE)
         self.writer.close()
 
 
