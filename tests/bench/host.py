@@ -4,78 +4,160 @@
 - cold list-certificates + authenticate vs `pkcs11-tool --login --sign` on the same token;
 - warm authenticate in an open host vs an in-process python-pkcs11 login + sign loop;
 - peak RSS of the host (VmHWM) after a list and an authenticate.
+
+How it measures, so that a ratio compares the host with its baseline and nothing else:
+- rounds are interleaved (baseline, host, baseline, host…), so a burst of load on this
+  shared machine lands on both sides of a ratio instead of on one block of runs;
+- every process is waited for the same way, by blocking on a pidfd: `Popen.wait(timeout)`
+  sleep-polls (1, 2, 4… ms) and would add its own milliseconds to whichever side exits
+  a little later;
+- the harness talks to the host from one thread (write a frame, read a frame), as the
+  browser's own C++ does; a Python reader thread would add its wake-ups to the host.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
+import select
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from tests.testbed.hostproc import CHROME_ARGS, REPO, SOURCE_HOST, HostProcess, encode
+from tests.testbed.hostproc import CHROME_ARGS, REPO, SOURCE_HOST, encode
 from tests.testbed.pki import TestPKI
 from tests.testbed.softcard import SOFTHSM_MODULE, make_cards
 
 ORIGIN = "https://localhost:8443"
+KEY_ID = "e828bd080f8025000001ff001002"
 TARGETS = {"cold status": 3.0, "cold list + authenticate": 6.0, "warm authenticate": 1.2,
            "cold status (CPU)": 3.0, "cold list + authenticate (CPU)": 6.0}
+TIMEOUT = 30.0
 
 
-def _median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
+class BenchError(RuntimeError):
+    pass
 
 
-def _time(fn, runs: int) -> list[float]:
-    fn()  # warm the page cache
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+def _wait_exit(proc: subprocess.Popen, timeout: float = TIMEOUT) -> int:
+    """Block until the process has exited (no sleep-polling), then reap it."""
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux ≥ 5.3: fall back to the polling wait
+        return proc.wait(timeout)
+    try:
+        if not select.select([fd], [], [], timeout)[0]:
+            proc.kill()
+            raise BenchError(f"{proc.args[0]} did not exit within {timeout} s")
+    finally:
+        os.close(fd)
+    return proc.wait()
 
 
-def _cpu(fn, runs: int) -> list[float]:
-    """CPU seconds (user + system) of the child processes fn starts: unlike wall time,
-    not inflated by whatever else the machine is running."""
-    import resource
+def _read(fd: int, n: int, deadline: float) -> bytes:
+    """Exactly n bytes from fd (fewer only at EOF), or BenchError at the deadline."""
+    out = bytearray()
+    while len(out) < n:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise BenchError("no answer from the host in time")
+        chunk = os.read(fd, n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return bytes(out)
 
-    out = []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        fn()
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        out.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return out
+
+def _spawn(cmd: list[str], env: dict, stdout=subprocess.PIPE) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=stdout,
+                            stderr=tempfile.TemporaryFile(), env=env, cwd=REPO)
 
 
-def _nonce() -> str:
-    return base64.b64encode(os.urandom(32)).decode()
+def _failed(proc: subprocess.Popen, what: str) -> BenchError:
+    proc.stderr.seek(0)
+    return BenchError(f"{what}: {proc.stderr.read()[-500:].decode(errors='replace')}")
+
+
+def run_once(cmd: list[str], env: dict, data: bytes = b"") -> bytes:
+    """Start cmd, give it data on stdin, read its stdout to EOF, wait for its exit."""
+    proc = _spawn(cmd, env)
+    try:
+        proc.stdin.write(data)
+        proc.stdin.close()
+        out, deadline = bytearray(), time.monotonic() + TIMEOUT
+        while chunk := _read(proc.stdout.fileno(), 65536, deadline):
+            out += chunk
+        if _wait_exit(proc) != 0:
+            raise _failed(proc, f"{cmd[0]} failed")
+        return bytes(out)
+    finally:
+        proc.stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+
+
+class Client:
+    """One host process, spoken to synchronously from this thread."""
+
+    def __init__(self, cmd: list[str], env: dict):
+        self.proc = _spawn([*cmd, *CHROME_ARGS], env)
+        self._ids = 0
+
+    def request(self, command: str, arguments: dict | None = None) -> dict:
+        self._ids += 1
+        message = {"id": str(self._ids), "command": command}
+        if arguments is not None:
+            message["arguments"] = arguments
+        self.proc.stdin.write(encode(message))
+        self.proc.stdin.flush()
+        deadline, fd = time.monotonic() + TIMEOUT, self.proc.stdout.fileno()
+        head = _read(fd, 4, deadline)
+        if len(head) < 4:
+            raise _failed(self.proc, "the host closed its output")
+        reply = json.loads(_read(fd, struct.unpack("=I", head)[0], deadline))
+        if "result" not in reply:
+            raise BenchError(f"{command}: {reply}")
+        return reply["result"]
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            _wait_exit(self.proc)
+        finally:
+            self.proc.stdout.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _authenticate_args(cid: str) -> dict:
+    return {"challengeNonce": base64.b64encode(os.urandom(32)).decode(), "origin": ORIGIN,
+            "certificateId": cid, "pin": "1234"}
 
 
 def cold_status(env: dict, host_cmd: list[str]) -> None:
-    p = subprocess.run([*host_cmd, *CHROME_ARGS], input=encode({"id": "s", "command": "status"}),
-                       capture_output=True, env=env, cwd=REPO, timeout=30)
-    assert p.returncode == 0 and b'"result"' in p.stdout, p.stderr[-500:]
+    out = run_once([*host_cmd, *CHROME_ARGS], env, encode({"id": "s", "command": "status"}))
+    if b'"result"' not in out:
+        raise BenchError(f"status: {out[:300]!r}")
 
 
 def cold_list_authenticate(env: dict, host_cmd: list[str], cid: str) -> None:
-    with HostProcess(env, command=host_cmd) as h:
-        assert "result" in h.request("list-certificates")
-        assert "result" in h.request("authenticate", {
-            "challengeNonce": _nonce(), "origin": ORIGIN, "certificateId": cid, "pin": "1234"})
+    with Client(host_cmd, env) as host:
+        host.request("list-certificates")
+        host.request("authenticate", _authenticate_args(cid))
 
 
 def pkcs11_tool_sign(env: dict, label: str, data: Path) -> None:
-    subprocess.run(["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", label, "--login",
-                    "--pin", "1234", "--sign", "--mechanism", "SHA256-RSA-PKCS", "--id",
-                    "e828bd080f8025000001ff001002", "--input-file", str(data), "--output-file",
-                    os.devnull], env=env, check=True, capture_output=True)
+    run_once(["pkcs11-tool", "--module", SOFTHSM_MODULE, "--token-label", label, "--login",
+              "--pin", "1234", "--sign", "--mechanism", "SHA256-RSA-PKCS", "--id", KEY_ID,
+              "--input-file", str(data), "--output-file", os.devnull], env)
 
 
 FLOOR = """
@@ -93,7 +175,7 @@ for slot in lib.get_slots(token_present=True):
     with token.open() as s:
         certs = [o[Attribute.VALUE] for o in s.get_objects({{Attribute.CLASS: ObjectClass.CERTIFICATE}})]
     with token.open(user_pin="1234") as s:
-        key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=bytes.fromhex("e828bd080f8025000001ff001002"))
+        key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=bytes.fromhex({key_id!r}))
         key.sign(b"m" * 64, mechanism=Mechanism.SHA256_RSA_PKCS)
 """
 
@@ -101,8 +183,8 @@ for slot in lib.get_slots(token_present=True):
 def python_pkcs11_floor(env: dict) -> None:
     """What any Python host pays before doing anything of its own: start, import
     python-pkcs11 (its asn1crypto helpers deferred, as the host does), list and sign."""
-    subprocess.run([sys.executable, "-c", FLOOR.format(repo=str(REPO), module=SOFTHSM_MODULE)],
-                   env=env, check=True, capture_output=True)
+    run_once([sys.executable, "-c", FLOOR.format(repo=str(REPO), module=SOFTHSM_MODULE,
+                                                 key_id=KEY_ID)], env)
 
 
 def inprocess_loop(conf: str, label: str, runs: int) -> list[float]:
@@ -118,36 +200,59 @@ out = []
 for i in range({runs} + 1):
     t = time.perf_counter()
     with token.open(user_pin='1234') as s:
-        key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=bytes.fromhex('e828bd080f8025000001ff001002'))
+        key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=bytes.fromhex({KEY_ID!r}))
         key.sign(os.urandom(64), mechanism=Mechanism.SHA256_RSA_PKCS)
     out.append(time.perf_counter() - t)
 print(json.dumps(out[1:]))
 """
-    import json
-
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       timeout=TIMEOUT)
     return json.loads(p.stdout)
 
 
 def warm_authenticate(env: dict, cid: str, runs: int) -> tuple[list[float], int]:
-    with HostProcess(env) as h:
-        h.request("list-certificates")
-        h.request("authenticate", {"challengeNonce": _nonce(), "origin": ORIGIN,
-                                   "certificateId": cid, "pin": "1234"})
+    with Client(SOURCE_HOST, env) as host:
+        host.request("list-certificates")
+        host.request("authenticate", _authenticate_args(cid))
         out = []
         for _ in range(runs):
+            arguments = _authenticate_args(cid)
             t = time.perf_counter()
-            r = h.request("authenticate", {"challengeNonce": _nonce(), "origin": ORIGIN,
-                                           "certificateId": cid, "pin": "1234"})
+            host.request("authenticate", arguments)
             out.append(time.perf_counter() - t)
-            assert "result" in r
         rss_kb = next(int(line.split()[1]) for line in
-                      Path(f"/proc/{h.proc.pid}/status").read_text().splitlines()
+                      Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
                       if line.startswith("VmHWM:"))
     return out, rss_kb
 
 
-def run(host_cmd: list[str] | None = None, runs: int = 30) -> dict[str, tuple[float, float]]:
+def interleaved(pairs: dict[str, tuple], rounds: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Wall seconds and CPU seconds (user + system of the child processes, which load on
+    the machine inflates less than wall time) of each function, run in turns."""
+    import resource
+
+    for fn in (f for pair in pairs.values() for f in pair):
+        fn()  # warm the page cache
+    wall = {name: ([], []) for name in pairs}
+    cpu = {name: ([], []) for name in pairs}
+    for _ in range(rounds):
+        for name, pair in pairs.items():
+            for side, fn in enumerate(pair):
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                t = time.perf_counter()
+                fn()
+                wall[name][side].append(time.perf_counter() - t)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[name][side].append(after.ru_utime - before.ru_utime
+                                       + after.ru_stime - before.ru_stime)
+    return {"wall": wall, "cpu": cpu}
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def run(host_cmd: list[str] | None = None, rounds: int = 40) -> dict[str, tuple[float, float]]:
     host_cmd = host_cmd or SOURCE_HOST
     work = Path(tempfile.mkdtemp(prefix="cpsbridge-bench-"))
     pki = TestPKI.create()
@@ -161,49 +266,49 @@ def run(host_cmd: list[str] | None = None, runs: int = 30) -> dict[str, tuple[fl
     data = work / "m.bin"
     data.write_bytes(os.urandom(64))
 
-    run_pass = lambda: subprocess.run([sys.executable, "-c", "pass"], check=True)  # noqa: E731
-    run_status = lambda: cold_status(env, host_cmd)  # noqa: E731
-    run_tool = lambda: pkcs11_tool_sign(env, label, data)  # noqa: E731
-    run_cold = lambda: cold_list_authenticate(env, host_cmd, cid)  # noqa: E731
-    python_pass, status = _time(run_pass, runs), _time(run_status, runs)
-    tool, cold = _time(run_tool, runs // 2), _time(run_cold, runs // 2)
-    floor = _time(lambda: python_pkcs11_floor(env), runs // 2)
-    cpu = {"cold status (CPU)": (_median_ms(_cpu(run_status, runs)), _median_ms(_cpu(run_pass, runs))),
-           "cold list + authenticate (CPU)": (_median_ms(_cpu(run_cold, runs // 2)),
-                                              _median_ms(_cpu(run_tool, runs // 2)))}
-    loop = inprocess_loop(str(hsm.conf), label, runs * 3)
-    warm, rss_kb = warm_authenticate(env, cid, runs * 3)
+    tool = lambda: pkcs11_tool_sign(env, label, data)  # noqa: E731
+    m = interleaved({
+        "cold status": (lambda: cold_status(env, host_cmd),
+                        lambda: run_once([sys.executable, "-c", "pass"], env)),
+        "cold list + authenticate": (lambda: cold_list_authenticate(env, host_cmd, cid), tool),
+        "python-pkcs11 floor": (lambda: python_pkcs11_floor(env), tool),
+    }, rounds)
+    loop = inprocess_loop(str(hsm.conf), label, rounds * 3)
+    warm, rss_kb = warm_authenticate(env, cid, rounds * 3)
+    figure = lambda kind, name: tuple(_median_ms(s) for s in m[kind][name])  # noqa: E731
     return {
-        "cold status": (_median_ms(status), _median_ms(python_pass)),
-        "cold list + authenticate": (_median_ms(cold), _median_ms(tool)),
-        **cpu,
+        "cold status": figure("wall", "cold status"),
+        "cold list + authenticate": figure("wall", "cold list + authenticate"),
+        "cold status (CPU)": figure("cpu", "cold status"),
+        "cold list + authenticate (CPU)": figure("cpu", "cold list + authenticate"),
         "warm authenticate": (_median_ms(warm), _median_ms(loop)),
-        "python-pkcs11 floor": (_median_ms(floor), _median_ms(tool)),
+        "python-pkcs11 floor": figure("wall", "python-pkcs11 floor"),
         "peak RSS (MB)": (rss_kb / 1024, 40.0),
     }
 
 
 def report(figures: dict[str, tuple[float, float]], title: str = "host (source)") -> bool:
     print(f"\n== {title} ==")
-    print(f"{'measure':28} {'host':>10} {'baseline':>10} {'ratio':>7} {'target':>8}")
+    print(f"{'measure':31} {'host':>10} {'baseline':>10} {'ratio':>7} {'target':>8}")
     ok = True
     for name, (value, base) in figures.items():
         if name == "python-pkcs11 floor":
-            print(f"{'(python-pkcs11 floor)':28} {value:8.2f}ms {base:8.2f}ms {value / base:6.2f}× "
+            print(f"{'(python-pkcs11 floor)':31} {value:8.2f}ms {base:8.2f}ms {value / base:6.2f}× "
                   f"{'':>8} start + import + list + sign, no host: the least any Python host pays")
             continue
         if name == "peak RSS (MB)":
             good = value <= base
-            print(f"{name:28} {value:10.1f} {'≤ 40 MB':>10} {'':>7} {'ok' if good else 'MISSED':>8}")
+            print(f"{name:31} {value:10.1f} {'≤ 40 MB':>10} {'':>7} {'ok' if good else 'MISSED':>8}")
         else:
             ratio = value / base
             good = ratio <= TARGETS[name]
-            print(f"{name:28} {value:8.2f}ms {base:8.2f}ms {ratio:6.2f}× "
+            print(f"{name:31} {value:8.2f}ms {base:8.2f}ms {ratio:6.2f}× "
                   f"{'≤ %.1f×' % TARGETS[name]:>8} {'' if good else 'MISSED'}")
         ok &= good
     print("baselines: `<venv python> -c pass`; `pkcs11-tool --login --sign` on the same SoftHSM2 "
-          "token; python-pkcs11 login+sign loop in one process. Medians; (CPU) = user+system time "
-          "of the processes, which load on the machine does not inflate as it does wall time.")
+          "token; python-pkcs11 login+sign loop in one process. Medians of interleaved rounds; "
+          "(CPU) = user+system time of the processes, which load on the machine does not "
+          "inflate as it does wall time.")
     print(f"load average while measuring: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     return ok
 
