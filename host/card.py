@@ -3,9 +3,10 @@
 The dispatcher and the tests see only `Card`; `Pkcs11Card` (python-pkcs11 over the
 Cryptolib CPS, OpenSC or SoftHSM2) is the production implementation. Imported only by
 card commands (typing is loaded by python-pkcs11 there anyway).
-"""
 
-from __future__ import annotations
+No `from __future__ import annotations` here: NamedTuple would turn each string annotation
+into a ForwardRef, compiling it, ~1 ms of every login; these annotations are plain types.
+"""
 
 from collections.abc import Callable
 from typing import Any, Literal, NamedTuple, Protocol

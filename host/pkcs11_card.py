@@ -31,15 +31,12 @@ _CARD_GONE = ("DeviceRemoved", "TokenNotPresent", "SessionHandleInvalid", "Sessi
 _REFRESH_EVERY = 1.0  # seconds between re-initialisations while no card is seen
 
 
-class _Entry(NamedTuple):
-    """Where a listed certificate lives, to find its key again at sign time."""
-
-    certificate: CardCertificate
-    slot: Any  # pkcs11.Slot
-    token_serial: str
-    ckid: bytes
-    key_type: str  # "rsa" or "ec"
-    curve: str | None
+# Where a listed certificate lives, to find its key again at sign time. (The functional
+# form: with string annotations, see host/card.py, NamedTuple would compile each one.)
+_Entry = NamedTuple("_Entry", [("certificate", CardCertificate), ("slot", Any),  # pkcs11.Slot
+                               ("token_serial", str), ("ckid", bytes),
+                               ("key_type", str),  # "rsa" or "ec"
+                               ("curve", str | None)])
 
 
 def _pin_status(flags: int) -> PinStatus:
