@@ -72,14 +72,17 @@ def _read(fd: int, n: int, deadline: float) -> bytes:
     return bytes(out)
 
 
-def _spawn(cmd: list[str], env: dict, stdout=subprocess.PIPE) -> subprocess.Popen:
-    return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=stdout,
-                            stderr=tempfile.TemporaryFile(), env=env, cwd=REPO)
+def _spawn(cmd: list[str], env: dict) -> subprocess.Popen:
+    errors = tempfile.TemporaryFile()  # read only if the process fails
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
+                            env=env, cwd=REPO)
+    proc.stderr_file = errors  # type: ignore[attr-defined]
+    return proc
 
 
 def _failed(proc: subprocess.Popen, what: str) -> BenchError:
-    proc.stderr.seek(0)
-    return BenchError(f"{what}: {proc.stderr.read()[-500:].decode(errors='replace')}")
+    proc.stderr_file.seek(0)  # type: ignore[attr-defined]
+    return BenchError(f"{what}: {proc.stderr_file.read()[-500:].decode(errors='replace')}")
 
 
 def run_once(cmd: list[str], env: dict, data: bytes = b"") -> bytes:
@@ -107,21 +110,32 @@ class Client:
         self.proc = _spawn([*cmd, *CHROME_ARGS], env)
         self._ids = 0
 
-    def request(self, command: str, arguments: dict | None = None) -> dict:
+    def exchange(self, frame: bytes) -> bytes:
+        """Write one frame, return the body of the next frame the host writes."""
+        self.proc.stdin.write(frame)
+        self.proc.stdin.flush()
+        deadline, fd = time.monotonic() + TIMEOUT, self.proc.stdout.fileno()
+        data = _read(fd, 4, deadline)
+        if len(data) < 4:
+            raise _failed(self.proc, "the host closed its output")
+        return _read(fd, struct.unpack("=I", data)[0], deadline)
+
+    def frame(self, command: str, arguments: dict | None = None) -> bytes:
         self._ids += 1
         message = {"id": str(self._ids), "command": command}
         if arguments is not None:
             message["arguments"] = arguments
-        self.proc.stdin.write(encode(message))
-        self.proc.stdin.flush()
-        deadline, fd = time.monotonic() + TIMEOUT, self.proc.stdout.fileno()
-        head = _read(fd, 4, deadline)
-        if len(head) < 4:
-            raise _failed(self.proc, "the host closed its output")
-        reply = json.loads(_read(fd, struct.unpack("=I", head)[0], deadline))
+        return encode(message)
+
+    @staticmethod
+    def result(body: bytes) -> dict:
+        reply = json.loads(body)
         if "result" not in reply:
-            raise BenchError(f"{command}: {reply}")
+            raise BenchError(str(reply))
         return reply["result"]
+
+    def request(self, command: str, arguments: dict | None = None) -> dict:
+        return self.result(self.exchange(self.frame(command, arguments)))
 
     def close(self) -> None:
         self.proc.stdin.close()
@@ -211,15 +225,18 @@ print(json.dumps(out[1:]))
 
 
 def warm_authenticate(env: dict, cid: str, runs: int) -> tuple[list[float], int]:
+    """Request written -> answer read, in an open host. Frames are made before and read
+    after the clock, like the loop's arguments: what is timed is the host's work."""
     with Client(SOURCE_HOST, env) as host:
         host.request("list-certificates")
         host.request("authenticate", _authenticate_args(cid))
         out = []
         for _ in range(runs):
-            arguments = _authenticate_args(cid)
+            frame = host.frame("authenticate", _authenticate_args(cid))
             t = time.perf_counter()
-            host.request("authenticate", arguments)
+            body = host.exchange(frame)
             out.append(time.perf_counter() - t)
+            host.result(body)
         rss_kb = next(int(line.split()[1]) for line in
                       Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
                       if line.startswith("VmHWM:"))
@@ -273,8 +290,11 @@ def run(host_cmd: list[str] | None = None, rounds: int = 40) -> dict[str, tuple[
         "cold list + authenticate": (lambda: cold_list_authenticate(env, host_cmd, cid), tool),
         "python-pkcs11 floor": (lambda: python_pkcs11_floor(env), tool),
     }, rounds)
-    loop = inprocess_loop(str(hsm.conf), label, rounds * 3)
-    warm, rss_kb = warm_authenticate(env, cid, rounds * 3)
+    loop, warm, rss_kb = [], [], 0
+    for _ in range(4):  # in turns too, in blocks (each side needs its warm process)
+        loop += inprocess_loop(str(hsm.conf), label, rounds)
+        block, rss_kb = warm_authenticate(env, cid, rounds)
+        warm += block
     figure = lambda kind, name: tuple(_median_ms(s) for s in m[kind][name])  # noqa: E731
     return {
         "cold status": figure("wall", "cold status"),
