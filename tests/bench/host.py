@@ -201,46 +201,84 @@ def python_pkcs11_floor(env: dict) -> None:
                                                  key_id=KEY_ID)], env)
 
 
-def inprocess_loop(conf: str, label: str, runs: int) -> list[float]:
-    """The floor: python-pkcs11 itself, login + find key + sign + logout, no host."""
-    code = f"""
-import os, sys, time, json
-os.environ['SOFTHSM2_CONF'] = {conf!r}
+LOOP = """
+import json, os, sys, time
 import pkcs11
 from pkcs11 import Mechanism, ObjectClass
-lib = pkcs11.lib({SOFTHSM_MODULE!r})
-token = lib.get_token(token_label={label!r})
-out = []
-for i in range({runs} + 1):
-    t = time.perf_counter()
-    with token.open(user_pin='1234') as s:
-        key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=bytes.fromhex({KEY_ID!r}))
-        key.sign(os.urandom(64), mechanism=Mechanism.SHA256_RSA_PKCS)
-    out.append(time.perf_counter() - t)
-print(json.dumps(out[1:]))
+token = pkcs11.lib({module!r}).get_token(token_label={label!r})
+key_id = bytes.fromhex({key_id!r})
+for line in sys.stdin:  # one block of n iterations per line, its timings as one line
+    out = []
+    for _ in range(int(line)):
+        t = time.perf_counter()
+        with token.open(user_pin="1234") as s:
+            key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
+            key.sign(os.urandom(64), mechanism=Mechanism.SHA256_RSA_PKCS)
+        out.append(time.perf_counter() - t)
+    print(json.dumps(out), flush=True)
 """
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                       timeout=TIMEOUT)
-    return json.loads(p.stdout)
 
 
-def warm_authenticate(env: dict, cid: str, runs: int) -> tuple[list[float], int]:
-    """Request written -> answer read, in an open host. Frames are made before and read
-    after the clock, like the loop's arguments: what is timed is the host's work."""
-    with Client(SOURCE_HOST, env) as host:
+class InProcessLoop:
+    """The baseline of the warm figure: python-pkcs11 itself, login + find key + sign +
+    logout in a loop, timed inside its own process; run in blocks on request, so that its
+    blocks and the host's can alternate."""
+
+    def __init__(self, env: dict, label: str):
+        code = LOOP.format(module=SOFTHSM_MODULE, label=label, key_id=KEY_ID)
+        self.proc = _spawn([sys.executable, "-c", code], env)
+
+    def block(self, n: int) -> list[float]:
+        self.proc.stdin.write(f"{n}\n".encode())
+        self.proc.stdin.flush()
+        line = bytearray()
+        deadline = time.monotonic() + TIMEOUT
+        fd = self.proc.stdout.fileno()
+        while not line.endswith(b"\n"):
+            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                raise _failed(self.proc, "the python-pkcs11 loop did not answer in time")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise _failed(self.proc, "the python-pkcs11 loop stopped")
+            line += chunk
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            _wait_exit(self.proc)
+        finally:
+            self.proc.stdout.close()
+
+
+def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int
+                 ) -> tuple[list[float], list[float], int]:
+    """(host, loop, host peak RSS in kB): an open host's authenticate, request written ->
+    answer read, beside the in-process loop, in alternating blocks of `size`. Frames are
+    made before and read after the clock, like the loop's arguments."""
+    loop = InProcessLoop(env, label)
+    host = Client(SOURCE_HOST, env)
+    try:
         host.request("list-certificates")
         host.request("authenticate", _authenticate_args(cid))
-        out = []
-        for _ in range(runs):
-            frame = host.frame("authenticate", _authenticate_args(cid))
-            t = time.perf_counter()
-            body = host.exchange(frame)
-            out.append(time.perf_counter() - t)
-            host.result(body)
+        loop.block(size)  # both warm before the first timed block
+        host_times: list[float] = []
+        loop_times: list[float] = []
+        for _ in range(blocks):
+            loop_times += loop.block(size)
+            for _ in range(size):
+                frame = host.frame("authenticate", _authenticate_args(cid))
+                t = time.perf_counter()
+                body = host.exchange(frame)
+                host_times.append(time.perf_counter() - t)
+                host.result(body)
         rss_kb = next(int(line.split()[1]) for line in
                       Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
                       if line.startswith("VmHWM:"))
-    return out, rss_kb
+    finally:
+        host.close()
+        loop.close()
+    return host_times, loop_times, rss_kb
 
 
 def interleaved(pairs: dict[str, tuple], rounds: int) -> dict[str, tuple[list[float], list[float]]]:
@@ -290,11 +328,7 @@ def run(host_cmd: list[str] | None = None, rounds: int = 40) -> dict[str, tuple[
         "cold list + authenticate": (lambda: cold_list_authenticate(env, host_cmd, cid), tool),
         "python-pkcs11 floor": (lambda: python_pkcs11_floor(env), tool),
     }, rounds)
-    loop, warm, rss_kb = [], [], 0
-    for _ in range(4):  # in turns too, in blocks (each side needs its warm process)
-        loop += inprocess_loop(str(hsm.conf), label, rounds)
-        block, rss_kb = warm_authenticate(env, cid, rounds)
-        warm += block
+    warm, loop, rss_kb = warm_figures(env, label, cid, blocks=4, size=rounds)
     figure = lambda kind, name: tuple(_median_ms(s) for s in m[kind][name])  # noqa: E731
     return {
         "cold status": figure("wall", "cold status"),

@@ -119,29 +119,40 @@ class RecordingCard(Pkcs11Card):
 
 
 def test_card_operations_never_interleave(cards, pki, monkeypatch):
+    """Frames in bursts through a pipe, as a browser sends them: no two card calls ever
+    overlap."""
     import io
+    import os
 
-    from host.framing import FrameWriter
-    from host.protocol import Request
-    from host.service import Service
+    from host.framing import encode
+    from host.service import serve
 
     monkeypatch.setenv("SOFTHSM2_CONF", str(cards.conf))
     settings = Settings(pkcs11Modules=[SOFTHSM_MODULE], allowedOrigins=[ORIGIN])
     card = RecordingCard(settings)
     out = io.BytesIO()
-    service = Service(settings, lambda: card, FrameWriter(out))
-    for i in range(12):
-        if i % 3 == 0:
-            service.handle(Request(f"l{i}", "list-certificates", {}))
-        else:
-            service.handle(Request(f"a{i}", "authenticate", {
-                "challengeNonce": new_nonce(), "origin": ORIGIN,
-                "certificateId": pki.holders["dupont"].certificate_id, "pin": "1234"}))
-    assert service.idle.wait(30), "the card worker did not finish 12 jobs in 30 s"
+    r, w = os.pipe()
+    runner = threading.Thread(target=serve, args=(os.fdopen(r, "rb"), out, settings, lambda: card),
+                              daemon=True)
+    runner.start()
+    with os.fdopen(w, "wb", buffering=0) as stdin:
+        for burst in range(4):
+            for i in range(burst * 3, burst * 3 + 3):
+                if i % 3 == 0:
+                    stdin.write(encode({"id": f"l{i}", "command": "list-certificates"}))
+                else:
+                    stdin.write(encode({"id": f"a{i}", "command": "authenticate", "arguments": {
+                        "challengeNonce": new_nonce(), "origin": ORIGIN,
+                        "certificateId": pki.holders["dupont"].certificate_id, "pin": "1234"}}))
+            deadline = time.monotonic() + 30
+            while out.getvalue().count(b'"result"') < burst * 3 + 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+    runner.join(5)
+    assert not runner.is_alive(), "the service did not end at EOF"
+    assert out.getvalue().count(b'"result"') == 12
     spans = sorted(card.spans)
     assert len(spans) >= 12
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
-    assert out.getvalue().count(b'"result"') == 12
 
 
 class PinPadCard(Pkcs11Card):

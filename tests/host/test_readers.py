@@ -43,9 +43,13 @@ def test_cancel_ends_a_pending_wait(no_cards_env):
     env, _ = no_cards_env
     with HostProcess(env) as h:
         rid = h.send("list-certificates", {"waitForCardMs": 60000})
+        queued = h.send("list-certificates")  # a second card command waits for the first
         time.sleep(0.3)
+        assert h.request("status")["result"]["protocol"] == 1  # answered meanwhile
+        assert queued not in h.responses  # not answered before the first ends
         assert h.request("cancel", {"requestId": rid})["result"] == {}
         assert h.response(rid, timeout=5)["error"]["code"] == "ERR_CPS_CANCELLED"
+        assert h.response(queued, timeout=5)["error"]["code"] == "ERR_CPS_NO_CARD"
         assert h.request("cancel", {"requestId": "nothing-pending"})["result"] == {}
 
 
