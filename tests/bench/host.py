@@ -221,8 +221,7 @@ for line in sys.stdin:  # one block of n iterations per line, its timings as one
 
 class InProcessLoop:
     """The baseline of the warm figure: python-pkcs11 itself, login + find key + sign +
-    logout in a loop, timed inside its own process; run in blocks on request, so that its
-    blocks and the host's can alternate."""
+    logout in a loop, timed inside its own process, in blocks on request."""
 
     def __init__(self, env: dict, label: str):
         code = LOOP.format(module=SOFTHSM_MODULE, label=label, key_id=KEY_ID)
@@ -254,30 +253,35 @@ class InProcessLoop:
 def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int
                  ) -> tuple[list[float], list[float], int]:
     """(host, loop, host peak RSS in kB): an open host's authenticate, request written ->
-    answer read, beside the in-process loop, in alternating blocks of `size`. Frames are
-    made before and read after the clock, like the loop's arguments."""
-    loop = InProcessLoop(env, label)
-    host = Client(SOURCE_HOST, env)
-    try:
-        host.request("list-certificates")
-        host.request("authenticate", _authenticate_args(cid))
-        loop.block(size)  # both warm before the first timed block
-        host_times: list[float] = []
-        loop_times: list[float] = []
-        for _ in range(blocks):
+    answer read, beside the in-process loop, in alternating blocks of `size`, each block
+    in new processes (one process can be luckier than another in where its threads run).
+    Frames are made before and read after the clock, like the loop's arguments."""
+    host_times: list[float] = []
+    loop_times: list[float] = []
+    rss_kb = 0
+    for _ in range(blocks):
+        loop = InProcessLoop(env, label)
+        try:
+            loop.block(3)  # warm
             loop_times += loop.block(size)
+        finally:
+            loop.close()
+        host = Client(SOURCE_HOST, env)
+        try:
+            host.request("list-certificates")
+            for _ in range(3):  # warm
+                host.request("authenticate", _authenticate_args(cid))
             for _ in range(size):
                 frame = host.frame("authenticate", _authenticate_args(cid))
                 t = time.perf_counter()
                 body = host.exchange(frame)
                 host_times.append(time.perf_counter() - t)
                 host.result(body)
-        rss_kb = next(int(line.split()[1]) for line in
-                      Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
-                      if line.startswith("VmHWM:"))
-    finally:
-        host.close()
-        loop.close()
+            rss_kb = max(rss_kb, next(int(line.split()[1]) for line in
+                                      Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
+                                      if line.startswith("VmHWM:")))
+        finally:
+            host.close()
     return host_times, loop_times, rss_kb
 
 
@@ -328,7 +332,7 @@ def run(host_cmd: list[str] | None = None, rounds: int = 40) -> dict[str, tuple[
         "cold list + authenticate": (lambda: cold_list_authenticate(env, host_cmd, cid), tool),
         "python-pkcs11 floor": (lambda: python_pkcs11_floor(env), tool),
     }, rounds)
-    warm, loop, rss_kb = warm_figures(env, label, cid, blocks=4, size=rounds)
+    warm, loop, rss_kb = warm_figures(env, label, cid, blocks=rounds // 4, size=20)
     figure = lambda kind, name: tuple(_median_ms(s) for s in m[kind][name])  # noqa: E731
     return {
         "cold status": figure("wall", "cold status"),
