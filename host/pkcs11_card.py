@@ -19,7 +19,7 @@ from host.config import Settings
 from host.errors import CpsError
 from host.holder import holder_fields
 from host.modules import module_status
-from host.pkcs11_info import pin_length_range
+from host.pkcs11_info import close_all_sessions, pin_length_range
 
 lazy_imports.install()
 
@@ -245,10 +245,20 @@ class Pkcs11Card:
         return Signature(algorithm, value, entry.certificate.der)
 
     def _login(self, token, pin: str | None):
-        """One C_Login, never retried. A PIN pad reader takes the PIN itself."""
+        """One C_Login, never retried. A PIN pad reader takes the PIN itself.
+
+        When C_Login fails, python-pkcs11 raises without closing the session it opened for
+        it: every wrong code would leave one open until the module is finalised. This
+        process has no other session on the card at this point (card operations are
+        serialized and each closes its own), so all of them are closed."""
         from pkcs11 import PROTECTED_AUTH
 
-        return token.open(user_pin=PROTECTED_AUTH if pin is None else pin)
+        try:
+            return token.open(user_pin=PROTECTED_AUTH if pin is None else pin)
+        except Exception:
+            if self.module_path:
+                close_all_sessions(self.module_path, token.slot.slot_id)
+            raise
 
     def _slot_mechanisms(self, slot, token) -> set:
         key = (slot.slot_id, token.serial)

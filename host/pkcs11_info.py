@@ -1,5 +1,6 @@
-"""What python-pkcs11 does not expose: C_GetTokenInfo's PIN length range, and a cheap
-"can this module be loaded" check for `status` (dlopen, no C_Initialize)."""
+"""What python-pkcs11 does not expose: C_GetTokenInfo's PIN length range,
+C_CloseAllSessions, and a cheap "can this module be loaded" check for `status` (dlopen,
+no C_Initialize)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,18 @@ def pin_length_range(path: str, slot_id: int) -> tuple[int, int] | None:
     if fn(slot_id, ctypes.byref(info)) != 0:
         return None
     return int(info.ulMinPinLen), int(info.ulMaxPinLen)
+
+
+def close_all_sessions(path: str, slot_id: int) -> bool:
+    """C_CloseAllSessions on an already initialised module: this process's sessions on the
+    slot (python-pkcs11 leaves behind the session it opened when C_Login fails)."""
+    try:
+        fn = _load(path).C_CloseAllSessions
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_ulong]
+    fn.restype = ctypes.c_ulong
+    return fn(slot_id) == 0
 
 
 def module_info(path: str) -> dict[str, str] | None:

@@ -95,6 +95,33 @@ def test_final_try_message_warns_before_blocking(handlers, pki):
     assert handlers.card.wrong == 0
 
 
+def open_sessions() -> list[int]:
+    """This process's open SoftHSM2 sessions: SoftHSM2 numbers them 1, 2, 3…, so asking
+    C_GetSessionInfo about the small handles finds every one."""
+    import ctypes
+
+    class SessionInfo(ctypes.Structure):
+        _fields_ = [("slotID", ctypes.c_ulong), ("state", ctypes.c_ulong),
+                    ("flags", ctypes.c_ulong), ("ulDeviceError", ctypes.c_ulong)]
+
+    get_info = ctypes.CDLL(SOFTHSM_MODULE).C_GetSessionInfo
+    get_info.argtypes = [ctypes.c_ulong, ctypes.POINTER(SessionInfo)]
+    get_info.restype = ctypes.c_ulong
+    return [h for h in range(1, 200) if get_info(h, ctypes.byref(SessionInfo())) == 0]
+
+
+def test_a_wrong_code_leaves_no_session_open(handlers, pki):
+    cid = pki.holders["bernard"].certificate_id
+    handlers.list_certificates(0, threading.Event())
+    assert open_sessions() == []
+    with pytest.raises(CpsError) as err:
+        authenticate(handlers, cid, "0000")
+    assert err.value.code == "ERR_CPS_PIN_INCORRECT"
+    assert open_sessions() == []
+    assert "token" in authenticate(handlers, cid, "1234")
+    assert open_sessions() == []
+
+
 class RecordingCard(Pkcs11Card):
     """The real SoftHSM2 card, recording when each card call starts and ends."""
 
