@@ -10,6 +10,7 @@ never be chosen.
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from typing import Any, NamedTuple
 
@@ -21,7 +22,11 @@ from host.holder import holder_fields
 from host.modules import module_status
 from host.pkcs11_info import close_all_sessions, pin_length_range
 
-lazy_imports.install()
+lazy_imports.install()  # before python-pkcs11: its key-encoding helpers load only if used
+
+import pkcs11  # noqa: E402
+from pkcs11 import (PROTECTED_AUTH, MGF, Attribute, CertificateType, Mechanism,  # noqa: E402
+                    ObjectClass, SlotFlag, TokenFlag)
 
 # DigestInfo prefix of SHA-256 (RFC 8017 §9.2), for CKM_RSA_PKCS on cards without
 # CKM_SHA256_RSA_PKCS.
@@ -40,8 +45,6 @@ _Entry = NamedTuple("_Entry", [("certificate", CardCertificate), ("slot", Any), 
 
 
 def _pin_status(flags: int) -> PinStatus:
-    from pkcs11 import TokenFlag
-
     if flags & TokenFlag.USER_PIN_LOCKED:
         return "locked"
     if flags & TokenFlag.USER_PIN_FINAL_TRY:
@@ -75,10 +78,6 @@ class Pkcs11Card:
     def _library(self):
         if self._lib is not None:
             return self._lib
-        import pkcs11
-
-        import os
-
         tried = []
         for path in (p for p in self.settings.pkcs11Modules if os.path.isfile(p)):
             try:
@@ -108,8 +107,6 @@ class Pkcs11Card:
     def _tokens(self):
         """(slot, token) for every initialised token present. SoftHSM2 always shows one
         uninitialised token, and a reader may hold an unreadable card: both are skipped."""
-        from pkcs11 import TokenFlag
-
         lib = self._library()
         try:
             slots = lib.get_slots(token_present=True)
@@ -125,8 +122,6 @@ class Pkcs11Card:
                 yield slot, token
 
     def _pin_state(self, slot, token) -> PinState:
-        from pkcs11 import TokenFlag
-
         key = (slot.slot_id, token.serial)
         if key not in self._pin_ranges:
             lengths = pin_length_range(self.module_path, slot.slot_id) if self.module_path else None
@@ -136,11 +131,7 @@ class Pkcs11Card:
                         pin_pad=bool(token.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH))
 
     def list_certificates(self) -> list[CardCertificate]:
-        from pkcs11 import Attribute, CertificateType, ObjectClass
-
         index: dict[str, _Entry] = {}
-        from pkcs11 import SlotFlag
-
         for slot, token in self._tokens():
             # A reader slot (OpenSC, Cryptolib) is a hardware slot named after its reader; a
             # software token's slot (SoftHSM2) is no reader at all.
@@ -198,9 +189,6 @@ class Pkcs11Card:
         raise CpsError("ERR_CPS_CERTIFICATE_NOT_FOUND")
 
     def sign(self, certificate_id: str, pin: str | None, message_for: MessageFor) -> Signature:
-        import pkcs11
-        from pkcs11 import Attribute, ObjectClass
-
         entry, slot, token = self._find(certificate_id)
         state = self._pin_state(slot, token)
         if state.status == "locked":
@@ -251,8 +239,6 @@ class Pkcs11Card:
         it: every wrong code would leave one open until the module is finalised. This
         process has no other session on the card at this point (card operations are
         serialized and each closes its own), so all of them are closed."""
-        from pkcs11 import PROTECTED_AUTH
-
         try:
             return token.open(user_pin=PROTECTED_AUTH if pin is None else pin)
         except Exception:
@@ -273,9 +259,6 @@ class Pkcs11Card:
             return "countLow"  # the token did refuse the PIN; flags could not be read back
 
     def _sign_with(self, key, entry: _Entry, mechanisms: set, message_for: MessageFor):
-        import pkcs11
-        from pkcs11 import MGF, Mechanism
-
         if entry.key_type == "rsa":
             message = message_for("sha256")
             digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
