@@ -43,7 +43,7 @@ def parse_request(body: bytes) -> Request:
     if not isinstance(obj, dict):
         raise CpsError("ERR_CPS_INVALID_REQUEST", {"reason": "not a JSON object"})
     rid = obj.get("id")
-    valid_id = isinstance(rid, str) and 1 <= len(rid) <= 64
+    valid_id = isinstance(rid, str) and 1 <= len(rid) <= 64 and _is_unicode_text(rid)
 
     def bad(reason: str, **extra: Any) -> CpsError:
         details = {"reason": reason, **extra}
@@ -52,7 +52,7 @@ def parse_request(body: bytes) -> Request:
         return CpsError("ERR_CPS_INVALID_REQUEST", details)
 
     if not valid_id:
-        raise bad("id must be a string of 1 to 64 characters", field="id")
+        raise bad("id must be a string of 1 to 64 characters", field="id")  # echoed: UTF-8 only
     unknown = sorted(set(obj) - _ENVELOPE_KEYS)
     if unknown:
         raise bad("unknown keys", fields=unknown)
@@ -63,6 +63,16 @@ def parse_request(body: bytes) -> Request:
     if not isinstance(arguments, dict):
         raise bad("arguments must be an object", field="arguments")
     return Request(rid, command, arguments)
+
+
+def _is_unicode_text(text: str) -> bool:
+    """False for a string JSON can carry but UTF-8 cannot ("\\ud800", a lone surrogate):
+    such an id could never be echoed in a frame."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def response(rid: str, result: dict[str, Any]) -> dict[str, Any]:

@@ -85,7 +85,13 @@ class Service:
             self.writer.write(error_response(req.id, CpsError(
                 "ERR_CPS_INTERNAL", {"exception": exc.__class__.__name__})))
             return
-        self.writer.write(response(req.id, result))
+        try:
+            self.writer.write(response(req.id, result))
+        except ValueError as exc:  # a result no frame can carry (a bug): still one answer
+            logs.get("service").error("unsendable result for %s: %s", req.command,
+                                       exc.__class__.__name__)
+            self.writer.write(error_response(req.id, CpsError(
+                "ERR_CPS_INTERNAL", {"exception": exc.__class__.__name__})))
 
     # -- the card worker -----------------------------------------------------------------------
 

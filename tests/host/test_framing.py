@@ -7,12 +7,12 @@ import json
 import struct
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from host.errors import CpsError
 from host.framing import MAX_INCOMING, FrameTooLarge, encode, read_frame
-from host.protocol import parse_request
+from host.protocol import parse_request, response
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -27,7 +27,9 @@ def test_encode_then_read_gives_the_same_object(obj):
     assert json.loads(read_frame(io.BytesIO(frame))) == obj
 
 
-@given(st.binary(max_size=300))
+@given(st.one_of(st.binary(max_size=300),
+                 st.text(max_size=20).map(lambda t: json.dumps({"id": t, "command": "status"}).encode())))
+@example(b'{"id": "\\udc00", "command": "status"}')
 def test_any_body_is_a_request_or_an_invalid_request_error(body):
     try:
         req = parse_request(body)
@@ -35,6 +37,7 @@ def test_any_body_is_a_request_or_an_invalid_request_error(body):
         assert err.code == "ERR_CPS_INVALID_REQUEST"
     else:
         assert 1 <= len(req.id) <= 64
+        encode(response(req.id, {}))  # its answer can always be framed
 
 
 @given(st.binary(max_size=64), st.integers(0, 3))

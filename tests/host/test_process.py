@@ -143,3 +143,13 @@ def test_status_without_pcsc_service_or_module_says_so(host_env, tmp_path):
         err = h.request("list-certificates")["error"]
         assert err["code"] == "ERR_CPS_PKCS11_UNAVAILABLE"
         assert "Cryptolib CPS" in err["message"]
+
+
+def test_an_id_no_frame_can_echo_is_refused_and_the_host_goes_on(host):
+    # "\ud800" is valid JSON but a lone surrogate, which UTF-8 cannot carry back.
+    body = b'{"id": "x\\ud800", "command": "status"}'
+    host.write(struct.pack("=I", len(body)) + body)
+    err = host.unmatched.get(timeout=10)
+    assert err["id"] is None and err["error"]["code"] == "ERR_CPS_INVALID_REQUEST"
+    assert err["error"]["details"]["field"] == "id"
+    assert host.request("status")["result"]["protocol"] == 1  # still serving
