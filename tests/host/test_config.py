@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from host import config
 from host.origins import OriginError, normalize_origin
@@ -137,3 +139,33 @@ def test_an_unusable_log_folder_does_not_stop_the_host(host_env, tmp_path):
     stderr = h.stderr_text()
     assert "log file /proc/no-such-folder/cpsbridge/host.log unavailable" in stderr
     assert "ERROR cpsbridge.main: Configuration invalide" in stderr
+
+
+config_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+    | st.sampled_from(["https://a.example", "/usr/lib/x.so", "DEBUG", "CPS", "\ud800", "\x00"]),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=8)
+config_texts = st.one_of(
+    st.text(max_size=60),
+    st.dictionaries(st.sampled_from(["pkcs11Modules", "allowedOrigins", "logLevel",
+                                     "cardTypePolicies", "other"]), config_values, max_size=4)
+    .map(json.dumps),
+    st.sampled_from(["[" * 5000, '{"allowedOrigins": ' + "[" * 3000, "\ufeff{}", "{}\x00"]))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(config_texts, st.sampled_from(["utf-8", "latin-1", "utf-16"]))
+def test_any_config_file_gives_settings_or_a_config_error_naming_it(files, text, encoding):
+    _, user = files
+    try:
+        user.write_bytes(text.encode(encoding))
+    except UnicodeEncodeError:
+        return
+    try:
+        s = config.load()
+    except config.ConfigError as exc:
+        assert str(user) in str(exc)
+    else:
+        assert all(isinstance(m, str) and m for m in s.pkcs11Modules)
+        assert all(normalize_origin(o) == o for o in s.allowedOrigins)
