@@ -49,7 +49,10 @@ class Session:
         return self.etat.pop(key, default)
 
     def csrf_ok(self, presented: str | None) -> bool:
-        return bool(presented) and hmac.compare_digest(self.csrf, presented)
+        # As bytes: compare_digest refuses str with non-ASCII characters (TypeError, a 500).
+        if not isinstance(presented, str) or not presented:
+            return False
+        return hmac.compare_digest(self.csrf.encode(), presented.encode("utf-8", "surrogatepass"))
 
 
 def fresh() -> Session:
