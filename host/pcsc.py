@@ -62,6 +62,16 @@ class Pcsc:
             self.ctx = ctx
         return self.ctx
 
+    def _list_readers(self, ctx: int) -> tuple[int, list[str]]:
+        """SCardListReaders. pyscard cannot decode a reader name that is not UTF-8 (a driver
+        may name its reader in Latin-1) and fails with SystemError: then PC/SC is of no use
+        to us, which the callers already handle; the card's PKCS#11 module still works."""
+        try:
+            return self.scard.SCardListReaders(ctx, [])
+        except (SystemError, UnicodeDecodeError):
+            raise CpsError("ERR_CPS_PCSC_UNAVAILABLE",
+                           {"pcsc": "a reader's name is not UTF-8"}) from None
+
     def _reset(self) -> None:
         if self.ctx is not None:
             try:
@@ -74,7 +84,7 @@ class Pcsc:
         s = self.scard
         for attempt in (0, 1):
             ctx = self._context()
-            hr, names = s.SCardListReaders(ctx, [])
+            hr, names = self._list_readers(ctx)
             if hr == s.SCARD_E_NO_READERS_AVAILABLE:
                 return []
             if hr in (s.SCARD_E_NO_SERVICE, s.SCARD_E_SERVICE_STOPPED, s.SCARD_E_INVALID_HANDLE) \
@@ -99,7 +109,7 @@ class Pcsc:
         """Block until a reader or card changes, or timeout_ms passes (or cancel())."""
         s = self.scard
         ctx = self._context()
-        hr, names = s.SCardListReaders(ctx, [])
+        hr, names = self._list_readers(ctx)
         names = list(names) if hr == s.SCARD_S_SUCCESS and names else []
         hr, current = s.SCardGetStatusChange(ctx, 0, [(n, s.SCARD_STATE_UNAWARE)
                                                         for n in [*names, _PNP]])

@@ -106,3 +106,27 @@ def test_watch_reports_insertion_and_removal_until_unwatch(host, pcscd):
     time.sleep(1.0)
     card.remove()
     assert host.events.empty(), "events after unwatch"
+
+
+def test_a_reader_named_in_latin_1_costs_pc_sc_not_the_login(host_env, pki, tmp_path):
+    """pyscard cannot decode a reader name that is not UTF-8 (reader.conf, or a driver, may
+    give one in Latin-1). status must still answer, the card's PKCS#11 module still serve
+    logins, and watch must not take the host down."""
+    from tests.host.conftest import auth_args
+
+    with Pcscd(readers=2, workdir=tmp_path / "pcscd", friendly_name=b"Lecteur \xe9tranger") as odd:
+        env = dict(host_env, **odd.env)
+        card = VirtualCard(ATR_CPS3).insert(odd, 0)
+        try:
+            with HostProcess(env) as h:
+                pcsc = h.request("status")["result"]["pcsc"]
+                assert pcsc == {"available": False, "readers": [], "error": "ERR_CPS_PCSC_UNAVAILABLE"}
+                assert h.request("watch")["result"] == {}
+                listed = h.request("list-certificates")["result"]["certificates"]
+                assert listed
+                cid = pki.holders["dupont"].certificate_id
+                assert "token" in h.request("authenticate", auth_args(cid))["result"]
+                assert h.request("unwatch")["result"] == {}
+                assert "Traceback" not in h.stderr_text()
+        finally:
+            card.remove()

@@ -60,8 +60,10 @@ def free_port_pair() -> int:
 class Pcscd:
     """A private pcscd. `env` is what a client process needs to talk to it."""
 
-    def __init__(self, readers: int = 2, workdir: Path | None = None):
+    def __init__(self, readers: int = 2, workdir: Path | None = None,
+                 friendly_name: bytes = b"Virtual PCD"):
         require_pcsc_parts()
+        self.friendly_name = friendly_name  # bytes: a driver may name its reader in any encoding
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="cpsbridge-pcscd-"))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.socket_path = self.dir / "pcscd.comm"
@@ -74,7 +76,7 @@ class Pcscd:
         return {"PCSCLITE_CSOCK_NAME": str(self.socket_path)}
 
     def reader_name(self, index: int) -> str:
-        return f"Virtual PCD 00 {index:02d}"
+        return f"{self.friendly_name.decode('utf-8', 'replace')} 00 {index:02d}"
 
     def port(self, index: int) -> int:
         return self.base_port + index
@@ -84,8 +86,9 @@ class Pcscd:
         # vpcd opens `readers` consecutive ports from the one in DEVICENAME; Debian's build
         # registers two readers per entry.
         if self.readers:
-            conf.write_text(f'FRIENDLYNAME "Virtual PCD"\nDEVICENAME /dev/null:0x{self.base_port:04X}\n'
-                            f"LIBPATH {VPCD_DRIVER}\nCHANNELID 0x{self.base_port:04X}\n")
+            conf.write_bytes(b'FRIENDLYNAME "' + self.friendly_name + b'"\n' + (
+                f"DEVICENAME /dev/null:0x{self.base_port:04X}\n"
+                f"LIBPATH {VPCD_DRIVER}\nCHANNELID 0x{self.base_port:04X}\n").encode())
         else:
             conf.write_text("# no reader\n")
         if self.socket_path.exists():
