@@ -59,13 +59,18 @@ def _wait_exit(proc: subprocess.Popen, timeout: float = TIMEOUT) -> int:
     return proc.wait()
 
 
+def _read_some(fd: int, deadline: float, most: int = 65536) -> bytes:
+    """What fd has (b"" at EOF), waiting for it until the deadline (then BenchError)."""
+    if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+        raise BenchError("no answer in time")
+    return os.read(fd, most)
+
+
 def _read(fd: int, n: int, deadline: float) -> bytes:
     """Exactly n bytes from fd (fewer only at EOF), or BenchError at the deadline."""
     out = bytearray()
     while len(out) < n:
-        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
-            raise BenchError("no answer from the host in time")
-        chunk = os.read(fd, n - len(out))
+        chunk = _read_some(fd, deadline, n - len(out))
         if not chunk:
             break
         out += chunk
@@ -92,7 +97,7 @@ def run_once(cmd: list[str], env: dict, data: bytes = b"") -> bytes:
         proc.stdin.write(data)
         proc.stdin.close()
         out, deadline = bytearray(), time.monotonic() + TIMEOUT
-        while chunk := _read(proc.stdout.fileno(), 65536, deadline):
+        while chunk := _read_some(proc.stdout.fileno(), deadline):
             out += chunk
         if _wait_exit(proc) != 0:
             raise _failed(proc, f"{cmd[0]} failed")
@@ -103,7 +108,26 @@ def run_once(cmd: list[str], env: dict, data: bytes = b"") -> bytes:
             proc.kill()
 
 
-class Client:
+class _Spoken:
+    """A process this thread writes to and reads from; closing its stdin ends it."""
+
+    proc: subprocess.Popen
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        try:
+            _wait_exit(self.proc)
+        finally:
+            self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Client(_Spoken):
     """One host process, spoken to synchronously from this thread."""
 
     def __init__(self, cmd: list[str], env: dict):
@@ -136,19 +160,6 @@ class Client:
 
     def request(self, command: str, arguments: dict | None = None) -> dict:
         return self.result(self.exchange(self.frame(command, arguments)))
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        try:
-            _wait_exit(self.proc)
-        finally:
-            self.proc.stdout.close()
-
-    def __enter__(self) -> "Client":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _authenticate_args(cid: str) -> dict:
@@ -219,7 +230,7 @@ for line in sys.stdin:  # one block of n iterations per line, its timings as one
 """
 
 
-class InProcessLoop:
+class InProcessLoop(_Spoken):
     """The baseline of the warm figure: python-pkcs11 itself, login + find key + sign +
     logout in a loop, timed inside its own process, in blocks on request."""
 
@@ -230,24 +241,13 @@ class InProcessLoop:
     def block(self, n: int) -> list[float]:
         self.proc.stdin.write(f"{n}\n".encode())
         self.proc.stdin.flush()
-        line = bytearray()
-        deadline = time.monotonic() + TIMEOUT
-        fd = self.proc.stdout.fileno()
+        line, deadline = bytearray(), time.monotonic() + TIMEOUT
         while not line.endswith(b"\n"):
-            if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                raise _failed(self.proc, "the python-pkcs11 loop did not answer in time")
-            chunk = os.read(fd, 65536)
+            chunk = _read_some(self.proc.stdout.fileno(), deadline)
             if not chunk:
                 raise _failed(self.proc, "the python-pkcs11 loop stopped")
             line += chunk
         return json.loads(line)
-
-    def close(self) -> None:
-        self.proc.stdin.close()
-        try:
-            _wait_exit(self.proc)
-        finally:
-            self.proc.stdout.close()
 
 
 def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int
@@ -260,14 +260,10 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int
     loop_times: list[float] = []
     rss_kb = 0
     for _ in range(blocks):
-        loop = InProcessLoop(env, label)
-        try:
+        with InProcessLoop(env, label) as loop:
             loop.block(3)  # warm
             loop_times += loop.block(size)
-        finally:
-            loop.close()
-        host = Client(SOURCE_HOST, env)
-        try:
+        with Client(SOURCE_HOST, env) as host:
             host.request("list-certificates")
             for _ in range(3):  # warm
                 host.request("authenticate", _authenticate_args(cid))
@@ -280,8 +276,6 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int
             rss_kb = max(rss_kb, next(int(line.split()[1]) for line in
                                       Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
                                       if line.startswith("VmHWM:")))
-        finally:
-            host.close()
     return host_times, loop_times, rss_kb
 
 
