@@ -32,7 +32,6 @@ def _string(lo: int, hi: int, pattern: Callable[[str], bool] | None = None):
     return check
 
 
-
 def _wait(v: Any) -> bool:
     return type(v) is int and 0 <= v <= 120_000
 

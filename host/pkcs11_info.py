@@ -44,6 +44,17 @@ def _load(path: str):
     return ctypes.WinDLL(path) if _WINDOWS else ctypes.CDLL(path)
 
 
+def _function(path: str, name: str, *argtypes):
+    """The module's C function `name`, typed (CK_RV result), or None if unreachable."""
+    try:
+        fn = getattr(_load(path), name)
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = list(argtypes)
+    fn.restype = ctypes.c_ulong
+    return fn
+
+
 def loadable(path: str) -> bool:
     """True when the file is a loadable PKCS#11 module (it exports C_GetFunctionList)."""
     try:
@@ -54,14 +65,9 @@ def loadable(path: str) -> bool:
 
 def pin_length_range(path: str, slot_id: int) -> tuple[int, int] | None:
     """(min, max) from C_GetTokenInfo on an already initialised module, or None."""
-    try:
-        fn = _load(path).C_GetTokenInfo
-    except (OSError, AttributeError):
-        return None
+    fn = _function(path, "C_GetTokenInfo", ctypes.c_ulong, ctypes.POINTER(_TokenInfo))
     info = _TokenInfo()
-    fn.argtypes = [ctypes.c_ulong, ctypes.POINTER(_TokenInfo)]
-    fn.restype = ctypes.c_ulong
-    if fn(slot_id, ctypes.byref(info)) != 0:
+    if fn is None or fn(slot_id, ctypes.byref(info)) != 0:
         return None
     return int(info.ulMinPinLen), int(info.ulMaxPinLen)
 
@@ -69,25 +75,15 @@ def pin_length_range(path: str, slot_id: int) -> tuple[int, int] | None:
 def close_all_sessions(path: str, slot_id: int) -> bool:
     """C_CloseAllSessions on an already initialised module: this process's sessions on the
     slot (python-pkcs11 leaves behind the session it opened when C_Login fails)."""
-    try:
-        fn = _load(path).C_CloseAllSessions
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_ulong]
-    fn.restype = ctypes.c_ulong
-    return fn(slot_id) == 0
+    fn = _function(path, "C_CloseAllSessions", ctypes.c_ulong)
+    return fn is not None and fn(slot_id) == 0
 
 
 def module_info(path: str) -> dict[str, str] | None:
     """C_GetInfo of an already initialised module (for diagnose)."""
-    try:
-        fn = _load(path).C_GetInfo
-    except (OSError, AttributeError):
-        return None
+    fn = _function(path, "C_GetInfo", ctypes.POINTER(_Info))
     info = _Info()
-    fn.argtypes = [ctypes.POINTER(_Info)]
-    fn.restype = ctypes.c_ulong
-    if fn(ctypes.byref(info)) != 0:
+    if fn is None or fn(ctypes.byref(info)) != 0:
         return None
     text = lambda b: b.decode("utf-8", "replace").strip()  # noqa: E731
     return {"manufacturer": text(info.manufacturerID), "description": text(info.libraryDescription),
