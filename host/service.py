@@ -76,20 +76,11 @@ class Service:
 
     def _answer(self, req: Request, run) -> None:
         try:
-            result = run(req)
+            self.writer.write(response(req.id, run(req)))
         except CpsError as err:
             self.writer.write(error_response(req.id, err))
-            return
-        except Exception as exc:  # a bug must cost one request, not the process
-            logs.get("service").exception("internal error in %s", req.command)
-            self.writer.write(error_response(req.id, CpsError(
-                "ERR_CPS_INTERNAL", {"exception": exc.__class__.__name__})))
-            return
-        try:
-            self.writer.write(response(req.id, result))
-        except ValueError as exc:  # a result no frame can carry (a bug): still one answer
-            logs.get("service").error("unsendable result for %s: %s", req.command,
-                                       exc.__class__.__name__)
+        except Exception as exc:  # a bug (in a command, or a result no frame can carry)
+            logs.get("service").exception("internal error in %s", req.command)  # costs one request
             self.writer.write(error_response(req.id, CpsError(
                 "ERR_CPS_INTERNAL", {"exception": exc.__class__.__name__})))
 
