@@ -25,8 +25,8 @@ from host.pkcs11_info import close_all_sessions, pin_length_range
 lazy_imports.install()  # before python-pkcs11: its key-encoding helpers load only if used
 
 import pkcs11  # noqa: E402
-from pkcs11 import (PROTECTED_AUTH, MGF, Attribute, CertificateType, Mechanism,  # noqa: E402
-                    ObjectClass, SlotFlag, TokenFlag)
+from pkcs11 import (PROTECTED_AUTH, MGF, Attribute, CertificateType, KeyType,  # noqa: E402
+                    Mechanism, ObjectClass, SlotFlag, TokenFlag)
 
 # DigestInfo prefix of SHA-256 (RFC 8017 §9.2), for CKM_RSA_PKCS on cards without
 # CKM_SHA256_RSA_PKCS.
@@ -44,14 +44,35 @@ _Entry = NamedTuple("_Entry", [("certificate", CardCertificate), ("slot", Any), 
                                ("curve", str | None)])
 
 
+# The token flags as plain ints: `&` on an IntFlag builds a new enum member each time, and
+# these are read on every login.
+_LOCKED = int(TokenFlag.USER_PIN_LOCKED)
+_FINAL_TRY = int(TokenFlag.USER_PIN_FINAL_TRY)
+_COUNT_LOW = int(TokenFlag.USER_PIN_COUNT_LOW)
+_PIN_PAD = int(TokenFlag.PROTECTED_AUTHENTICATION_PATH)
+_KEY_TYPES = {"rsa": KeyType.RSA, "ec": KeyType.EC}
+
+
 def _pin_status(flags: int) -> PinStatus:
-    if flags & TokenFlag.USER_PIN_LOCKED:
+    flags = int(flags)
+    if flags & _LOCKED:
         return "locked"
-    if flags & TokenFlag.USER_PIN_FINAL_TRY:
+    if flags & _FINAL_TRY:
         return "finalTry"
-    if flags & TokenFlag.USER_PIN_COUNT_LOW:
+    if flags & _COUNT_LOW:
         return "countLow"
     return "ok"
+
+
+def _tell_key_type(key, key_type: str) -> None:
+    """Give python-pkcs11 the key type the certificate already states. Its sign() reads
+    CKA_KEY_TYPE from the card on every call, only to choose a default mechanism, and the
+    host always names the mechanism: one card round trip per login for nothing. `key_type`
+    is a functools.cached_property, so a value in the instance's __dict__ is used as is;
+    were it ever a plain property, the value would be ignored and the card read again."""
+    known = _KEY_TYPES.get(key_type)
+    if known is not None:
+        vars(key).setdefault("key_type", known)
 
 
 class Pkcs11Card:
@@ -127,8 +148,9 @@ class Pkcs11Card:
             lengths = pin_length_range(self.module_path, slot.slot_id) if self.module_path else None
             self._pin_ranges[key] = lengths or (4, 8)
         lo, hi = self._pin_ranges[key]
-        return PinState(min_length=lo, max_length=hi, status=_pin_status(token.flags),
-                        pin_pad=bool(token.flags & TokenFlag.PROTECTED_AUTHENTICATION_PATH))
+        flags = int(token.flags)
+        return PinState(min_length=lo, max_length=hi, status=_pin_status(flags),
+                        pin_pad=bool(flags & _PIN_PAD))
 
     def list_certificates(self) -> list[CardCertificate]:
         index: dict[str, _Entry] = {}
@@ -221,6 +243,7 @@ class Pkcs11Card:
         try:
             with session:
                 key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=entry.ckid)
+                _tell_key_type(key, entry.key_type)
                 algorithm, value = self._sign_with(key, entry, self._slot_mechanisms(slot, token),
                                                    message_for)
         except CpsError:
