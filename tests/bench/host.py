@@ -66,17 +66,6 @@ def _read_some(fd: int, deadline: float, most: int = 65536) -> bytes:
     return os.read(fd, most)
 
 
-def _read(fd: int, n: int, deadline: float) -> bytes:
-    """Exactly n bytes from fd (fewer only at EOF), or BenchError at the deadline."""
-    out = bytearray()
-    while len(out) < n:
-        chunk = _read_some(fd, deadline, n - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return bytes(out)
-
-
 def _spawn(cmd: list[str], env: dict) -> subprocess.Popen:
     errors = tempfile.TemporaryFile()  # read only if the process fails
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
@@ -130,19 +119,30 @@ class _Spoken:
 class Client(_Spoken):
     """One host process, spoken to synchronously from this thread."""
 
+    READ_SIZE = 4096  # what Chromium's native messaging host reader asks for at a time
+
     def __init__(self, cmd: list[str], env: dict):
         self.proc = _spawn([*cmd, *CHROME_ARGS], env)
         self._ids = 0
+        self._buffer = bytearray()
 
     def exchange(self, frame: bytes) -> bytes:
-        """Write one frame, return the body of the next frame the host writes."""
+        """Write one frame, return the body of the next frame the host writes. Reads as
+        the browser does, whatever has arrived up to READ_SIZE at a time, so that a frame
+        written at once is read at once."""
         self.proc.stdin.write(frame)
         self.proc.stdin.flush()
         deadline, fd = time.monotonic() + TIMEOUT, self.proc.stdout.fileno()
-        data = _read(fd, 4, deadline)
-        if len(data) < 4:
-            raise _failed(self.proc, "the host closed its output")
-        return _read(fd, struct.unpack("=I", data)[0], deadline)
+        buffer = self._buffer
+        while len(buffer) < 4 or len(buffer) < 4 + struct.unpack_from("=I", buffer)[0]:
+            chunk = _read_some(fd, deadline, self.READ_SIZE)
+            if not chunk:
+                raise _failed(self.proc, "the host closed its output")
+            buffer += chunk
+        end = 4 + struct.unpack_from("=I", buffer)[0]
+        body = bytes(buffer[4:end])
+        del buffer[:end]
+        return body
 
     def frame(self, command: str, arguments: dict | None = None) -> bytes:
         self._ids += 1
