@@ -284,18 +284,18 @@ class Pkcs11Card:
     def _sign_with(self, key, entry: _Entry, mechanisms: set, message_for: MessageFor):
         if entry.key_type == "rsa":
             message = message_for("sha256")
-            digest_info = _SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
             # A slot's mechanism list is not the key's: OpenSC lists CKM_SHA256_RSA_PKCS
             # but a CPS authentication key accepts only CKM_RSA_PKCS. Try in order, skip a
             # mechanism the key refuses, and remember what worked for this key.
-            ways = [("RS256", Mechanism.SHA256_RSA_PKCS, message, None),
-                    ("RS256", Mechanism.RSA_PKCS, digest_info, None),
-                    ("PS256", Mechanism.SHA256_RSA_PKCS_PSS, message,
-                     (Mechanism.SHA256, MGF.SHA256, 32))]
+            ways = [("RS256", Mechanism.SHA256_RSA_PKCS, None),
+                    ("RS256", Mechanism.RSA_PKCS, None),  # the card hashes nothing: DigestInfo
+                    ("PS256", Mechanism.SHA256_RSA_PKCS_PSS, (Mechanism.SHA256, MGF.SHA256, 32))]
             ways = [w for w in ways if w[1] in mechanisms]
             known = self._working_mechanism.get(entry.certificate.certificate_id)
             ways.sort(key=lambda w: w[1] != known)
-            for algorithm, mechanism, data, param in ways:
+            for algorithm, mechanism, param in ways:
+                data = (_SHA256_DIGEST_INFO + hashlib.sha256(message).digest()
+                        if mechanism == Mechanism.RSA_PKCS else message)
                 try:
                     value = key.sign(data, mechanism=mechanism, mechanism_param=param)
                 except (pkcs11.exceptions.MechanismInvalid, pkcs11.exceptions.FunctionNotSupported,
