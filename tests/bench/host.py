@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.testbed.hostproc import CHROME_ARGS, REPO, SOURCE_HOST, encode
@@ -36,7 +37,8 @@ from tests.testbed.softcard import SOFTHSM_MODULE, make_cards
 ORIGIN = "https://localhost:8443"
 KEY_ID = "e828bd080f8025000001ff001002"
 TARGETS = {"cold status": 3.0, "cold list + authenticate": 6.0, "warm authenticate": 1.2,
-           "cold status (CPU)": 3.0, "cold list + authenticate (CPU)": 6.0}
+           "cold status (CPU)": 3.0, "cold list + authenticate (CPU)": 6.0,
+           "warm authenticate (CPU)": 1.2}
 TIMEOUT = 30.0
 
 
@@ -218,15 +220,16 @@ import pkcs11
 from pkcs11 import Mechanism, ObjectClass
 token = pkcs11.lib({module!r}).get_token(token_label={label!r})
 key_id = bytes.fromhex({key_id!r})
-for line in sys.stdin:  # one block of n iterations per line, its timings as one line
+for line in sys.stdin:  # one block of n iterations per line: [[wall...], cpu] as one line
     out = []
+    cpu = time.thread_time()
     for _ in range(int(line)):
         t = time.perf_counter()
         with token.open(user_pin="1234") as s:
             key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
             key.sign(os.urandom(64), mechanism=Mechanism.SHA256_RSA_PKCS)
         out.append(time.perf_counter() - t)
-    print(json.dumps(out), flush=True)
+    print(json.dumps([out, time.thread_time() - cpu]), flush=True)
 """
 
 
@@ -238,7 +241,8 @@ class InProcessLoop(_Spoken):
         code = LOOP.format(module=SOFTHSM_MODULE, label=label, key_id=KEY_ID)
         self.proc = _spawn([sys.executable, "-c", code], env)
 
-    def block(self, n: int) -> list[float]:
+    def block(self, n: int) -> tuple[list[float], float]:
+        """The wall time of each of n iterations, and their CPU time in all."""
         self.proc.stdin.write(f"{n}\n".encode())
         self.proc.stdin.flush()
         line, deadline = bytearray(), time.monotonic() + TIMEOUT
@@ -247,36 +251,62 @@ class InProcessLoop(_Spoken):
             if not chunk:
                 raise _failed(self.proc, "the python-pkcs11 loop stopped")
             line += chunk
-        return json.loads(line)
+        times, cpu = json.loads(line)
+        return times, cpu
 
 
-def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int
-                 ) -> tuple[list[float], list[float], int]:
-    """(host, loop, host peak RSS in kB): an open host's authenticate, request written ->
-    answer read, beside the in-process loop, in alternating blocks of `size`, each block
-    in new processes (one process can be luckier than another in where its threads run).
-    Frames are made before and read after the clock, like the loop's arguments."""
-    host_times: list[float] = []
-    loop_times: list[float] = []
-    rss_kb = 0
+def cpu_seconds(pid: int) -> float:
+    """CPU time of all the process's threads so far, in nanoseconds of precision (the
+    scheduler's own count; /proc/<pid>/stat counts in 10 ms ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):  # a thread that just ended
+            continue
+    return total / 1e9
+
+
+@dataclass
+class Warm:
+    host: list[float] = field(default_factory=list)  # wall s of each authenticate, written -> read
+    loop: list[float] = field(default_factory=list)  # wall s of each loop iteration
+    host_cpu: list[float] = field(default_factory=list)  # CPU s per authenticate (all threads), per block
+    loop_cpu: list[float] = field(default_factory=list)  # CPU s per loop iteration, per block
+    rss_kb: int = 0  # the host's peak RSS
+
+
+def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> Warm:
+    """An open host's authenticate beside the in-process loop, in alternating blocks of
+    `size`, each block in new processes (one process can be luckier than another in
+    where its threads run). Frames are made before and read after the clock, like the
+    loop's arguments. CPU time counts the work of each side, which the waits for a
+    processor that load adds to wall time (more of them for two processes than for one)
+    do not inflate."""
+    warm = Warm()
     for _ in range(blocks):
         with InProcessLoop(env, label) as loop:
             loop.block(3)  # warm
-            loop_times += loop.block(size)
+            times, cpu = loop.block(size)
+            warm.loop.extend(times)
+            warm.loop_cpu.append(cpu / size)
         with Client(SOURCE_HOST, env) as host:
             host.request("list-certificates")
             for _ in range(3):  # warm
                 host.request("authenticate", _authenticate_args(cid))
+            cpu = cpu_seconds(host.proc.pid)
             for _ in range(size):
                 frame = host.frame("authenticate", _authenticate_args(cid))
                 t = time.perf_counter()
                 body = host.exchange(frame)
-                host_times.append(time.perf_counter() - t)
+                warm.host.append(time.perf_counter() - t)
                 host.result(body)
-            rss_kb = max(rss_kb, next(int(line.split()[1]) for line in
-                                      Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
-                                      if line.startswith("VmHWM:")))
-    return host_times, loop_times, rss_kb
+            warm.host_cpu.append((cpu_seconds(host.proc.pid) - cpu) / size)
+            warm.rss_kb = max(warm.rss_kb, next(
+                int(line.split()[1]) for line in
+                Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
+                if line.startswith("VmHWM:")))
+    return warm
 
 
 def interleaved(pairs: dict[str, tuple], rounds: int) -> dict[str, tuple[list[float], list[float]]]:
@@ -326,16 +356,17 @@ def run(host_cmd: list[str] | None = None, rounds: int = 40) -> dict[str, tuple[
         "cold list + authenticate": (lambda: cold_list_authenticate(env, host_cmd, cid), tool),
         "python-pkcs11 floor": (lambda: python_pkcs11_floor(env), tool),
     }, rounds)
-    warm, loop, rss_kb = warm_figures(env, label, cid, blocks=rounds // 4, size=20)
+    warm = warm_figures(env, label, cid, blocks=rounds // 4, size=20)
     figure = lambda kind, name: tuple(_median_ms(s) for s in m[kind][name])  # noqa: E731
     return {
         "cold status": figure("wall", "cold status"),
         "cold list + authenticate": figure("wall", "cold list + authenticate"),
         "cold status (CPU)": figure("cpu", "cold status"),
         "cold list + authenticate (CPU)": figure("cpu", "cold list + authenticate"),
-        "warm authenticate": (_median_ms(warm), _median_ms(loop)),
+        "warm authenticate": (_median_ms(warm.host), _median_ms(warm.loop)),
+        "warm authenticate (CPU)": (_median_ms(warm.host_cpu), _median_ms(warm.loop_cpu)),
         "python-pkcs11 floor": figure("wall", "python-pkcs11 floor"),
-        "peak RSS (MB)": (rss_kb / 1024, 40.0),
+        "peak RSS (MB)": (warm.rss_kb / 1024, 40.0),
     }
 
 
