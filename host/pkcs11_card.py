@@ -69,10 +69,12 @@ def _tell_key_type(key, key_type: str) -> None:
     CKA_KEY_TYPE from the card on every call, only to choose a default mechanism, and the
     host always names the mechanism: one card round trip per login for nothing. `key_type`
     is a functools.cached_property, so a value in the instance's __dict__ is used as is;
-    were it ever a plain property, the value would be ignored and the card read again."""
+    were it ever a plain property (or the object without a __dict__), nothing would be
+    given and the card read again (tests/host/test_pkcs11_calls.py would say so)."""
     known = _KEY_TYPES.get(key_type)
-    if known is not None:
-        vars(key).setdefault("key_type", known)
+    attributes = getattr(key, "__dict__", None)
+    if known is not None and attributes is not None:
+        attributes.setdefault("key_type", known)
 
 
 class Pkcs11Card:
