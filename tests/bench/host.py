@@ -40,6 +40,13 @@ TARGETS = {"cold status": 3.0, "cold list + authenticate": 6.0, "warm authentica
            "cold status (CPU)": 3.0, "cold list + authenticate (CPU)": 6.0,
            "warm authenticate (CPU)": 1.2}
 TIMEOUT = 30.0
+# Rows for the reader, without a target: the host beside what no host could avoid.
+FLOORS = {
+    "python-pkcs11 floor": ("(python-pkcs11 floor)", "start + import + list + sign, no host: "
+                            "the least any Python host pays"),
+    "warm floor": ("(warm, beside its floor)", "the loop with C_GetTokenInfo + a pipe round "
+                   "trip: what no host skips"),
+}
 
 
 class BenchError(RuntimeError):
@@ -220,11 +227,14 @@ import pkcs11
 from pkcs11 import Mechanism, ObjectClass
 token = pkcs11.lib({module!r}).get_token(token_label={label!r})
 key_id = bytes.fromhex({key_id!r})
+token_info = sys.argv[1:] == ["token-info"]
 for line in sys.stdin:  # one block of n iterations per line: [[wall...], cpu] as one line
     out = []
     cpu = time.thread_time()
     for _ in range(int(line)):
         t = time.perf_counter()
+        if token_info:  # what the contract adds before a login: the PIN flags, the serial
+            token.slot.get_token()
         with token.open(user_pin="1234") as s:
             key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
             key.sign(os.urandom(64), mechanism=Mechanism.SHA256_RSA_PKCS)
@@ -235,11 +245,12 @@ for line in sys.stdin:  # one block of n iterations per line: [[wall...], cpu] a
 
 class InProcessLoop(_Spoken):
     """The baseline of the warm figure: python-pkcs11 itself, login + find key + sign +
-    logout in a loop, timed inside its own process, in blocks on request."""
+    logout in a loop, timed inside its own process, in blocks on request; with
+    `token_info`, each login is preceded by a C_GetTokenInfo, as the contract wants."""
 
-    def __init__(self, env: dict, label: str):
+    def __init__(self, env: dict, label: str, token_info: bool = False):
         code = LOOP.format(module=SOFTHSM_MODULE, label=label, key_id=KEY_ID)
-        self.proc = _spawn([sys.executable, "-c", code], env)
+        self.proc = _spawn([sys.executable, "-c", code, *(["token-info"] if token_info else [])], env)
 
     def block(self, n: int) -> tuple[list[float], float]:
         """The wall time of each of n iterations, and their CPU time in all."""
@@ -253,6 +264,37 @@ class InProcessLoop(_Spoken):
             line += chunk
         times, cpu = json.loads(line)
         return times, cpu
+
+
+ECHO = """
+import os, struct, sys, time
+size, busy = int(sys.argv[1]), float(sys.argv[2])
+answer = struct.pack("=I", size) + b"{" + b" " * (size - 2) + b"}"
+stdin, out = sys.stdin.buffer, os.fdopen(os.dup(1), "wb", buffering=0)
+while len(header := stdin.read(4)) == 4:
+    stdin.read(struct.unpack("=I", header)[0])
+    end = time.perf_counter() + busy
+    while time.perf_counter() < end:  # a processor kept busy as by a signature
+        pass
+    out.write(answer)
+"""
+
+
+def echo_round_trips(env: dict, answer_size: int, busy: float, n: int) -> list[float]:
+    """What the pipe costs a host: request written -> answer read, through a process
+    that answers every frame with a frame of answer_size bytes after keeping a processor
+    busy for `busy` seconds (so that the caller waits as long as for a login, and its
+    processor falls as idle), less those seconds."""
+    with Client([sys.executable, "-c", ECHO, str(answer_size), repr(busy)], env) as echo:
+        frame = echo.frame("authenticate", _authenticate_args("0" * 64))
+        for _ in range(3):  # warm
+            echo.exchange(frame)
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            echo.exchange(frame)
+            times.append(time.perf_counter() - t - busy)
+    return times
 
 
 def cpu_seconds(pid: int) -> float:
@@ -274,6 +316,8 @@ class Warm:
     host_cpu: list[float] = field(default_factory=list)  # CPU s per authenticate (all threads), per block
     loop_cpu: list[float] = field(default_factory=list)  # CPU s per loop iteration, per block
     rss_kb: int = 0  # the host's peak RSS
+    loop_token_info: list[float] = field(default_factory=list)  # loop + C_GetTokenInfo, wall s
+    echo: list[float] = field(default_factory=list)  # a pipe round trip of the answer's size, wall s
 
 
 def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> Warm:
@@ -282,7 +326,8 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
     where its threads run). Frames are made before and read after the clock, like the
     loop's arguments. CPU time counts the work of each side, which the waits for a
     processor that load adds to wall time (more of them for two processes than for one)
-    do not inflate."""
+    do not inflate. Beside them, for the reader, the parts no host can skip: the loop with
+    a C_GetTokenInfo before each login, and a bare pipe round trip of the answer's size."""
     warm = Warm()
     for _ in range(blocks):
         with InProcessLoop(env, label) as loop:
@@ -290,10 +335,13 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
             times, cpu = loop.block(size)
             warm.loop.extend(times)
             warm.loop_cpu.append(cpu / size)
+        with InProcessLoop(env, label, token_info=True) as loop:
+            loop.block(3)  # warm
+            warm.loop_token_info.extend(loop.block(size)[0])
         with Client(SOURCE_HOST, env) as host:
             host.request("list-certificates")
             for _ in range(3):  # warm
-                host.request("authenticate", _authenticate_args(cid))
+                answer_size = len(host.exchange(host.frame("authenticate", _authenticate_args(cid))))
             cpu = cpu_seconds(host.proc.pid)
             for _ in range(size):
                 frame = host.frame("authenticate", _authenticate_args(cid))
@@ -306,6 +354,7 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
                 int(line.split()[1]) for line in
                 Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
                 if line.startswith("VmHWM:")))
+        warm.echo.extend(echo_round_trips(env, answer_size, statistics.median(times), size))
     return warm
 
 
@@ -366,6 +415,8 @@ def run(host_cmd: list[str] | None = None, rounds: int = 40) -> dict[str, tuple[
         "warm authenticate": (_median_ms(warm.host), _median_ms(warm.loop)),
         "warm authenticate (CPU)": (_median_ms(warm.host_cpu), _median_ms(warm.loop_cpu)),
         "python-pkcs11 floor": figure("wall", "python-pkcs11 floor"),
+        "warm floor": (_median_ms(warm.host),
+                       _median_ms(warm.loop_token_info) + _median_ms(warm.echo)),
         "peak RSS (MB)": (warm.rss_kb / 1024, 40.0),
     }
 
@@ -375,9 +426,9 @@ def report(figures: dict[str, tuple[float, float]], title: str = "host (source)"
     print(f"{'measure':31} {'host':>10} {'baseline':>10} {'ratio':>7} {'target':>8}")
     ok = True
     for name, (value, base) in figures.items():
-        if name == "python-pkcs11 floor":
-            print(f"{'(python-pkcs11 floor)':31} {value:8.2f}ms {base:8.2f}ms {value / base:6.2f}× "
-                  f"{'':>8} start + import + list + sign, no host: the least any Python host pays")
+        if name in FLOORS:
+            label, what = FLOORS[name]
+            print(f"{label:31} {value:8.2f}ms {base:8.2f}ms {value / base:6.2f}× {'':>8} {what}")
             continue
         if name == "peak RSS (MB)":
             good = value <= base
