@@ -20,18 +20,17 @@ from __future__ import annotations
 import http.server
 import os
 import shutil
-import ssl
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
+
+from tests.testbed.pages import serve_page
 
 ROUNDS = 12
 TARGET = 1.5
 NONCE = "QmVuY2htYXJrIG5vbmNlIGZvciB0aGUgQ1BTIEJyaWRnZSBleHRlbnNpb24="
-REPO = Path(__file__).resolve().parents[2]
 
 PAGE = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Banc</title>
 <script src="/cpsbridge.js"></script></head><body>
@@ -46,22 +45,6 @@ PAGE = """<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Banc
       (err) => window.results.push({t0, t1: now(), error: err.code}));
   });
 </script></body></html>""" % NONCE
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
-        if self.path == "/cpsbridge.js":
-            body, ctype = (REPO / "extension" / "page" / "cpsbridge.js").read_bytes(), "text/javascript"
-        else:
-            body, ctype = PAGE.encode(), "text/html; charset=utf-8"
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
 
 
 def _https_server(workdir: Path) -> http.server.ThreadingHTTPServer:
@@ -84,12 +67,7 @@ def _https_server(workdir: Path) -> http.server.ThreadingHTTPServer:
                                       + key.private_bytes(serialization.Encoding.PEM,
                                                           serialization.PrivateFormat.PKCS8,
                                                           serialization.NoEncryption()))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(workdir / "tls.pem")
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_page(PAGE, certfile=workdir / "tls.pem")
 
 
 def _host_warm_authenticate(env: dict[str, str], origin: str, rounds: int) -> float:

@@ -5,18 +5,15 @@ every test of the module; one site per module."""
 
 from __future__ import annotations
 
-import http.server
 import os
-import ssl
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.testbed.browser import NativeHost, build_dev_extension, launch
+from tests.testbed.pages import serve_page
 from tests.testbed.site import SiteProcess
 
-REPO = Path(__file__).resolve().parents[2]
 OTHER_HOST = "127.0.0.2"  # a loopback address that no build and no host allows
 
 
@@ -70,46 +67,19 @@ def fresh_host(native_host):
     native_host.stop_running()
 
 
-class _Pages(http.server.BaseHTTPRequestHandler):
-    """A page on an origin that is not allowed, with the site library; nothing else."""
-
-    def do_GET(self):  # noqa: N802
-        if self.path == "/cpsbridge.js":
-            body = (REPO / "extension" / "page" / "cpsbridge.js").read_bytes()
-            ctype = "text/javascript"
-        else:
-            body = ("<!doctype html><html lang='fr'><head><meta charset='utf-8'>"
-                    "<title>Autre site</title><script src='/cpsbridge.js'></script></head>"
-                    "<body><section data-cpsbridge-tile><button id='tuile-cps'>CPS</button>"
-                    "</section><p>Un site qui n'est pas ViaTrajectoire.</p></body></html>").encode()
-            ctype = "text/html; charset=utf-8"
-        self.send_response(200)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-def _serve(server):
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
-    return server
+OTHER_PAGE = ("<!doctype html><html lang='fr'><head><meta charset='utf-8'>"
+              "<title>Autre site</title><script src='/cpsbridge.js'></script></head>"
+              "<body><section data-cpsbridge-tile><button id='tuile-cps'>CPS</button>"
+              "</section><p>Un site qui n'est pas ViaTrajectoire.</p></body></html>")
 
 
 @pytest.fixture(scope="module")
 def other_origins(site):
     """An https page on https://127.0.0.2:PORT (not allowed) and an http page on
     http://127.0.0.1:PORT (not secure)."""
-    https = http.server.ThreadingHTTPServer((OTHER_HOST, 0), _Pages)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(site.data_dir / "tls-cert.pem", site.data_dir / "tls-key.pem")
-    https.socket = ctx.wrap_socket(https.socket, server_side=True)
-    plain = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    _serve(https)
-    _serve(plain)
+    https = serve_page(OTHER_PAGE, OTHER_HOST, site.data_dir / "tls-cert.pem",
+                       site.data_dir / "tls-key.pem")
+    plain = serve_page(OTHER_PAGE)
     yield {"https": f"https://{OTHER_HOST}:{https.server_address[1]}/",
            "http": f"http://127.0.0.1:{plain.server_address[1]}/"}
     https.shutdown()
