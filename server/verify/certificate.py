@@ -48,6 +48,12 @@ def read_certificate(certificate_b64: str, policies: dict[str, str] | None) -> C
         # (ValueError, InvalidVersion, UnsupportedAlgorithm...): all mean "does not decode".
         raise Rejected("TOKEN_MALFORMED", f"unverifiedCertificate is not a certificate: {e}") \
             from None
+    if not der.endswith(_whole_bytes_bit_string(cert.signature)):
+        # The one field the CA's signature does not cover and the chain check does not read:
+        # a signature BIT STRING declaring unused bits decodes to the same signature bytes,
+        # so the same certificate would pass under a second encoding (another fingerprint).
+        raise Rejected("TOKEN_MALFORMED",
+                       "unverifiedCertificate: its signature BIT STRING declares unused bits")
     try:
         check_usage(cert)
         usage_problem = None
@@ -59,6 +65,14 @@ def read_certificate(certificate_b64: str, policies: dict[str, str] | None) -> C
         holder, holder_problem = None, str(e)
     return CertificateFacts(der, cert, hashlib.sha256(der).hexdigest(), public_key,
                             not_before, not_after, usage_problem, holder, holder_problem)
+
+
+def _whole_bytes_bit_string(value: bytes) -> bytes:
+    """The DER of a BIT STRING holding `value`, no unused bits (X.509's signatureValue)."""
+    n = len(value) + 1
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    length = bytes([n]) if n < 0x80 else bytes([0x80 | len(size)]) + size
+    return b"\x03" + length + b"\x00" + value
 
 
 class CertificateCache:

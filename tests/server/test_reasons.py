@@ -375,6 +375,25 @@ def test_altered_certificate_bytes_never_pass_nor_crash(pki, data):
     assert not out.valid and out.reason in REASONS
 
 
+def test_a_second_encoding_of_the_signature_is_malformed(pki, verifier, nonce, just_now):
+    """The signature BIT STRING may declare as unused the trailing zero bits of its last
+    byte and still decode to the same signature: the certificate would pass again under
+    another fingerprint. (Found by the test above, one run in a few hundred.)"""
+    h = pki.holders["dupont"]
+    cert = h.auth_cert
+    while der(cert)[-1] & 1:  # a signature ending in a zero bit, which can be called unused
+        cert = _reissue(pki, h.auth_cert, h.auth_key.public_key())
+    assert verifier.verify(make_token(h.auth_key, cert, nonce), ORIGIN, nonce, just_now).valid
+    raw = bytearray(der(cert))
+    unused_bits = len(raw) - 257  # 03 82 01 01 | unused bits | 256 bytes of RSA-2048 signature
+    assert raw[unused_bits - 4:unused_bits + 1] == bytes.fromhex("0382010100")
+    raw[unused_bits] = 1
+    token = make_token(h.auth_key, cert, nonce)
+    token["unverifiedCertificate"] = base64.b64encode(bytes(raw)).decode()
+    out = verifier.verify(token, ORIGIN, nonce, just_now)
+    assert not out.valid and out.reason == "TOKEN_MALFORMED"
+
+
 def _reissue(pki, cert, public_key, subject=None, **replace):
     """`cert` again, signed by the real CA, with some extensions replaced (by class name)."""
     from cryptography import x509
