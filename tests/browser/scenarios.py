@@ -149,7 +149,7 @@ def test_cancel_and_closing_the_dialog(browser, site, fresh_host, artifacts, dup
     tab.click(TILE)
     dialog = browser.wait_dialog()
     choose(dialog, dupont)
-    dialog.click(DIALOG_CANCEL)
+    dialog.click_closing(DIALOG_CANCEL)
     browser.wait_no_dialog()
     assert tab.wait_text(TILE_ALERT, "annulée") == "Connexion par carte CPS annulée."
     shot(tab, artifacts, browser, "annule")
@@ -180,7 +180,7 @@ def test_one_pending_action_per_tab(browser, site, fresh_host, artifacts):
     tab.wait(lambda: tab.evaluate("window.outcomes.length") == 1, "the second request's answer")
     assert tab.evaluate("window.outcomes") == ["ERR_CPS_ACTION_PENDING"]
     assert len(browser.dialogs()) == 1
-    dialog.click(DIALOG_CANCEL)
+    dialog.click_closing(DIALOG_CANCEL)
     tab.wait(lambda: tab.evaluate("window.outcomes.length") == 2, "the first request's answer")
     assert tab.evaluate("window.outcomes") == ["ERR_CPS_ACTION_PENDING", "ERR_CPS_USER_CANCELLED"]
     browser.wait_no_dialog()
@@ -288,7 +288,7 @@ def test_wrong_pins_block_the_card(browser, site, pcscd, pki, fresh_host, artifa
         shot(dialog, artifacts, browser, "dialogue-carte-bloquee")
         page_alert = tab.wait_text(TILE_ALERT, "bloquée")
         assert page_alert.startswith("Votre carte est bloquée : utilisez votre code de déblocage")
-        dialog.click(DIALOG_CANCEL)  # « Fermer »
+        dialog.click_closing(DIALOG_CANCEL)  # « Fermer »
         browser.wait_no_dialog()
         tab.close()
     finally:

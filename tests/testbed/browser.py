@@ -146,7 +146,18 @@ class Tab:
     def url(self) -> str: ...
     def goto(self, url: str) -> None: ...
     def screenshot(self, path: Path) -> Path: ...
+    def closed(self) -> bool: ...
     def close(self) -> None: ...
+
+    def click_closing(self, selector: str) -> None:
+        """Click a control that closes this window (the dialog's « Annuler », « Fermer »).
+        The window may vanish before the browser has acknowledged the click: that is the
+        expected outcome, so an error is accepted only if the window is then gone."""
+        try:
+            self.click(selector)
+        except Exception as exc:
+            self.wait(self.closed, f"the window to close after the click on {selector} "
+                                   f"failed ({exc.__class__.__name__})", timeout=10)
 
     def wait(self, predicate, what: str, timeout: float = 30.0, interval: float = 0.05):
         deadline = time.monotonic() + timeout
@@ -696,7 +707,7 @@ def type_pin(dialog: Tab, pin: str) -> None:
     """Types the code porteur in the trusted dialog and confirms it."""
     dialog.wait_for(DIALOG_PIN)
     dialog.type(DIALOG_PIN, pin)
-    dialog.click(DIALOG_SUBMIT)
+    dialog.click_closing(DIALOG_SUBMIT)  # a right code porteur closes the dialog
 
 
 def liberal_creation(tab: Tab, email: str, password: str) -> None:
