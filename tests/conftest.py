@@ -7,12 +7,18 @@ import socket
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.testbed.pki import TestPKI
 from tests.testbed.softcard import SoftHsm, make_cards
 
 # The simulated CPS3 (tests/testbed/cardsim): insert_card, cardsim_env, simulated_card.
 pytest_plugins = ["tests.testbed.cardsim.fixtures"]
+
+# No per-example time limit: speed is the benchmarks' business, and on a loaded CI machine
+# a pause of the whole VM would otherwise fail a property that holds.
+settings.register_profile("cpsbridge", deadline=None)
+settings.load_profile("cpsbridge")
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
