@@ -9,6 +9,9 @@ import pytest
 from server.verify import Verifier
 from tests.server.tokens import ORIGIN, make_token
 
+# Generous for a local responder on a loaded CI machine; the "slow" responder waits longer.
+TIMEOUT = 3.0
+
 
 def _verify(v: Verifier, pki, nonce, just_now, slug="dupont", cert=None):
     h = pki.holders[slug]
@@ -17,12 +20,12 @@ def _verify(v: Verifier, pki, nonce, just_now, slug="dupont", cert=None):
 
 @pytest.fixture
 def hard(anchors):
-    return Verifier(anchors, revocation="hard", http_timeout=1.0)
+    return Verifier(anchors, revocation="hard", http_timeout=TIMEOUT)
 
 
 @pytest.fixture
 def soft(anchors):
-    return Verifier(anchors, revocation="soft", http_timeout=1.0)
+    return Verifier(anchors, revocation="soft", http_timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize("mode", ["good", "by-name", "delegated", "no-nonce"])
@@ -74,7 +77,7 @@ def test_unknown_is_decisive(pki, responder, hard, soft, nonce, just_now):
 def test_untrustworthy_or_absent_ocsp_falls_back_to_the_crl(pki, responder, hard, nonce,
                                                             just_now, mode):
     responder.ocsp_mode = mode
-    responder.slow_seconds = 2.0  # beyond the verifier's 1 s timeout
+    responder.slow_seconds = TIMEOUT + 1.0  # beyond the verifier's timeout
     responder.revoke(pki.holders["martin"].auth_cert)
     assert _verify(hard, pki, nonce, just_now).valid
     assert _verify(hard, pki, nonce, just_now, slug="martin").reason == "CERT_REVOKED"
@@ -101,8 +104,8 @@ def test_unreachable_server(pki, anchors, nonce, just_now):
 
     nowhere = testbed_pki.TestPKI.create(f"http://127.0.0.1:{free_port()}")
     h = nowhere.holders["dupont"]
-    hard = Verifier([nowhere.root_cert, nowhere.ca_cert], revocation="hard", http_timeout=1.0)
-    soft = Verifier([nowhere.root_cert, nowhere.ca_cert], revocation="soft", http_timeout=1.0)
+    hard = Verifier([nowhere.root_cert, nowhere.ca_cert], revocation="hard", http_timeout=TIMEOUT)
+    soft = Verifier([nowhere.root_cert, nowhere.ca_cert], revocation="soft", http_timeout=TIMEOUT)
     token = make_token(h.auth_key, h.auth_cert, nonce)
     assert hard.verify(token, ORIGIN, nonce, just_now).reason == "REVOCATION_UNKNOWN"
     assert soft.verify(token, ORIGIN, nonce, just_now).valid
