@@ -48,6 +48,11 @@ def read_certificate(certificate_b64: str, policies: dict[str, str] | None) -> C
         # (ValueError, InvalidVersion, UnsupportedAlgorithm...): all mean "does not decode".
         raise Rejected("TOKEN_MALFORMED", f"unverifiedCertificate is not a certificate: {e}") \
             from None
+    if cert.serial_number <= 0:
+        # RFC 5280 §4.1.2.2; cryptography still reads such a certificate (with a warning)
+        # but its later releases refuse it: the same answer whatever the version.
+        raise Rejected("TOKEN_MALFORMED",
+                       "unverifiedCertificate: its serial number is not positive (RFC 5280)")
     if not der.endswith(_whole_bytes_bit_string(cert.signature)):
         # The one field the CA's signature does not cover and the chain check does not read:
         # a signature BIT STRING declaring unused bits decodes to the same signature bytes,

@@ -394,6 +394,29 @@ def test_a_second_encoding_of_the_signature_is_malformed(pki, verifier, nonce, j
     assert not out.valid and out.reason == "TOKEN_MALFORMED"
 
 
+def test_a_non_positive_serial_number_is_malformed(pki, verifier, nonce, just_now):
+    """RFC 5280 wants a positive serial number; cryptography still reads a negative one (with
+    a deprecation warning; later releases refuse it). The verifier refuses it now, so that
+    its answer does not change with the library, even on a certificate the CA did sign."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    h = pki.holders["dupont"]
+    cert = _reissue(pki, h.auth_cert, h.auth_key.public_key())
+    tbs = bytearray(cert.tbs_certificate_bytes)
+    serial = 4 + 5  # TBS header 30 82 xx xx, then version a0 03 02 01 02
+    assert tbs[serial] == 0x02 and tbs[serial + 1] < 0x80  # INTEGER, short length
+    tbs[serial + 2] = 0x80  # the sign bit, still minimal DER: a negative serial number
+    signature = pki.ca_key.sign(bytes(tbs), padding.PKCS1v15(), hashes.SHA256())
+    raw = der(cert).replace(cert.tbs_certificate_bytes, bytes(tbs)).replace(cert.signature,
+                                                                            signature)
+    token = make_token(h.auth_key, cert, nonce)
+    token["unverifiedCertificate"] = base64.b64encode(raw).decode()
+    out = verifier.verify(token, ORIGIN, nonce, just_now)
+    assert not out.valid and out.reason == "TOKEN_MALFORMED", out.detail
+    assert "serial" in out.detail
+
+
 def _reissue(pki, cert, public_key, subject=None, **replace):
     """`cert` again, signed by the real CA, with some extensions replaced (by class name)."""
     from cryptography import x509
