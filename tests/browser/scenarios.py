@@ -1,6 +1,7 @@
 """The browser scenarios, run in each browser: test_chromium.py and test_firefox.py import
-them (FAMILY names the browser). Tests of one module share one browser and one site, and run
-in this order (the libéral account made by the first card login is used by the next ones)."""
+them (FAMILY names the browser). Tests of one module share one browser and one site; a test
+that logs Dr DUPONT in asks for `dupont_account`, made by the libéral account creation (the
+first test) or, when that one did not run, by the same flow without screenshots."""
 
 from __future__ import annotations
 
@@ -85,31 +86,64 @@ def test_popup_shows_versions_host_readers_and_card(browser, site, fresh_host, a
     tab.close()
 
 
-def test_liberal_account_creation_from_the_card(browser, site, fresh_host, artifacts, dupont):
-    """Manual II.1: the first card login of a libéral creates the account."""
+def create_dupont_account(browser, site, dupont, artifacts=None) -> None:
+    """Manual II.1: the first card login of a libéral creates the account (screenshots of
+    each step when `artifacts` is given)."""
+    def snap(tab, name):
+        if artifacts is not None:
+            shot(tab, artifacts, browser, name)
+
     tab = open_home(browser, site)
     tab.click(TILE)
     dialog = browser.wait_dialog()
     dialog.wait_for(f'[data-certificate-id="{dupont}"]')
     assert dialog.count("[data-certificate-id]") >= 2
     assert "RPPS 99700367917" in dialog.text(f'[data-certificate-id="{dupont}"]')
-    shot(dialog, artifacts, browser, "dialogue-choix-certificat")
+    snap(dialog, "dialogue-choix-certificat")
     choose(dialog, dupont)
     assert dialog.text("#origin") == site.origin
     assert "Saisissez le code porteur" in dialog.text("h2")
     assert dialog.evaluate('document.querySelector(\'input[name="pin"]\').type') == "password"
-    shot(dialog, artifacts, browser, "dialogue-code-porteur")
+    snap(dialog, "dialogue-code-porteur")
     type_pin(dialog, PIN)
     browser.wait_no_dialog()
     liberal_creation(tab, EMAIL, PASSWORD)
     assert tab.wait_text(USER, "DUPONT") == "Dr Jean DUPONT"
     assert "Vous êtes connecté" in tab.text("body")
-    shot(tab, artifacts, browser, "compte-liberal-cree")
+    snap(tab, "compte-liberal-cree")
     logout(tab)
     tab.close()
 
 
-def test_card_login(browser, site, fresh_host, artifacts, dupont):
+def _has_account(site, pki, slug) -> bool:
+    """Does the site link this holder's card to an account? (Read from its database.)"""
+    import sqlite3
+
+    from server.site import accounts
+
+    conn = sqlite3.connect(f"file:{site.data_dir / 'site.sqlite'}?mode=ro", uri=True)
+    try:
+        conn.row_factory = sqlite3.Row
+        return accounts.by_card(conn, pki.holders[slug].spec.id_nat) is not None
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def dupont_account(browser, site, pki, fresh_host, dupont) -> None:
+    """Dr DUPONT's libéral account, linked to his card: made by the first test, or here."""
+    if not _has_account(site, pki, "dupont"):
+        create_dupont_account(browser, site, dupont)
+
+
+def test_liberal_account_creation_from_the_card(browser, site, pki, fresh_host, artifacts,
+                                                dupont):
+    assert not _has_account(site, pki, "dupont"), "this module's first test: no account yet"
+    create_dupont_account(browser, site, dupont, artifacts)
+    assert _has_account(site, pki, "dupont")
+
+
+def test_card_login(browser, site, fresh_host, artifacts, dupont, dupont_account):
     tab = open_home(browser, site)
     tab.wait_text(TILE_STATUS, "détectée", timeout=60)
     tab.click(TILE)
@@ -125,7 +159,7 @@ def test_card_login(browser, site, fresh_host, artifacts, dupont):
     tab.close()
 
 
-def test_wrong_pin_then_right(browser, site, fresh_host, artifacts, dupont):
+def test_wrong_pin_then_right(browser, site, fresh_host, artifacts, dupont, dupont_account):
     tab = open_home(browser, site)
     tab.click(TILE)
     dialog = browser.wait_dialog()
@@ -233,7 +267,7 @@ def test_host_not_installed(browser, site, fresh_host, artifacts):
 
 @pytest.mark.pcsc
 def test_no_card_then_a_card_inserted(browser, site, pcscd, pki, fresh_host, artifacts,
-                                      tmp_path):
+                                      tmp_path, dupont_account):
     """A real reader (vpcd in the private pcscd) read by OpenSC: the dialog waits for the
     card, then a simulated CPS3 of Dr DUPONT is inserted."""
     from tests.testbed.cardsim import SimulatedCps3, opensc_env

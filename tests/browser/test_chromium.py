@@ -16,7 +16,8 @@ def _worker_targets(cdp) -> list[dict]:
 
 
 @pytest.mark.browser
-def test_service_worker_stopped_then_woken(browser, site, fresh_host, dupont):
+def test_service_worker_stopped_then_woken(browser, site, fresh_host, dupont,
+                                         dupont_account):
     """Chromium stops idle MV3 workers: the port goes with the worker (the host sees EOF and
     exits), and the next page request wakes the worker, which opens a new port."""
     tab = open_home(browser, site)

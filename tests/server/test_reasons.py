@@ -394,6 +394,7 @@ def test_a_second_encoding_of_the_signature_is_malformed(pki, verifier, nonce, j
     assert not out.valid and out.reason == "TOKEN_MALFORMED"
 
 
+@pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
 def test_a_non_positive_serial_number_is_malformed(pki, verifier, nonce, just_now):
     """RFC 5280 wants a positive serial number; cryptography still reads a negative one (with
     a deprecation warning; later releases refuse it). The verifier refuses it now, so that

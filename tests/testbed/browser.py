@@ -156,8 +156,11 @@ class Tab:
         try:
             self.click(selector)
         except Exception as exc:
-            self.wait(self.closed, f"the window to close after the click on {selector} "
-                                   f"failed ({exc.__class__.__name__})", timeout=10)
+            try:
+                self.wait(self.closed, f"the window to close after the click on {selector} "
+                                       f"failed ({exc.__class__.__name__})", timeout=10)
+            except TimeoutError as still_open:
+                raise still_open from exc  # the click's own error is the one to read
 
     def wait(self, predicate, what: str, timeout: float = 30.0, interval: float = 0.05):
         deadline = time.monotonic() + timeout
