@@ -1,7 +1,7 @@
 """The browser scenarios, run in each browser: test_chromium.py and test_firefox.py import
-them (FAMILY names the browser). Tests of one module share one browser and one site; a test
-that logs Dr DUPONT in asks for `dupont_account`, made by the libéral account creation (the
-first test) or, when that one did not run, by the same flow without screenshots."""
+them (FAMILY names the browser). Tests of one module share one browser and one site, in any
+order: a test that logs Dr DUPONT in asks for `dupont_account`, which makes his libéral
+account by the flow under test the first time."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from tests.testbed.browser import (DIALOG_ALERT, DIALOG_CANCEL, DIALOG_PIN, TILE
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 PIN = "1234"
-EMAIL = "jean.dupont@cabinet.example.test"
 PASSWORD = "Cabinet2024test"
 USER = '[data-testid="utilisateur"]'
 LOGOUT = "form[action='/deconnexion'] button"
@@ -86,29 +85,39 @@ def test_popup_shows_versions_host_readers_and_card(browser, site, fresh_host, a
     tab.close()
 
 
-def create_dupont_account(browser, site, dupont, artifacts=None) -> None:
+# Libéraux whose first card login makes their account (Manual II.1): Dr BERNARD in the test
+# of that flow, Dr DUPONT for the tests that log in (made by the fixture below).
+LIBERAUX = {"dupont": ("Dr Jean DUPONT", "RPPS 99700367917", "jean.dupont@cabinet.example.test"),
+            "bernard": ("Dr Luc BERNARD", "RPPS 99700412345", "luc.bernard@cabinet.example.test")}
+
+
+def create_liberal_account(browser, site, pki, slug, artifacts=None) -> None:
     """Manual II.1: the first card login of a libéral creates the account (screenshots of
     each step when `artifacts` is given)."""
-    def snap(tab, name):
+    name, rpps, email = LIBERAUX[slug]
+    choice = f'[data-certificate-id="{pki.holders[slug].certificate_id}"]'
+
+    def snap(tab, what):
         if artifacts is not None:
-            shot(tab, artifacts, browser, name)
+            shot(tab, artifacts, browser, what)
 
     tab = open_home(browser, site)
     tab.click(TILE)
     dialog = browser.wait_dialog()
-    dialog.wait_for(f'[data-certificate-id="{dupont}"]')
+    dialog.wait_for(choice)
     assert dialog.count("[data-certificate-id]") >= 2
-    assert "RPPS 99700367917" in dialog.text(f'[data-certificate-id="{dupont}"]')
+    assert rpps in dialog.text(choice)
     snap(dialog, "dialogue-choix-certificat")
-    choose(dialog, dupont)
+    choose(dialog, pki.holders[slug].certificate_id)
     assert dialog.text("#origin") == site.origin
     assert "Saisissez le code porteur" in dialog.text("h2")
     assert dialog.evaluate('document.querySelector(\'input[name="pin"]\').type') == "password"
     snap(dialog, "dialogue-code-porteur")
     type_pin(dialog, PIN)
     browser.wait_no_dialog()
-    liberal_creation(tab, EMAIL, PASSWORD)
-    assert tab.wait_text(USER, "DUPONT") == "Dr Jean DUPONT"
+    liberal_creation(tab, email, PASSWORD)
+    family = name.split()[-1]
+    assert tab.wait_text(USER, family) == name
     assert "Vous êtes connecté" in tab.text("body")
     snap(tab, "compte-liberal-cree")
     logout(tab)
@@ -130,17 +139,16 @@ def _has_account(site, pki, slug) -> bool:
 
 
 @pytest.fixture
-def dupont_account(browser, site, pki, fresh_host, dupont) -> None:
-    """Dr DUPONT's libéral account, linked to his card: made by the first test, or here."""
+def dupont_account(browser, site, pki, fresh_host) -> None:
+    """Dr DUPONT's libéral account, linked to his card, for the tests that log in."""
     if not _has_account(site, pki, "dupont"):
-        create_dupont_account(browser, site, dupont)
+        create_liberal_account(browser, site, pki, "dupont")
 
 
-def test_liberal_account_creation_from_the_card(browser, site, pki, fresh_host, artifacts,
-                                                dupont):
-    assert not _has_account(site, pki, "dupont"), "this module's first test: no account yet"
-    create_dupont_account(browser, site, dupont, artifacts)
-    assert _has_account(site, pki, "dupont")
+def test_liberal_account_creation_from_the_card(browser, site, pki, fresh_host, artifacts):
+    assert not _has_account(site, pki, "bernard"), "no other test logs Dr BERNARD in"
+    create_liberal_account(browser, site, pki, "bernard", artifacts)
+    assert _has_account(site, pki, "bernard")
 
 
 def test_card_login(browser, site, fresh_host, artifacts, dupont, dupont_account):
