@@ -113,17 +113,21 @@ class NativeHost:
         return alive
 
     def stop_running(self, timeout: float = 10) -> int:
-        """Ends the hosts this wrapper started (by pid); the extension sees the port close."""
-        pids = self.running()
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        """Ends the hosts this wrapper started (by pid); the extension sees the port close.
+        A page that still listens may make the extension start a new host at once: that one
+        is ended too (waiting for it to end by itself took the whole timeout, and left it
+        running into the next test)."""
+        ended: set[int] = set()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.running():
+        while (pids := self.running()) and time.monotonic() < deadline:
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGTERM)
+                    ended.add(pid)
+                except ProcessLookupError:
+                    pass
             time.sleep(0.05)
-        return len(pids)
+        return len(ended)
 
     def browser_env(self, home: Path) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CPSBRIDGE_")}
