@@ -49,19 +49,30 @@ def deb(frozen_host) -> Path:
     return out
 
 
+def _package_files() -> list[str]:
+    out = subprocess.run(["dpkg", "-L", PACKAGE], capture_output=True, text=True, check=True)
+    return [f for f in out.stdout.split("\n") if f]
+
+
 @pytest.fixture(scope="module")
-def installed_deb(deb):
+def _module_install(deb):
     assert not installed(), (f"the package {PACKAGE} is already installed on this machine: "
                              f"remove it first (dpkg -r {PACKAGE})")
-    r = subprocess.run(["dpkg", "-i", str(deb)], capture_output=True, text=True, timeout=300)
     try:
-        assert r.returncode == 0, f"dpkg -i failed:\n{r.stdout}\n{r.stderr}"
-        files = subprocess.run(["dpkg", "-L", PACKAGE], capture_output=True, text=True,
-                               check=True).stdout.split("\n")
-        yield [f for f in files if f]
+        yield
     finally:
         if installed():
             subprocess.run(["dpkg", "-r", PACKAGE], capture_output=True, timeout=300)
+
+
+@pytest.fixture
+def installed_deb(_module_install, deb) -> list[str]:
+    """The package installed (once for the module, again after the test that removes it),
+    and the files it installed."""
+    if not installed():
+        r = subprocess.run(["dpkg", "-i", str(deb)], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, f"dpkg -i failed:\n{r.stdout}\n{r.stderr}"
+    return _package_files()
 
 
 def test_the_package_depends_on_pcscd_and_installs_the_host_under_opt(deb):
