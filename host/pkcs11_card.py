@@ -54,7 +54,6 @@ _KEY_TYPES = {"rsa": KeyType.RSA, "ec": KeyType.EC}
 
 
 def _pin_status(flags: int) -> PinStatus:
-    flags = int(flags)
     if flags & _LOCKED:
         return "locked"
     if flags & _FINAL_TRY:
@@ -279,7 +278,7 @@ class Pkcs11Card:
 
     def _read_pin_status(self, slot) -> PinStatus:
         try:
-            return _pin_status(slot.get_token().flags)
+            return _pin_status(int(slot.get_token().flags))
         except Exception:
             return "countLow"  # the token did refuse the PIN; flags could not be read back
 
