@@ -49,17 +49,21 @@ def deb(frozen_host) -> Path:
     return out
 
 
-def _package_files() -> list[str]:
-    out = subprocess.run(["dpkg", "-L", PACKAGE], capture_output=True, text=True, check=True)
-    return [f for f in out.stdout.split("\n") if f]
+def _dpkg_install(deb: Path) -> None:
+    r = subprocess.run(["dpkg", "-i", str(deb)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, f"dpkg -i failed:\n{r.stdout}\n{r.stderr}"
 
 
 @pytest.fixture(scope="module")
-def _module_install(deb):
+def _module_install(deb) -> list[str]:
+    """Installed for the module, removed at its end whatever happens: the files it installed."""
     assert not installed(), (f"the package {PACKAGE} is already installed on this machine: "
                              f"remove it first (dpkg -r {PACKAGE})")
     try:
-        yield
+        _dpkg_install(deb)
+        files = subprocess.run(["dpkg", "-L", PACKAGE], capture_output=True, text=True,
+                               check=True).stdout.split("\n")
+        yield [f for f in files if f]
     finally:
         if installed():
             subprocess.run(["dpkg", "-r", PACKAGE], capture_output=True, timeout=300)
@@ -67,12 +71,10 @@ def _module_install(deb):
 
 @pytest.fixture
 def installed_deb(_module_install, deb) -> list[str]:
-    """The package installed (once for the module, again after the test that removes it),
-    and the files it installed."""
+    """The package's files, installed again if a test before this one removed it."""
     if not installed():
-        r = subprocess.run(["dpkg", "-i", str(deb)], capture_output=True, text=True, timeout=300)
-        assert r.returncode == 0, f"dpkg -i failed:\n{r.stdout}\n{r.stderr}"
-    return _package_files()
+        _dpkg_install(deb)
+    return _module_install
 
 
 def test_the_package_depends_on_pcscd_and_installs_the_host_under_opt(deb):
