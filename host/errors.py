@@ -40,7 +40,6 @@ class CpsError(Exception):
         self.details = details or {}
 
     def to_error(self) -> dict[str, Any]:
-        err: dict[str, Any] = {"code": self.code, "message": message(self.code, "fr", self.details)}
-        if self.details:
-            err["details"] = self.details
-        return err
+        # `details` always, if only {}: §3 gives every error the three keys.
+        return {"code": self.code, "message": message(self.code, "fr", self.details),
+                "details": self.details}

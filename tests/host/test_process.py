@@ -54,6 +54,16 @@ def test_bad_messages_get_an_error_and_the_host_goes_on(host, body, field):
     assert host.request("status")["result"]["protocol"] == 1  # still serving
 
 
+def test_every_error_has_code_message_and_details(host):
+    """§3: an error is {code, message, details}, even when there is nothing to detail."""
+    errors = [host.request("authenticate", {"challengeNonce": "A" * 44, "origin": "https://localhost:8443",
+                                            "certificateId": "0" * 64, "pin": pin})["error"]
+              for pin in ("12a4", "1234")]
+    assert [e["code"] for e in errors] == ["ERR_CPS_PIN_FORMAT", "ERR_CPS_CERTIFICATE_NOT_FOUND"]
+    for err in errors:
+        assert set(err) == {"code", "message", "details"} and err["details"] == {}
+
+
 def test_argument_errors_name_fields_and_never_echo_values(host):
     r = host.request("authenticate", {"challengeNonce": "short", "origin": "https://localhost:8443",
                                       "certificateId": "zz", "pin": "8642", "colour": "blue"})
