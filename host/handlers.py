@@ -139,8 +139,9 @@ class Handlers:
 
         self._require_config()
         canonical = self.check_origin(origin)
-        if pin is not None and not (pin.isascii() and pin.isdigit() and len(pin) <= 64):
-            raise CpsError("ERR_CPS_PIN_FORMAT")  # never sent to the card
+        if pin is not None and not (pin.isascii() and pin.isdigit()):
+            raise CpsError("ERR_CPS_PIN_FORMAT")  # never sent to the card; its length is
+            # checked against the token's own range before the login (host/pkcs11_card.py)
         signature = self.card.sign(certificate_id, pin,
                                    lambda h: signed_message(canonical, nonce, h))
         logs.get("handlers").info("assertion made for %s with certificate %s (%s)", canonical,

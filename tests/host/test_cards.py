@@ -117,13 +117,29 @@ def test_wrong_pin_reports_tries_then_the_right_pin_works(card_host, pki):
     assert pin_status(card_host, cid) == "ok"
 
 
-@pytest.mark.parametrize("pin", ["12", "12a4", "", "１２３４", "1234 ", "0" * 65])
+@pytest.mark.parametrize("pin", ["12", "12a4", "", "１２３４", "1234 ", "0" * 256])  # SoftHSM2: 4–255
 def test_malformed_pins_never_reach_the_card(card_host, pki, pin):
     cid = pki.holders["dupont"].certificate_id
     err = card_host.request("authenticate", auth_args(cid, pin=pin))["error"]
     assert err["code"] == "ERR_CPS_PIN_FORMAT"
     assert pin_status(card_host, cid) == "ok", "a login was attempted with a malformed PIN"
     assert pin not in json.dumps(err) or pin == ""
+
+
+def test_the_pin_range_is_the_tokens_own(card_host, pki):
+    """§4: the length is within the token's min/max, whatever they are: a code of exactly
+    the listed maxLength reaches the card (here a wrong one), one digit more does not."""
+    cid = pki.holders["dupont"].certificate_id
+    listed = next(c for c in card_host.request("list-certificates")["result"]["certificates"]
+                  if c["certificateId"] == cid)["pin"]
+    try:
+        err = card_host.request("authenticate", auth_args(cid, pin="7" * listed["maxLength"]))["error"]
+        assert err["code"] == "ERR_CPS_PIN_INCORRECT"
+        err = card_host.request("authenticate", auth_args(cid, pin="7" * (listed["maxLength"] + 1)))["error"]
+        assert err["code"] == "ERR_CPS_PIN_FORMAT"
+        assert err["details"] == {"minLength": listed["minLength"], "maxLength": listed["maxLength"]}
+    finally:  # the right code gives the card its tries back
+        assert "token" in card_host.request("authenticate", auth_args(cid))["result"]
 
 
 def test_a_missing_pin_without_pin_pad_is_a_format_error(card_host, pki):

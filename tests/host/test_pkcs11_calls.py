@@ -133,7 +133,7 @@ def test_a_wrong_code_porteur_is_sent_once_and_its_session_closed(spied):
 @pytest.mark.parametrize("change, code", [
     ({"pin": "12a4"}, "ERR_CPS_PIN_FORMAT"),
     ({"pin": "123"}, "ERR_CPS_PIN_FORMAT"),
-    ({"pin": "1" * 65}, "ERR_CPS_PIN_FORMAT"),
+    ({"pin": "1" * 256}, "ERR_CPS_PIN_FORMAT"),  # SoftHSM2 takes 4 to 255 digits
     ({"origin": "https://evil.example"}, "ERR_CPS_ORIGIN_NOT_ALLOWED"),
     ({"origin": "http://localhost:8443"}, "ERR_CPS_ORIGIN_NOT_ALLOWED"),
 ])
