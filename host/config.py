@@ -20,7 +20,9 @@ from host.origins import OriginError, normalize_origin
 _join = os.path.join
 
 PRODUCTION_ORIGINS = ["https://trajectoire.sante-ra.fr"]
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The spellings Python's logging also takes, so that an administrator's habit is not an error.
+_LEVEL_ALIASES = {"WARN": "WARNING", "FATAL": "CRITICAL"}
 
 
 def default_modules(platform: str = sys.platform) -> list[str]:
@@ -118,7 +120,9 @@ def _origins(values: list[str], source: str, key: str) -> list[str]:
     out = []
     for v in values:
         try:
-            out.append(normalize_origin(v))
+            # "https://host/" is how a person often writes an origin: one final slash is
+            # taken as no path (the page's own origin, from the browser, never has one).
+            out.append(normalize_origin(v[:-1] if v.endswith("/") and v.count("/") == 3 else v))
         except OriginError as exc:
             raise ConfigError(source, key, f"origine refusée {v!r} : {exc}") from None
     return out
@@ -134,9 +138,11 @@ def _apply(settings: Settings, data: object, source: str) -> Settings:
         elif key == "allowedOrigins":
             changes[key] = _origins(_string_list(value, source, key), source, key)
         elif key == "logLevel":
-            if not isinstance(value, str) or value.upper() not in LOG_LEVELS:
+            level = value.strip().upper() if isinstance(value, str) else None
+            level = _LEVEL_ALIASES.get(level, level)
+            if level not in LOG_LEVELS:
                 raise ConfigError(source, key, f"une valeur parmi {', '.join(LOG_LEVELS)} est attendue")
-            changes[key] = value.upper()
+            changes[key] = level
         elif key == "logFile":
             if value is not None and (not isinstance(value, str) or not value):
                 raise ConfigError(source, key, "un chemin de fichier est attendu")

@@ -48,7 +48,11 @@ class Handlers:
     def status(self) -> dict[str, Any]:
         from host import pcsc
 
-        if self._card is not None:
+        if self.config_error is not None:
+            # Every card command answers ERR_CPS_INTERNAL until the configuration is mended
+            # (§4: `error` is the code an operation would get); `config` says why.
+            modules = {"module": None, "loaded": False, "error": "ERR_CPS_INTERNAL"}
+        elif self._card is not None:
             modules = self._card.module_status()
         else:
             from host.modules import module_status

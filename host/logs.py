@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 MAX_BYTES = 1_000_000
 BACKUPS = 3
-LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}
 
 _settings: "Settings | None" = None
 _file: "TextIO | None" = None

@@ -49,6 +49,24 @@ def test_later_sources_win(files, monkeypatch):
     assert s.pkcs11Modules == ["/opt/x.so"]
 
 
+@pytest.mark.parametrize("written, level", [
+    ("warn", "WARNING"), ("Critical", "CRITICAL"), ("FATAL", "CRITICAL"), (" info ", "INFO")])
+def test_log_levels_take_the_spellings_python_logging_takes(files, monkeypatch, written, level):
+    monkeypatch.setenv("CPSBRIDGE_LOG_LEVEL", written)
+    assert config.load().logLevel == level
+
+
+def test_an_origin_written_with_a_final_slash_is_that_origin(files, monkeypatch):
+    _, user = files
+    user.write_text(json.dumps({"allowedOrigins": ["https://a.example/", "https://b.example:8443/"]}))
+    assert config.load().allowedOrigins == ["https://a.example", "https://b.example:8443"]
+    monkeypatch.setenv("CPSBRIDGE_ALLOWED_ORIGINS", "https://c.example/")
+    assert config.load().allowedOrigins == ["https://c.example"]
+    monkeypatch.setenv("CPSBRIDGE_ALLOWED_ORIGINS", "https://c.example/x/")  # a path stays refused
+    with pytest.raises(config.ConfigError):
+        config.load()
+
+
 @pytest.mark.parametrize("content, key", [
     ('{"allowedOrigins": ["http://insecure.example"]}', "allowedOrigins"),
     ('{"allowedOrigins": "https://a.example"}', "allowedOrigins"),
@@ -99,6 +117,8 @@ def test_a_host_with_a_bad_config_answers_and_names_the_problem(host_env, tmp_pa
         err = h.request("list-certificates")["error"]
         assert err["code"] == "ERR_CPS_INTERNAL"
         assert "allowedOrigins" in err["details"]["config"]
+        # §4: the module is reported unusable, with the code a card command gets.
+        assert status["pkcs11"] == {"module": None, "loaded": False, "error": err["code"]}
 
 
 def test_the_pin_never_reaches_the_log_or_stderr(host_env, pki):
