@@ -71,18 +71,12 @@ class CardAuth:
         return self.store.issue(session_id).nonce
 
     def verify(self, session_id: str, nonce: str | None, token: object) -> CardIdentity:
-        from server.challenges import ChallengeError
-
-        if not nonce:
-            raise CardRefused("NONCE_UNKNOWN")
-        try:
-            ch = self.store.consume(session_id, nonce)
-        except ChallengeError as e:
-            raise CardRefused(getattr(e, "reason", "NONCE_UNKNOWN")) from None
-        if not isinstance(token, dict):
-            raise CardRefused("TOKEN_MALFORMED")
-        out = self.verifier.verify(token, origin=self.origin, nonce=ch.nonce,
-                                   nonce_issued_at=ch.issued_at)
+        # The §6 order through the verifier's own store step: the nonce is consumed first
+        # whatever comes next, but a token that does not decode is TOKEN_MALFORMED before
+        # any nonce reason. The token must be a JSON object here (a string is no token).
+        out = self.verifier.verify_with_store(token if isinstance(token, dict) else {},
+                                              origin=self.origin, session_id=session_id,
+                                              nonce=nonce or "", store=self.store)
         if not out.valid:
             raise CardRefused(out.reason or "TOKEN_MALFORMED")
         holder = out.holder.model_dump() if hasattr(out.holder, "model_dump") else dict(out.holder)

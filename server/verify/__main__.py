@@ -2,13 +2,14 @@
 
 Reads {"token": {...}, "origin": "https://…", "nonce": "…", "nonceIssuedAt": "<ISO 8601>"}
 on stdin, prints {"valid": true, "holder": {...}, "fingerprint": "…"} or
-{"valid": false, "reason": "<code>"}; exit 0 either way, 2 on unusable input."""
+{"valid": false, "reason": "<code>"} in UTF-8; exit 0 either way, 2 on unusable input."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from server.verify import RevocationPolicy, Verifier, load_trust_anchors
 
 MAX_INPUT_BYTES = 1024 * 1024
+# Beyond these, datetime and socket arithmetic overflow (a traceback, not a verdict); far
+# beyond any sensible setting anyway.
+MAX_CLOCK_SKEW = 24 * 3600.0
+MAX_TIMEOUT = 3600.0
 
 
 class Request(BaseModel):
@@ -40,15 +45,38 @@ class UnusableInput(Exception):
     pass
 
 
+def _seconds(minimum: float, maximum: float, zero_allowed: bool):
+    """An argparse type: a finite number of seconds in [minimum, maximum], or (minimum,
+    maximum] when zero is not allowed (requests refuses a timeout of 0)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        low_ok = value >= minimum if zero_allowed else value > minimum
+        if not (math.isfinite(value) and low_ok and value <= maximum):
+            low = f"{'>=' if zero_allowed else '>'} {minimum:g}"
+            raise argparse.ArgumentTypeError(
+                f"must be a number of seconds {low} and <= {maximum:g}: {text!r}")
+        return value
+    return parse
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m server.verify",
                                      description="Verify one CPS Bridge token read on stdin.")
     parser.add_argument("--trust", required=True, type=Path,
                         help="folder of PEM/DER CA certificates (trust anchors)")
     parser.add_argument("--revocation", default="hard", choices=[p.value for p in RevocationPolicy])
-    parser.add_argument("--clock-skew", type=float, default=60.0, metavar="SECONDS")
-    parser.add_argument("--timeout", type=float, default=5.0, metavar="SECONDS",
+    parser.add_argument("--clock-skew", type=_seconds(0.0, MAX_CLOCK_SKEW, zero_allowed=True),
+                        default=60.0, metavar="SECONDS")
+    parser.add_argument("--timeout", type=_seconds(0.0, MAX_TIMEOUT, zero_allowed=False),
+                        default=5.0, metavar="SECONDS",
                         help="HTTP timeout for OCSP/CRL/CA fetches")
+    parser.add_argument("--fetch-intermediates", action="store_true",
+                        help="fetch an intermediate missing from --trust from the AIA "
+                             "caIssuers URL of the token's certificate (off: these URLs "
+                             "come from a certificate not yet trusted)")
     return parser.parse_args(argv)
 
 
@@ -59,6 +87,10 @@ def _read_request(raw: bytes) -> Request:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise UnusableInput(f"input is not JSON: {e}") from None
+    except RecursionError:
+        # Unreadable JSON wherever the nesting is, "token" included, like a syntax error
+        # there: the verdicts are for tokens that could be read.
+        raise UnusableInput("input is not JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise UnusableInput("input is not a JSON object")
     if "token" not in data:
@@ -80,13 +112,18 @@ def main(argv: list[str] | None = None) -> int:
         request = _read_request(sys.stdin.buffer.read())
         verifier = Verifier(anchors, revocation=args.revocation,
                             clock_skew=timedelta(seconds=args.clock_skew),
-                            http_timeout=args.timeout)
+                            http_timeout=args.timeout,
+                            fetch_intermediates=args.fetch_intermediates)
         outcome = verifier.verify(request.token, origin=request.origin, nonce=request.nonce,
                                   nonce_issued_at=request.nonceIssuedAt)
     except (UnusableInput, ValueError) as e:
         print(f"server.verify: {e}", file=sys.stderr)
         return 2
-    sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False) + "\n")
+    # UTF-8 bytes whatever the locale or PYTHONIOENCODING: the reader parses JSON, and an
+    # ASCII stdout would otherwise fail on a holder's accented name.
+    out = (json.dumps(outcome.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
+    sys.stdout.buffer.write(out)
+    sys.stdout.buffer.flush()
     return 0
 
 

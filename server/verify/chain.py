@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,12 @@ DEFAULT_TRUST_DIR = Path(__file__).resolve().parents[1] / "trust" / "igc-sante"
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 MAX_CA_CERT_BYTES = 64 * 1024
 _CACHE_LIMIT = 10_000
+# With fetching on, the caIssuers URLs come from a certificate not yet trusted: whoever made
+# it chooses where the server sends requests. So at most this many per certificate, and a
+# URL that failed is not tried again for a while (one request per minute at most).
+MAX_CA_ISSUERS_FETCHED = 2
+FAILED_URL_MEMORY = 60.0  # seconds
+_monotonic = time.monotonic  # a module attribute, so that tests can move time on
 
 
 def _load_file(path: Path) -> list[x509.Certificate]:
@@ -72,26 +79,33 @@ def _sha256():
 
 
 def _ca_issuer_urls(cert: x509.Certificate) -> list[str]:
+    """The first MAX_CA_ISSUERS_FETCHED http(s) caIssuers URLs (others, such as ldap://,
+    would not be fetched anyway, so they do not use up the allowance)."""
     try:
         aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     except (x509.ExtensionNotFound, ValueError):
         return []
-    return [d.access_location.value for d in aia
+    urls = [d.access_location.value for d in aia
             if d.access_method == AuthorityInformationAccessOID.CA_ISSUERS
-            and isinstance(d.access_location, x509.UniformResourceIdentifier)]
+            and isinstance(d.access_location, x509.UniformResourceIdentifier)
+            and d.access_location.value.lower().startswith(("http://", "https://"))]
+    return urls[:MAX_CA_ISSUERS_FETCHED]
 
 
 class ChainValidator:
-    """Validates a leaf against the anchors. Anchors may be roots and/or intermediates; when
-    the leaf's issuer is not among them, the intermediate named by the leaf's AIA caIssuers
-    is fetched (cached) and must itself chain to an anchor.
+    """Validates a leaf against the anchors. Anchors may be roots and/or intermediates (the
+    trust folder is expected to hold the intermediates). Only with `fetch_intermediates`,
+    when the leaf's issuer is not among them, the intermediate named by the leaf's AIA
+    caIssuers is fetched (cached; at most MAX_CA_ISSUERS_FETCHED URLs, failures remembered
+    FAILED_URL_MEMORY seconds) and must itself chain to an anchor. Off by default: those
+    URLs are chosen by whoever made the certificate, which nothing vouches for yet.
 
     A successful validation is cached by the leaf's DER digest until the chain's common
     validity window closes: path validation of the same bytes against the same anchors
     cannot change within it, and this keeps repeated logins cheap."""
 
     def __init__(self, anchors: list[x509.Certificate], http_timeout: float,
-                 fetch_intermediates: bool = True):
+                 fetch_intermediates: bool = False):
         if not anchors:
             raise ValueError("no trust anchors")
         self._store = Store(anchors)
@@ -101,6 +115,7 @@ class ChainValidator:
         self._lock = threading.Lock()
         self._chains: dict[str, tuple[list[x509.Certificate], datetime, datetime]] = {}
         self._intermediates: dict[str, x509.Certificate] = {}
+        self._failed: dict[str, float] = {}  # URL -> monotonic time until which it is skipped
         # CA certificates keep the WebPKI profile; the leaf's usage is checked at step 3 by
         # our own IGC-Santé rules (no SAN on a CPS certificate, for instance).
         self._ca_policy = ExtensionPolicy.webpki_defaults_ca()
@@ -151,13 +166,26 @@ class ChainValidator:
         with self._lock:
             if url in self._intermediates:
                 return self._intermediates[url]
+            if self._failed.get(url, 0.0) > _monotonic():
+                return None
         try:
             data = http_get(url, self._timeout, MAX_CA_CERT_BYTES)
             certs = (x509.load_pem_x509_certificates(data) if b"-----BEGIN" in data
                      else [x509.load_der_x509_certificate(data)])
         except Exception as e:  # noqa: BLE001 - network data: any failure means no certificate
             log.warning("caIssuers %s: %s", url, e)
+            with self._lock:
+                _bound(self._failed)
+                self._failed[url] = _monotonic() + FAILED_URL_MEMORY
             return None
         with self._lock:
+            _bound(self._intermediates)  # URLs come from untrusted certificates: no growth
             self._intermediates[url] = certs[0]
+            self._failed.pop(url, None)
         return certs[0]
+
+
+def _bound(cache: dict) -> None:
+    """Caller holds the lock. Same policy as the other caches: emptied when full."""
+    if len(cache) >= _CACHE_LIMIT:
+        cache.clear()

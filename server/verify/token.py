@@ -27,7 +27,7 @@ class TokenFields(BaseModel):
 
 
 class ParsedToken(NamedTuple):
-    certificate_b64: str  # decoded and parsed by the verifier's certificate cache
+    certificate_b64: str  # decoded and parsed by the verifier's certificate cache, still step 1
     algorithm: Algorithm
     signature: bytes
     app_version: str
@@ -83,7 +83,8 @@ def _check_size(size: int) -> None:
 
 def parse_token(token: dict | str | bytes) -> ParsedToken:
     """Raises Rejected("TOKEN_MALFORMED") for anything that is not a well-formed token.
-    Nothing here is trusted: the certificate is not even parsed yet."""
+    Nothing here is trusted. The certificate is left to the verifier's certificate cache
+    (parsed once per certificate), which the verifier reads before the nonce."""
     given_as_object = isinstance(token, dict)
     if not given_as_object:
         # Text is measured before it is parsed; an object the caller already holds is
@@ -97,6 +98,8 @@ def parse_token(token: dict | str | bytes) -> ParsedToken:
             token = json.loads(token)
         except (ValueError, UnicodeDecodeError):
             raise Rejected("TOKEN_MALFORMED", "token is not JSON") from None
+        except RecursionError:  # "[" * 5000 fits in the size limit: not a crash either
+            raise Rejected("TOKEN_MALFORMED", "token is nested too deeply") from None
     if not isinstance(token, dict):
         raise Rejected("TOKEN_MALFORMED", "token is not a JSON object")
     try:

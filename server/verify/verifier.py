@@ -10,12 +10,12 @@ from typing import Callable
 from cryptography import x509
 
 from server.challenges import ChallengeError, ChallengeStore
-from server.verify.certificate import CertificateCache, check_dates
+from server.verify.certificate import CertificateCache, CertificateFacts, check_dates
 from server.verify.chain import ChainValidator
 from server.verify.outcome import Outcome, Rejected, RevocationPolicy
 from server.verify.revocation import RevocationChecker, Status
 from server.verify.signature import check_signature, signed_message
-from server.verify.token import parse_token
+from server.verify.token import ParsedToken, parse_token
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Verifier:
                  clock_skew: timedelta = timedelta(seconds=60), http_timeout: float = 5.0,
                  *, nonce_lifetime: timedelta = NONCE_LIFETIME,
                  revocation_cache_ttl: timedelta = timedelta(minutes=10),
-                 fetch_intermediates: bool = True,
+                 fetch_intermediates: bool = False,
                  card_type_policies: dict[str, str] | None = None,
                  clock: Callable[[], datetime] = _utcnow):
         self.revocation = RevocationPolicy(revocation)
@@ -53,9 +53,9 @@ class Verifier:
         (see verify_with_store)."""
         _check_origin(origin)
         try:
-            parsed = parse_token(token)
+            parsed, facts = self._read_token(token)
             self._check_nonce_age(nonce, nonce_issued_at)
-            return self._verify_certificate_and_signature(parsed, origin, nonce)
+            return self._verify_certificate_and_signature(parsed, facts, origin, nonce)
         except Rejected as e:
             return self._refuse(e)
 
@@ -70,14 +70,22 @@ class Verifier:
         except ChallengeError as e:
             consumed = Rejected(e.reason, str(e))
         try:
-            parsed = parse_token(token)
+            parsed, facts = self._read_token(token)
             if consumed is not None:
                 raise consumed
-            return self._verify_certificate_and_signature(parsed, origin, nonce)
+            return self._verify_certificate_and_signature(parsed, facts, origin, nonce)
         except Rejected as e:
             return self._refuse(e)
 
     # -- steps ---------------------------------------------------------------------------
+
+    def _read_token(self, token: dict | str | bytes) -> tuple[ParsedToken, CertificateFacts]:
+        """Step 1 entire: the fields, and the certificate, which must decode too (§6: "every
+        field ... decodes"), so that a token with a broken certificate is TOKEN_MALFORMED
+        whatever its nonce. What the certificate says (dates, usage, holder) is only read
+        here; it is judged in the later steps, in their order."""
+        parsed = parse_token(token)
+        return parsed, self._certificates.get(parsed.certificate_b64)
 
     def _check_nonce_age(self, nonce: str, issued_at: datetime) -> None:
         if not isinstance(nonce, str) or not nonce:
@@ -90,8 +98,8 @@ class Verifier:
         if now - issued_at > self.nonce_lifetime:
             raise Rejected("NONCE_EXPIRED", f"nonce issued at {issued_at.isoformat()}")
 
-    def _verify_certificate_and_signature(self, parsed, origin: str, nonce: str) -> Outcome:
-        facts = self._certificates.get(parsed.certificate_b64)  # TOKEN_MALFORMED if unparsable
+    def _verify_certificate_and_signature(self, parsed: ParsedToken, facts: CertificateFacts,
+                                          origin: str, nonce: str) -> Outcome:
         now = self._clock()
         check_dates(facts, now, self.clock_skew)                               # step 3
         if facts.usage_problem is not None:

@@ -135,6 +135,38 @@ def test_nonce_is_consumed_whatever_the_outcome(pki, anchors, store):
                                store).reason == "NONCE_UNKNOWN"
 
 
+@pytest.mark.parametrize("certificate", ["***not base64***",
+                                         base64.b64encode(b"not a certificate").decode()],
+                         ids=["base64", "der"])
+@pytest.mark.parametrize("nonce_state", ["never-issued", "other-session", "expired"])
+def test_undecodable_certificate_is_malformed_whatever_the_nonce(pki, anchors, store,
+                                                                 certificate, nonce_state):
+    """§6 step 1 (the certificate decodes) comes before step 2, here too; and the nonce is
+    consumed all the same."""
+    v = Verifier(anchors, revocation="off")
+    if nonce_state == "never-issued":
+        nonce = base64.b64encode(b"\1" * 32).decode()
+    else:
+        nonce = store.issue("sess").nonce
+        if nonce_state == "expired":
+            _age(store, nonce, 400)
+    session = "other" if nonce_state == "other-session" else "sess"
+    bad = {**_token(pki, nonce), "unverifiedCertificate": certificate}
+    out = v.verify_with_store(bad, ORIGIN, session, nonce, store)
+    assert (out.valid, out.reason) == (False, "TOKEN_MALFORMED"), out.detail
+    assert v.verify_with_store(_token(pki, nonce), ORIGIN, "sess", nonce,
+                               store).reason == "NONCE_UNKNOWN"  # consumed
+
+
+def test_expired_nonce_comes_before_an_expired_certificate(pki, anchors, store):
+    v = Verifier(anchors, revocation="off")
+    h = pki.holders["expire"]
+    ch = store.issue("sess")
+    _age(store, ch.nonce, 400)
+    assert v.verify_with_store(make_token(h.auth_key, h.auth_cert, ch.nonce), ORIGIN, "sess",
+                               ch.nonce, store).reason == "NONCE_EXPIRED"
+
+
 # -- concurrency -------------------------------------------------------------------------
 
 PRESENTATIONS = 50

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,10 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 PYTHON = str(REPO / ".venv" / "bin" / "python")
 
 
-def run(args: list[str], stdin: bytes | str) -> subprocess.CompletedProcess:
+def run(args: list[str], stdin: bytes | str,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     data = stdin.encode() if isinstance(stdin, str) else stdin
     return subprocess.run([PYTHON, "-m", "server.verify", *args], input=data, cwd=REPO,
-                          capture_output=True, timeout=60)
+                          capture_output=True, timeout=60, env=env)
 
 
 def request(pki, nonce, *, slug="dupont", age=timedelta(seconds=1), **token_args) -> dict:
@@ -127,3 +129,94 @@ def test_unusable_trust_exits_2(pki, pki_dir, tmp_path, nonce, trust):
 def test_bad_command_line_exits_2(args):
     done = run(args, b"{}")
     assert done.returncode == 2 and done.stdout == b"" and b"usage" in done.stderr
+
+
+# -- robustness: whatever the input, a verdict or exit 2, never a traceback ---------------
+
+DEEP = 200_000
+
+
+def _unusable(done: subprocess.CompletedProcess) -> bytes:
+    assert done.returncode == 2, done.stderr.decode()
+    assert done.stdout == b""
+    assert b"Traceback" not in done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize("where", ["top", "token", "token-unclosed", "origin"])
+def test_deeply_nested_input_exits_2(pki, pki_dir, nonce, where):
+    """Nesting the JSON decoder cannot follow makes the input unreadable wherever it is, as
+    a syntax error does (inside "token" too): exit 2, not a RecursionError."""
+    if where == "top":
+        stdin = "[" * DEEP
+    else:
+        req = request(pki, nonce)
+        req["origin" if where == "origin" else "token"] = "@DEEP@"
+        deep = "[" * DEEP + ("" if where == "token-unclosed" else "]" * DEEP)
+        stdin = json.dumps(req).replace('"@DEEP@"', deep)
+    err = _unusable(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], stdin))
+    assert err.startswith(b"server.verify: ") and err.count(b"\n") == 1
+
+
+def test_nesting_the_decoder_can_read_is_a_verdict(pki, pki_dir, nonce):
+    req = request(pki, nonce)
+    req["token"] = json.loads("[" * 500 + "]" * 500)
+    out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], json.dumps(req)))
+    assert out == {"valid": False, "reason": "TOKEN_MALFORMED"}
+    req = request(pki, nonce)
+    req["token"]["future"] = json.loads("[" * 500 + "]" * 500)  # an unknown field: ignored
+    out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], json.dumps(req)))
+    assert out["valid"] is True
+
+
+@pytest.mark.parametrize("option,value", [
+    ("--clock-skew", v) for v in ["1e20", "1e13", "nan", "inf", "-inf", "-1", "-0.5", "x"]
+] + [
+    ("--timeout", v) for v in ["0", "-1", "nan", "inf", "1e20", "x"]
+])
+def test_unusable_durations_exit_2(pki, pki_dir, nonce, option, value):
+    done = run(["--trust", str(pki_dir / "trust"), "--revocation", "hard", f"{option}={value}"],
+               json.dumps(request(pki, nonce)))
+    err = _unusable(done)
+    assert b"usage" in err and option.encode() in err
+
+
+@pytest.mark.parametrize("option,value", [("--clock-skew", "0"), ("--clock-skew", "86400"),
+                                          ("--timeout", "0.5"), ("--timeout", "3600")])
+def test_usable_durations(pki, pki_dir, nonce, option, value):
+    out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off",
+                      f"{option}={value}"], json.dumps(request(pki, nonce))))
+    assert out["valid"] is True
+
+
+def _environment(**changes: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LC_") and k not in ("LANG", "PYTHONIOENCODING", "PYTHONUTF8")}
+    return {**env, **changes}
+
+
+@pytest.mark.parametrize("env", [
+    {"PYTHONIOENCODING": "latin-1"},
+    {"LC_ALL": "C", "PYTHONCOERCECLOCALE": "0", "PYTHONUTF8": "0"},  # an ASCII stdout
+    {"PYTHONIOENCODING": "utf-16"},
+], ids=["latin-1", "C-locale", "utf-16"])
+def test_output_is_utf8_whatever_the_locale(pki, pki_dir, nonce, env):
+    done = run(["--trust", str(pki_dir / "trust"), "--revocation", "off"],
+               json.dumps(request(pki, nonce)), env=_environment(**env))
+    assert done.returncode == 0, done.stderr.decode()
+    out = json.loads(done.stdout.decode("utf-8"))
+    assert out["holder"]["title"] == "Médecin"
+    assert "Médecin".encode() in done.stdout and done.stdout.endswith(b"}\n")
+
+
+def test_intermediates_are_fetched_only_when_asked(pki, pki_dir, tmp_path, responder, nonce):
+    root_only = tmp_path / "root-only"
+    root_only.mkdir()
+    (root_only / "root.der").write_bytes((pki_dir / "trust" / "test-acr-fort.der").read_bytes())
+    req = json.dumps(request(pki, nonce))
+    out = answer(run(["--trust", str(root_only), "--revocation", "off"], req))
+    assert out == {"valid": False, "reason": "CERT_UNTRUSTED"}
+    assert sum(responder.hits.values()) == 0
+    out = answer(run(["--trust", str(root_only), "--revocation", "off",
+                      "--fetch-intermediates"], req))
+    assert out["valid"] is True and responder.hits["aia"] == 1

@@ -102,6 +102,8 @@ def _good(pki, nonce):
     lambda t: json.dumps(t) + " " * 10_000,
     lambda t: "{not json",
     lambda t: b"\xff\xfe",
+    lambda t: "[" * 5_000,                           # deeper than the JSON decoder goes,
+    lambda t: ("[" * 4_000 + "]" * 4_000).encode(),  # yet within the size limit
     lambda t: [t],
     lambda t: "null",
     lambda t: 42,
@@ -141,6 +143,48 @@ def test_malformed_token_is_reported_before_the_nonce(pki, verifier, nonce):
     assert out.reason == "TOKEN_MALFORMED"
 
 
+# A certificate that does not decode is step 1's business, whatever the nonce (§6 step 1:
+# "every field is present and decodes"), not something found after the nonce check.
+_UNDECODABLE_CERTIFICATES = [
+    "***not base64***",
+    base64.b64encode(b"not a certificate").decode(),  # base64, but not DER
+    None,  # the real certificate cut short: DER that ends too soon
+]
+
+
+@pytest.mark.parametrize("certificate", _UNDECODABLE_CERTIFICATES, ids=["base64", "der", "cut"])
+@pytest.mark.parametrize("issued,nonce_value", [
+    (timedelta(hours=-1), None),    # expired
+    (timedelta(hours=1), None),     # from the future: unknown
+    (timedelta(seconds=-1), ""),    # no nonce: unknown
+], ids=["expired", "future", "missing"])
+def test_undecodable_certificate_is_reported_before_the_nonce(pki, verifier, nonce, certificate,
+                                                              issued, nonce_value):
+    token = _good(pki, nonce)
+    token["unverifiedCertificate"] = (certificate if certificate is not None
+                                      else token["unverifiedCertificate"][:-40])
+    out = verifier.verify(token, ORIGIN, nonce if nonce_value is None else nonce_value,
+                          datetime.now(UTC) + issued)
+    assert (out.valid, out.reason) == (False, "TOKEN_MALFORMED"), out.detail
+    assert "unverifiedCertificate" in out.detail
+
+
+def test_the_certificate_is_read_once_per_verifier(pki, verifier, nonce, just_now,
+                                                    monkeypatch):
+    """Reading the certificate in step 1 goes through the verifier's cache: a second login
+    with the same certificate does not parse it again."""
+    from server.verify import certificate as certificate_module
+
+    calls = []
+    real = certificate_module.read_certificate
+    monkeypatch.setattr(certificate_module, "read_certificate",
+                        lambda *a: calls.append(1) or real(*a))
+    expired = datetime.now(UTC) - timedelta(hours=1)
+    assert verifier.verify(_good(pki, nonce), ORIGIN, nonce, expired).reason == "NONCE_EXPIRED"
+    assert verifier.verify(_good(pki, nonce), ORIGIN, nonce, just_now).valid
+    assert len(calls) == 1
+
+
 # -- step 3: dates and usage -------------------------------------------------------------
 
 def test_expired_certificate(pki, verifier, nonce, just_now):
@@ -154,6 +198,29 @@ def test_expired_nonce_comes_before_expired_certificate(pki, verifier, nonce):
     out = verifier.verify(make_token(h.auth_key, h.auth_cert, nonce), ORIGIN, nonce,
                           datetime.now(UTC) - timedelta(minutes=6))
     assert out.reason == "NONCE_EXPIRED"
+
+
+def test_expired_nonce_comes_before_later_steps_facts(pki, verifier, nonce):
+    """The certificate is read in step 1, but what it says (dates, usage, holder, chain) is
+    still judged in steps 3 to 6, after the nonce."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.now(UTC)
+    h = pki.holders["dupont"]
+    _, early = _dated(pki, now + timedelta(days=1), now + timedelta(days=400))
+    nobody = _reissue(pki, h.auth_cert, h.auth_key.public_key(),
+                      subject=x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "FR")]))
+    other = testbed_pki.TestPKI.create(pki.base_url).holders["dupont"]
+    tokens = [make_token(h.auth_key, early, nonce),                 # not yet valid
+              make_token(h.sig_key, h.sig_cert, nonce),             # wrong usage
+              make_token(other.auth_key, other.auth_cert, nonce),   # untrusted
+              make_token(h.auth_key, nobody, nonce),                # no holder
+              make_token(h.auth_key, h.auth_cert, nonce,            # bad signature
+                         signed_origin="https://evil.example")]
+    for token in tokens:
+        out = verifier.verify(token, ORIGIN, nonce, now - timedelta(minutes=6))
+        assert out.reason == "NONCE_EXPIRED", out.detail
 
 
 def _dated(pki, not_before, not_after):
@@ -246,12 +313,76 @@ def test_untrusted_comes_before_bad_signature(pki, verifier, nonce, just_now):
 
 
 def test_root_only_anchor_fetches_the_intermediate_from_the_aia(pki, responder, nonce, just_now):
-    v = Verifier([pki.root_cert], revocation="off")
+    v = Verifier([pki.root_cert], revocation="off", fetch_intermediates=True)
     assert v.verify(_good(pki, nonce), ORIGIN, nonce, just_now).valid
     assert v.verify(_good(pki, nonce), ORIGIN, nonce, just_now).valid
     assert responder.hits["aia"] == 1  # cached
     no_fetch = Verifier([pki.root_cert], revocation="off", fetch_intermediates=False)
     assert no_fetch.verify(_good(pki, nonce), ORIGIN, nonce, just_now).reason == "CERT_UNTRUSTED"
+
+
+def test_intermediates_are_not_fetched_by_default(pki, responder, nonce, just_now):
+    """The AIA of a certificate not yet trusted names addresses its maker chose: by default
+    the server sends them nothing (the trust folder holds the intermediates)."""
+    import hashlib
+
+    from server.verify.chain import ChainValidator
+    from server.verify.outcome import Rejected
+
+    v = Verifier([pki.root_cert], revocation="off")
+    assert v.verify(_good(pki, nonce), ORIGIN, nonce, just_now).reason == "CERT_UNTRUSTED"
+    leaf = pki.holders["dupont"].auth_cert
+    with pytest.raises(Rejected):
+        ChainValidator([pki.root_cert], http_timeout=1.0).validate(
+            leaf, hashlib.sha256(der(leaf)).hexdigest(), datetime.now(UTC), timedelta(0))
+    assert sum(responder.hits.values()) == 0
+
+
+def _with_ca_issuers(pki, urls: list[str]):
+    """dupont's key in a certificate of the real CA whose AIA lists these caIssuers URLs."""
+    from cryptography import x509
+    from cryptography.x509.oid import AuthorityInformationAccessOID as AIA
+
+    h = pki.holders["dupont"]
+    aia = x509.AuthorityInformationAccess(
+        [x509.AccessDescription(AIA.OCSP, x509.UniformResourceIdentifier(pki.ocsp_url))]
+        + [x509.AccessDescription(AIA.CA_ISSUERS, x509.UniformResourceIdentifier(u))
+           for u in urls])
+    return h.auth_key, _reissue(pki, h.auth_cert, h.auth_key.public_key(),
+                                AuthorityInformationAccess=aia)
+
+
+def _failing_urls(pki, n: int) -> list[str]:
+    # The responder counts these as "crl" hits; a CRL is no certificate, so each one fails.
+    return [f"{pki.crl_url}?{i}" for i in range(n)]
+
+
+def test_at_most_two_ca_issuers_urls_are_fetched(pki, responder, nonce, just_now):
+    key, cert = _with_ca_issuers(pki, _failing_urls(pki, 50) + [pki.ca_issuers_url])
+    v = Verifier([pki.root_cert], revocation="off", fetch_intermediates=True)
+    assert v.verify(make_token(key, cert, nonce), ORIGIN, nonce,
+                    just_now).reason == "CERT_UNTRUSTED"
+    assert (responder.hits["crl"], responder.hits["aia"]) == (2, 0)
+    # URLs that are not http(s) are never fetched, so they do not count.
+    key, cert = _with_ca_issuers(pki, ["ldap://ldap.example/cn=ca", "ftp://ftp.example/ca.der",
+                                       pki.ca_issuers_url])
+    assert v.verify(make_token(key, cert, nonce), ORIGIN, nonce, just_now).valid
+    assert responder.hits["aia"] == 1
+
+
+def test_a_failed_ca_issuers_url_is_remembered(pki, responder, nonce, just_now, monkeypatch):
+    from server.verify import chain
+
+    key, cert = _with_ca_issuers(pki, _failing_urls(pki, 2))
+    token = make_token(key, cert, nonce)
+    v = Verifier([pki.root_cert], revocation="off", fetch_intermediates=True)
+    for _ in range(3):
+        assert v.verify(token, ORIGIN, nonce, just_now).reason == "CERT_UNTRUSTED"
+    assert responder.hits["crl"] == 2  # once each, not once per verification
+    later = chain._monotonic() + 61
+    monkeypatch.setattr(chain, "_monotonic", lambda: later)
+    assert v.verify(token, ORIGIN, nonce, just_now).reason == "CERT_UNTRUSTED"
+    assert responder.hits["crl"] == 4  # forgotten after a minute: tried again
 
 
 # -- step 6: signature -------------------------------------------------------------------

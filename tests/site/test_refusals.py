@@ -104,6 +104,16 @@ def test_a_malformed_token_spends_the_challenge(site, browser, host, ids):
     assert error(browser.present(token))["code"] == "NONCE_UNKNOWN"
 
 
+def test_a_token_that_does_not_decode_is_malformed_before_any_nonce_reason(site, browser, host, ids):
+    """§6: step 1 (every field decodes, the certificate too) before step 2 (the nonce)."""
+    browser.get("/")
+    token = dict(sign(host, browser.challenge(), site.origin, ids["dupont"]))
+    assert browser.present(token).status_code == 200  # the challenge is spent
+    token["unverifiedCertificate"] = "bm90IGEgY2VydGlmaWNhdGU="  # base64, not DER
+    answer = browser.present(token)  # no challenge left in this session
+    assert answer.status_code == 400 and error(answer)["code"] == "TOKEN_MALFORMED"
+
+
 def test_csrf_missing_on_card_endpoints(site, browser):
     browser.get("/")
     for path in ("/connexion/carte-cps/defi", "/connexion/carte-cps"):
