@@ -24,7 +24,7 @@ export function identifier(holder) {
   return holder.idNat || "";
 }
 
-/** What the page may learn about the card in the reader (no PIN, no certificate bytes). */
+/** The card in the reader, for the extension's own pages (the popup): who it names. */
 export function cardSummary(certificates) {
   if (!Array.isArray(certificates) || !certificates.length) return null;
   const first = certificates[0];
@@ -35,7 +35,20 @@ export function cardSummary(certificates) {
     tokenLabel: first.tokenLabel ?? null,
     notAfter: first.notAfter ?? null,
     certificates: certificates.length,
+    cardType: (first.holder && first.holder.cardType) || "UNKNOWN",
+    pinStatus: (first.pin && first.pin.status) || null,
   };
+}
+
+/** What a page learns of that card without the user's consent: that one is there, of
+ *  which kind, and whether it is blocked. Never who it names (idNat, RPPS, names), its
+ *  label or its dates: a status is asked silently on page load, and any script of an
+ *  allowed page (an injected one too) could read it. The holder is known to the site
+ *  only from the signed token, after the person chose to log in (as with Web eID). */
+export function pageCard(summary) {
+  if (!summary) return null;
+  return { cardType: summary.cardType, certificates: summary.certificates,
+           pinStatus: summary.pinStatus };
 }
 
 /** A certificate as the dialog shows it (the DER stays in the background). */

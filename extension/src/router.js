@@ -2,7 +2,7 @@
 // The origin comes from the browser's sender record, never from the message.
 import { CpsError, pageError, pickLang } from "./cps-error.js";
 import { senderOrigin } from "./origins.js";
-import { cardSummary } from "./holder.js";
+import { cardSummary, pageCard } from "./holder.js";
 
 const NONCE = /^[A-Za-z0-9+/\-_]{42,128}={0,2}$/;
 const REQUEST_KEYS = new Set(["cpsbridge", "requestId", "action", "challengeNonce", "lang",
@@ -59,7 +59,10 @@ export class Router {
     try {
       checkPageRequest(req);
       const origin = await this.allowedOrigin(sender);
-      if (req.action === "status") return { result: await this.status(lang) };
+      if (req.action === "status") {
+        const status = await this.status(lang);
+        return { result: { ...status, card: pageCard(status.card) } };
+      }
       return { result: { token: await this.authenticate(origin, req, sender.tab.id) } };
     } catch (err) {
       return { error: pageError(err, lang) };
@@ -80,7 +83,8 @@ export class Router {
   }
 
   /** {extension, host, card}: host status (null when unreachable, with hostError), and the
-   *  card in the reader as list-certificates shows it without a PIN (null when none). */
+   *  card in the reader as list-certificates shows it without a PIN (null when none). The
+   *  popup shows all of it; a page gets the card through pageCard() only. */
   async status(lang = "fr") {
     const out = { extension: this.extensionVersion, host: null, card: null };
     try {

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { NativePort } from "../src/native-port.js";
 import { OriginPolicy } from "../src/origins.js";
 import { Router, checkPageRequest } from "../src/router.js";
+import { popupStatus } from "../src/popup-status.js";
 import { AuthFlow } from "../src/auth-flow.js";
 import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, defaultHandler, tick } from "./fakes.mjs";
 
@@ -32,10 +33,20 @@ test("status: extension version, host status and the card in the reader (no PIN)
   const r = await router.handle(req("status"), sender());
   assert.equal(r.result.extension, "1.2.0");
   assert.deepEqual(r.result.host, HOST_STATUS);
-  assert.equal(r.result.card.displayName, "Dr Jean DUPONT");
-  assert.equal(r.result.card.holder.rpps, "99700367917");
-  assert.equal(r.result.card.certificate, undefined);
+  // That a card is there, its kind and PIN state; never whom it names: the page asks
+  // without the user's consent.
+  assert.deepEqual(r.result.card, { cardType: "CPS", certificates: 1, pinStatus: "ok" });
+  assert.ok(!JSON.stringify(r.result).includes("99700367917"));
+  assert.ok(!/DUPONT/i.test(JSON.stringify(r.result)));
   assert.deepEqual(host.commands(), ["status", "list-certificates"]);
+  native.close();
+});
+
+test("the toolbar popup, an extension page, still names the card's holder", async () => {
+  const { router, native } = setup();
+  const s = await popupStatus(router, native);
+  assert.equal(s.card.displayName, "Dr Jean DUPONT");
+  assert.equal(s.card.holder.rpps, "99700367917");
   native.close();
 });
 

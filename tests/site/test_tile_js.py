@@ -39,7 +39,7 @@ STATUS = {"extension": "1.2.0", "host": {"version": "1.2.0", "protocol": 1,
           "pcsc": {"available": True, "readers": [{"name": "Lecteur", "cardPresent": True,
                                                    "atr": "3BAC00", "cardType": "CPS3"}]},
           "pkcs11": {"module": "softhsm", "loaded": True}},
-          "card": {"holder": {"givenName": "JEAN", "familyName": "DUPONT", "title": "Médecin"}}}
+          "card": {"cardType": "CPS", "certificates": 1, "pinStatus": "ok"}}
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_card_login_through_the_tile(chromium, site, host, ids, browser):
     page.add_init_script(STAND_IN.replace("STATUS", json.dumps(STATUS)))
     page.goto(site.url)
     page.locator("[data-cpsbridge-status]").filter(
-        has_text="Carte CPS de Dr Jean DUPONT détectée").wait_for()
+        has_text="Carte CPS détectée : cliquez pour vous identifier.").wait_for()
     page.click("#tuile-cps")
     page.wait_for_url("**/espace")
     assert page.locator('[data-testid="utilisateur"]').inner_text() == "Dr Jean DUPONT"

@@ -13,30 +13,18 @@
     noReader: "Aucun lecteur de carte n'est détecté. Branchez votre lecteur de carte CPS.",
     noCard: "Insérez votre carte CPS dans le lecteur.",
     ready: "Carte CPS détectée : cliquez pour vous identifier.",
+    locked: "Votre carte CPS est bloquée : utilisez votre code de déblocage (reçu avec la " +
+      "carte) pour la débloquer, ou contactez votre service informatique.",
     readyNoPcsc: "Prêt : insérez votre carte puis cliquez pour vous identifier.",
     working: "Connexion en cours : choisissez votre certificat puis saisissez votre code porteur…",
     network: "Le site ne répond pas. Vérifiez votre connexion, puis réessayez."
   };
-  var DOCTORS = ["médecin", "pharmacien", "chirurgien-dentiste"];
-
-  function capitalize(s) {
-    return String(s || "").toLowerCase().replace(/(^|[\s-])(\S)/g, function (m, sep, c) {
-      return sep + c.toUpperCase();
-    });
-  }
-
-  function holderName(h) {
-    var name = capitalize(h.givenName) + " " + String(h.familyName || "").toUpperCase();
-    var title = String(h.title || "").toLowerCase();
-    return (DOCTORS.indexOf(title) >= 0 ? "Dr " : "") + name.trim();
-  }
-
-  // The sentence for a status() result (PROTOCOL §9: {extension, host, card?}).
+  // The sentence for a status() result (PROTOCOL §9: {extension, host, card?}). The
+  // extension says that a card is there, never whose it is: the site learns the holder
+  // from the signed token, once the person has chosen to log in.
   function describe(st) {
     if (!st || !st.host) return (st && st.hostError && st.hostError.message) || TEXT.noHost;
-    if (st.card && st.card.holder) {
-      return "Carte CPS de " + (st.card.displayName || holderName(st.card.holder)) + " détectée";
-    }
+    if (st.card) return st.card.pinStatus === "locked" ? TEXT.locked : TEXT.ready;
     var pcsc = st.host.pcsc;
     if (pcsc && pcsc.available) {
       var readers = pcsc.readers || [];
@@ -51,7 +39,7 @@
 
   function cardSeen(st) {
     if (!st || !st.host) return false;
-    if (st.card && st.card.holder) return true;
+    if (st.card) return true;
     var readers = (st.host.pcsc && st.host.pcsc.readers) || [];
     return readers.some(function (r) { return r.cardPresent; });
   }
