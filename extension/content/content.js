@@ -10,6 +10,10 @@
   const target = window.location.origin;
   // BEGIN GENERATED MESSAGES (python build.py errors; do not edit)
   const MESSAGES = {
+    "ERR_CPS_INVALID_REQUEST": {
+      "fr": "La demande reçue par le module CPS Bridge est invalide. Mettez à jour l'extension et le module, puis réessayez.",
+      "en": "The CPS Bridge module received an invalid request. Update the extension and the module, then try again."
+    },
     "ERR_CPS_INTERNAL": {
       "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique.",
       "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department."
@@ -21,12 +25,26 @@
     window.postMessage(message, target);
   }
 
+  // "en", "en-GB"…: English; anything else French (as the background's pickLang).
+  const langOf = (lang) => (typeof lang === "string" && lang.toLowerCase().startsWith("en") ? "en" : "fr");
+
   window.addEventListener("message", (event) => {
     const data = event.data;
     if (event.source !== window || !data || typeof data !== "object"
         || data.cpsbridge !== "request") return;
     const requestId = data.requestId;
-    if (typeof requestId !== "string" || requestId.length < 1 || requestId.length > 64) return;
+    // An id that is no string cannot be matched to an answer: nothing to say. A string of
+    // the wrong length is answered (ack, then ERR_CPS_INVALID_REQUEST under that id), so
+    // that the page learns its mistake rather than "no extension". Characters are counted
+    // as code points, as the host counts its ids.
+    if (typeof requestId !== "string") return;
+    const length = [...requestId].length;
+    if (length < 1 || length > 64) {
+      post({ cpsbridge: "ack", requestId });
+      post({ cpsbridge: "response", requestId, error: {
+        code: "ERR_CPS_INVALID_REQUEST", message: MESSAGES.ERR_CPS_INVALID_REQUEST[langOf(data.lang)] } });
+      return;
+    }
     // Copy only plain known fields: nothing else of the page crosses the bridge.
     const request = {};
     for (const k of KEYS) {
@@ -49,9 +67,8 @@
       }
     }).catch(() => {
       // The background went away mid-request (extension reloaded or stopped).
-      const lang = request.lang === "en" ? "en" : "fr";
       post({ cpsbridge: "response", requestId, error: {
-        code: "ERR_CPS_INTERNAL", message: MESSAGES.ERR_CPS_INTERNAL[lang] } });
+        code: "ERR_CPS_INTERNAL", message: MESSAGES.ERR_CPS_INTERNAL[langOf(request.lang)] } });
     });
   });
 

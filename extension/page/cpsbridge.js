@@ -16,6 +16,10 @@
 
   // BEGIN GENERATED MESSAGES (python build.py errors; do not edit)
   const MESSAGES = {
+    "ERR_CPS_INVALID_REQUEST": {
+      "fr": "La demande reçue par le module CPS Bridge est invalide. Mettez à jour l'extension et le module, puis réessayez.",
+      "en": "The CPS Bridge module received an invalid request. Update the extension and the module, then try again."
+    },
     "ERR_CPS_INTERNAL": {
       "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique.",
       "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department."
@@ -38,6 +42,8 @@
   var ACK_TIMEOUT_MS = 1000;
   var STATUS_TIMEOUT_MS = 20000;
   var AUTH_TIMEOUT_MS = 4 * 60 * 1000;
+  var MIN_AUTH_TIMEOUT_MS = 5000;
+  var MAX_AUTH_TIMEOUT_MS = 290 * 1000;
   var counter = 0;
 
   function pickLang(lang) {
@@ -133,10 +139,14 @@
     authenticate: function (challengeNonce, options) {
       options = options || {};
       var lang = pickLang(options.lang);
-      var timeoutMs = options.timeoutMs || AUTH_TIMEOUT_MS;
+      // The extension keeps the person's time within 5 s–290 s (the nonce lives 5 min);
+      // the same bounds here keep this page's own back-up timer a number it can set.
+      var asked = Number(options.timeoutMs);
+      var timeoutMs = isFinite(asked) && asked > 0
+        ? Math.min(MAX_AUTH_TIMEOUT_MS, Math.max(MIN_AUTH_TIMEOUT_MS, Math.floor(asked)))
+        : AUTH_TIMEOUT_MS;
       if (typeof challengeNonce !== "string") {
-        return Promise.reject(CpsBridgeError("ERR_CPS_INVALID_REQUEST",
-          "challengeNonce must be a string"));
+        return Promise.reject(localError("ERR_CPS_INVALID_REQUEST", lang));
       }
       // The extension's own user timeout is the one asked; this one only backs it up.
       return call({ action: "authenticate", challengeNonce: challengeNonce, lang: lang,

@@ -69,11 +69,14 @@ export class AuthFlow {
   }
 
   async _start() {
-    await this.native.open(); // ERR_CPS_NATIVE_UNAVAILABLE / VERSION_MISMATCH before any window
-    if (this.done) return;
+    // The time counts from the page's request, the host's start (up to 20 s) included: the
+    // site's nonce lives 5 minutes from then, and the longest user time (290 s) must end
+    // within them.
     this.startedAt = Date.now();
     this.timer = setTimeout(() => this._fail(new CpsError("ERR_CPS_USER_TIMEOUT")),
       this.userTimeoutMs);
+    await this.native.open(); // ERR_CPS_NATIVE_UNAVAILABLE / VERSION_MISMATCH before any window
+    if (this.done) return;
     this._show({ view: "connecting" });
     await this.ui.open(this);
     if (this.done) return;

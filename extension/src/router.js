@@ -13,7 +13,8 @@ export function checkPageRequest(req) {
   const bad = (why) => new CpsError("ERR_CPS_INVALID_REQUEST", { reason: why });
   if (!req || typeof req !== "object" || req.cpsbridge !== "request") throw bad("not a request");
   for (const k of Object.keys(req)) if (!REQUEST_KEYS.has(k)) throw bad(`unknown key ${k}`);
-  if (typeof req.requestId !== "string" || req.requestId.length < 1 || req.requestId.length > 64) {
+  const idLength = typeof req.requestId === "string" ? [...req.requestId].length : 0; // code points
+  if (idLength < 1 || idLength > 64) {
     throw bad("requestId");
   }
   if (req.lang !== undefined && typeof req.lang !== "string") throw bad("lang");

@@ -206,6 +206,19 @@ test("no answer from the user in time: ERR_CPS_USER_TIMEOUT", async (t) => {
   native.close();
 });
 
+test("the user's time counts from the request, a slow host start included", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  // A host that never answers its handshake: the port would give up only after 20 s.
+  const { flow, dialog, native } = setup((command) => (command === "status" ? undefined : { result: {} }),
+                                         { timeoutMs: 5000 });
+  const result = flow.run();
+  await tick();
+  t.mock.timers.tick(5000);
+  await assert.rejects(result, (e) => e.code === "ERR_CPS_USER_TIMEOUT");
+  assert.equal(dialog.opened, 0, "no window for a flow that has already ended");
+  native.close();
+});
+
 test("no host: ERR_CPS_NATIVE_UNAVAILABLE and no window", async () => {
   const { flow, dialog, host } = setup(hostWith({ authenticate: () => ({}) }));
   host.installed = false;

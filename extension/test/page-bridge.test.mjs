@@ -86,6 +86,22 @@ test("library + content script: ack, then the background's result", async () => 
   assert.equal(status.extension, "1.2.0");
 });
 
+test("a nonce that is no string, and odd timeouts, are handled in the page", async () => {
+  const win = makeWindow();
+  load(win, LIB);
+  withExtension(win, () => ({ result: { token: TOKEN } }));
+  await assert.rejects(win.CpsBridge.authenticate(42), (e) => {
+    assert.equal(e.code, "ERR_CPS_INVALID_REQUEST");
+    assert.match(e.message, /^La demande/); // French, from host/errors.json
+    return true;
+  });
+  for (const [given, sent] of [["60000", 60000], [1e12, 290000], [1, 5000], ["soon", 240000]]) {
+    win.sent.length = 0;
+    await win.CpsBridge.authenticate("n".repeat(44), { timeoutMs: given });
+    assert.equal(win.sent[0].request.timeoutMs, sent, String(given));
+  }
+});
+
 test("errors reject with their code and message", async () => {
   const win = makeWindow();
   load(win, LIB);
@@ -107,14 +123,34 @@ test("the content script passes only known plain fields, and says so when the ba
   const last = win.posted.at(-1).data;
   assert.equal(last.cpsbridge, "response");
   assert.equal(last.error.code, "ERR_CPS_INTERNAL");
-  // messages that are not requests, or with a bad id, get nothing
+  // messages that are not requests, or with an id that is no string, get nothing
   const before = win.posted.length;
   win.postMessage({ cpsbridge: "response", requestId: "x2" }, win.location.origin);
-  win.postMessage({ cpsbridge: "request", requestId: "" }, win.location.origin);
+  win.postMessage({ cpsbridge: "request", requestId: 7 }, win.location.origin);
   win.postMessage("cpsbridge", win.location.origin);
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(win.posted.length, before + 3);
   assert.equal(win.sent.length, 1);
+});
+
+test("an id of the wrong length is acked and refused under that id, never forwarded", async () => {
+  const win = makeWindow();
+  withExtension(win, () => ({ result: {} }));
+  const ids = ["", "x".repeat(65), "\u{1F600}".repeat(65)];
+  for (const requestId of ids) {
+    win.postMessage({ cpsbridge: "request", requestId, action: "status", lang: "en-GB" }, win.location.origin);
+  }
+  // 64 characters counted as code points (128 UTF-16 units) is a good id.
+  win.postMessage({ cpsbridge: "request", requestId: "\u{1F600}".repeat(64), action: "status" }, win.location.origin);
+  await new Promise((r) => setTimeout(r, 20));
+  for (const requestId of ids) {
+    const answers = win.posted.filter((p) => p.data.requestId === requestId && p.data.cpsbridge !== "request")
+      .map((p) => p.data);
+    assert.deepEqual(answers.map((a) => a.cpsbridge), ["ack", "response"]);
+    assert.equal(answers[1].error.code, "ERR_CPS_INVALID_REQUEST");
+    assert.match(answers[1].error.message, /request/i, "lang en-GB reads English");
+  }
+  assert.equal(win.sent.length, 1, "only the good id reached the background");
 });
 
 test("a page with the CPS tile warms the port up", async () => {

@@ -125,11 +125,13 @@ test("errors reach the page in French by default, in English on request, with pi
 
 test("page requests are checked", () => {
   const bad = [null, {}, req("nope"), req("status", { requestId: "" }),
-    req("status", { requestId: "x".repeat(65) }), req("authenticate"),
+    req("status", { requestId: "x".repeat(65) }), req("status", { requestId: "\u{1F600}".repeat(65) }),
+    req("authenticate"),
     req("authenticate", { challengeNonce: "short" }), req("authenticate", { challengeNonce: "!".repeat(44) }),
     req("authenticate", { challengeNonce: "a".repeat(129) }), req("status", { pin: "1234" })];
   for (const r of bad) assert.throws(() => checkPageRequest(r), (e) => e.code === "ERR_CPS_INVALID_REQUEST");
   checkPageRequest(req("status"));
+  checkPageRequest(req("status", { requestId: "\u{1F600}".repeat(64) })); // 64 code points
   checkPageRequest(req("authenticate", { challengeNonce: NONCE, lang: "fr", timeoutMs: 60000 }));
   checkPageRequest(req("authenticate", { challengeNonce: "A".repeat(86) + "==" }));
 });

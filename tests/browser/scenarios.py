@@ -296,6 +296,8 @@ def test_no_card_then_a_card_inserted(browser, site, pcscd, pki, fresh_host, art
     card.insert(pcscd, 0)
     try:
         dialog.wait_for(DIALOG_PIN, timeout=60)
+        # One certificate: no list to choose from, but the §9 hook names the one shown.
+        dialog.wait_for(f'[data-certificate-id="{pki.holders["dupont"].certificate_id}"]')
         type_pin(dialog, PIN)
         browser.wait_no_dialog(timeout=60)
         wait_logged_in(tab)
