@@ -1,7 +1,11 @@
 """Server-side sessions in SQLite, behind a random cookie; CSRF token per session.
 
 The cookie holds a random value; the table keys on its SHA-256, so a copy of the database
-does not yield live cookies. Login rotates the id (no session fixation)."""
+does not yield live cookies. Login rotates the id (no session fixation).
+
+Only a session made by the request itself is inserted; one read from the table is only ever
+updated. So a request still running on a session that logout or login has deleted meanwhile
+cannot write it back: the old cookie stays dead."""
 
 from __future__ import annotations
 
@@ -71,11 +75,16 @@ def load(conn: sqlite3.Connection, raw: str | None, idle_seconds: float) -> Sess
 
 
 def save(conn: sqlite3.Connection, s: Session) -> None:
-    conn.execute(
-        "INSERT INTO sessions (id, csrf, compte_id, etat, vue_le) VALUES (?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO UPDATE SET compte_id = excluded.compte_id, etat = excluded.etat, "
-        "vue_le = excluded.vue_le",
-        (s.id, s.csrf, s.compte_id, json.dumps(s.etat), now()))
+    etat = json.dumps(s.etat)
+    if s.new:  # made by this request: no other request knows its id
+        conn.execute(
+            "INSERT INTO sessions (id, csrf, compte_id, etat, vue_le) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(id) DO UPDATE SET compte_id = excluded.compte_id, "
+            "etat = excluded.etat, vue_le = excluded.vue_le",
+            (s.id, s.csrf, s.compte_id, etat, now()))
+    else:  # read from the table: if logout or login deleted it meanwhile, it stays deleted
+        conn.execute("UPDATE sessions SET compte_id = ?, etat = ?, vue_le = ? WHERE id = ?",
+                     (s.compte_id, etat, now(), s.id))
     s.dirty = False
 
 

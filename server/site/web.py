@@ -12,7 +12,11 @@ from . import accounts, db, sessions
 from .sender import Message
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-JSON_PATHS = ("/connexion/carte-cps",)
+# The JSON APIs (the card tile's two calls), by exact path: the form pages under the same
+# prefix (/connexion/carte-cps/association) answer their refusals as HTML pages.
+JSON_PATHS = frozenset({"/connexion/carte-cps", "/connexion/carte-cps/defi"})
+DEFAULT_RETURN = "/espace"
+MAX_RETURN = 512
 
 
 class Refusal(Exception):
@@ -34,7 +38,7 @@ def sess() -> sessions.Session:
 
 
 def wants_json() -> bool:
-    return request.path.startswith(JSON_PATHS) and request.method in UNSAFE
+    return request.path in JSON_PATHS and request.method in UNSAFE
 
 
 def before() -> None:
@@ -131,8 +135,22 @@ def open_session(compte_id: int, methode: str) -> str:
     sessions.save(conn(), new)
     g.sess, g.cookie_changed = new, True
     g.pop("user", None)
-    return retour if isinstance(retour, str) and retour.startswith("/") \
-        and not retour.startswith("//") else "/espace"
+    return safe_return(retour)  # again here: an older session may hold an unchecked value
+
+
+def safe_return(value: object) -> str:
+    r"""A path of this site to go back to, or the default destination.
+
+    Only "/" followed by printable ASCII (percent-encoded is fine): browsers drop tabs and
+    newlines and read a backslash as a slash, so "/\t/x", "/\x" and "//x" all lead to
+    another site; a newline would also break the Location header (a 500)."""
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_RETURN or value[0] != "/":
+        return DEFAULT_RETURN
+    if value[1:2] == "/" or "\\" in value:
+        return DEFAULT_RETURN
+    if any(not "!" <= ch <= "~" for ch in value):  # controls, spaces, non-ASCII
+        return DEFAULT_RETURN
+    return value
 
 
 def flash(kind: str, text: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, send_file
 
 from ..sender import OutboxSender
-from ..web import current_user, render, sess
+from ..web import current_user, render, safe_return, sess
 
 bp = Blueprint("divers", __name__)
 STRONG_METHODS = ("carte CPx", "mot de passe et code de confirmation")
@@ -50,9 +50,7 @@ def site_tiers():
     The reference site knows no partner, so every such arrival is the refused case; the
     way out is a strong method here: the card, or a password with a confirmation code."""
     site = request.args.get("site", "")[:80] or "un site tiers"
-    retour = request.args.get("retour", "/espace")
-    if not retour.startswith("/") or retour.startswith("//"):
-        retour = "/espace"
+    retour = safe_return(request.args.get("retour"))  # never another site, nor a broken header
     sess().set("retour", retour)
     sess().set("otp_force", True)
     if current_user() is not None and sess().get("methode") in STRONG_METHODS:
