@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
+
+from host.holder import split_id_nat
 
 from .db import now
 
@@ -43,9 +46,46 @@ def by_card(conn: sqlite3.Connection, id_nat: str) -> sqlite3.Row | None:
                         "WHERE cartes.id_nat = ?", (id_nat,)).fetchone()
 
 
-def etablissement_with_rpps(conn: sqlite3.Connection, rpps: str) -> sqlite3.Row | None:
-    return conn.execute("SELECT * FROM comptes WHERE rpps = ? AND type = 'etablissement'",
-                        (rpps,)).fetchone()
+def with_rpps(conn: sqlite3.Connection, rpps: str) -> sqlite3.Row | None:
+    """The account that records this RPPS number, whatever its type."""
+    return conn.execute("SELECT * FROM comptes WHERE rpps = ? ORDER BY id", (rpps,)).fetchone()
+
+
+def _plain(name: str) -> str:
+    # Without accents (NFKD, then letters and digits only), case, hyphens, spaces or
+    # apostrophes: « Hélène Le-Goff » is « HELENE LE GOFF » on the card.
+    return "".join(ch for ch in unicodedata.normalize("NFKD", name) if ch.isalnum()).casefold()
+
+
+def same_name(typed: str, on_card: str) -> bool:
+    """One name, as the référent typed it and as the card carries it; an empty one is
+    nobody's."""
+    return bool(_plain(typed)) and _plain(typed) == _plain(on_card)
+
+
+def _numbers(id_nat: str) -> set[tuple[str, str]]:
+    """What identifies the holder of an idNat: the RPPS or ADELI number, else the idNat."""
+    _, rpps, adeli = split_id_nat(id_nat)
+    return {("RPPS", rpps)} if rpps else {("ADELI", adeli)} if adeli else {("idNat", id_nat)}
+
+
+def not_the_holder(conn: sqlite3.Connection, row: sqlite3.Row, holder: dict) -> str | None:
+    """Why the card's holder is not the account's holder (a French sentence), or None.
+    The numbers the account records (its RPPS, those of the cards linked to it) decide;
+    when it records none, the family and given names must be the card's."""
+    recorded = {("RPPS", row["rpps"])} if row["rpps"] else set()
+    for (id_nat,) in conn.execute("SELECT id_nat FROM cartes WHERE compte_id = ?", (row["id"],)):
+        recorded |= _numbers(id_nat)
+    if recorded:
+        if recorded & _numbers(holder["idNat"]):
+            return None
+        return ("Cette carte n'appartient pas au titulaire de ce compte (numéro RPPS ou ADELI "
+                "différent de celui du compte). Insérez votre propre carte.")
+    if same_name(row["nom"], holder.get("familyName") or "") \
+            and same_name(row["prenom"], holder.get("givenName") or ""):
+        return None
+    return ("Cette carte n'appartient pas au titulaire de ce compte (nom ou prénom différents "
+            "de ceux du compte). Insérez votre propre carte.")
 
 
 def create(conn: sqlite3.Connection, *, identifiant: str, type: str, email: str, nom: str,

@@ -26,8 +26,10 @@ def pending(code: str, ttl_seconds: float, **extra) -> dict:
             "essais": 0, **extra}
 
 
-def check(state: dict, presented: str) -> str | None:
-    """None when right; else the French reason. Updates the try count in `state`."""
+def check(state: dict, presented: str, account_left: int | None = None) -> str | None:
+    """None when right; else the French reason. Updates the try count in `state`.
+    `account_left`: the failures the account may still make, this one included (the
+    identifiant's rate limit), so that « Il vous reste » never promises more."""
     if state["expire"] < now():
         return "Ce code a expiré. Demandez un nouveau code."
     if state["essais"] >= MAX_TRIES:
@@ -37,6 +39,8 @@ def check(state: dict, presented: str) -> str | None:
         return None
     state["essais"] += 1
     left = MAX_TRIES - state["essais"]
+    if account_left is not None:
+        left = min(left, account_left - 1)
     if left <= 0:
         return "Code de confirmation incorrect. Trop de codes erronés : demandez un nouveau code."
     return f"Code de confirmation incorrect. Il vous reste {left} essai{'s' if left > 1 else ''}."

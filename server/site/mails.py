@@ -59,6 +59,24 @@ def validate_email(to: str, name: str, identifiant: str, link: str, hours: int) 
                    f"suivant (valable {hours} heures, une seule fois) :\n{link}" + SIGNATURE)
 
 
+def validate_email_again(to: str, name: str, link: str, hours: int) -> Message:
+    return Message("email", to, "ViaTrajectoire : validez votre adresse e-mail",
+                   f"Bonjour {name},\n\nVous avez demandé un nouveau lien de validation de votre "
+                   f"adresse e-mail.\n\nPour valider votre adresse e-mail, cliquez sur le lien "
+                   f"suivant (valable {hours} heures, une seule fois) :\n{link}\n\nLes liens "
+                   f"envoyés auparavant ne sont plus valables." + SIGNATURE)
+
+
+def card_linked(to: str, name: str, identifiant: str, holder: str, login_url: str) -> Message:
+    return Message("email", to, "ViaTrajectoire : une carte CPx a été associée à votre compte",
+                   f"Bonjour {name},\n\nUne carte CPx au nom de {holder} a été associée à votre "
+                   f"compte ViaTrajectoire (identifiant {identifiant}). Les prochaines connexions "
+                   f"avec cette carte se feront directement.\n\nSi vous n'êtes pas à l'origine de "
+                   f"cette association, définissez un nouveau mot de passe (« Mot de passe "
+                   f"oublié ? » : {login_url}) et contactez sans attendre le support "
+                   f"ViaTrajectoire de votre région." + SIGNATURE)
+
+
 def delegation(to: str, liberal: str, link: str, hours: int) -> Message:
     return Message("email", to, f"ViaTrajectoire : {liberal} souhaite vous déléguer ses droits",
                    f"Bonjour,\n\n{liberal} souhaite que vous l'assistiez dans la gestion de ses "

@@ -1,4 +1,5 @@
-"""Login attempts limited per key (identifiant, address): failures counted over a window."""
+"""Login attempts limited per key (identifiant, address): failures counted over a window.
+The same table counts what is sent on request (codes, validation links) per account."""
 
 from __future__ import annotations
 
@@ -7,13 +8,24 @@ import sqlite3
 from .db import now
 
 WINDOW = 15 * 60
-LIMITS = {"identifiant": 5, "ip": 30, "carte": 20, "oubli": 10}
+# "identifiant": wrong passwords and wrong codes de confirmation alike; "envoi-code": codes
+# sent per account; "lien-email": validation links sent per account.
+LIMITS = {"identifiant": 5, "ip": 30, "carte": 20, "oubli": 10, "envoi-code": 5, "lien-email": 3}
+
+
+def _count(conn: sqlite3.Connection, kind: str, value: str) -> int:
+    (count,) = conn.execute("SELECT COUNT(*) FROM tentatives WHERE cle = ? AND le > ?",
+                            (f"{kind}:{value.lower()}", now() - WINDOW)).fetchone()
+    return count
 
 
 def blocked(conn: sqlite3.Connection, kind: str, value: str) -> bool:
-    (count,) = conn.execute("SELECT COUNT(*) FROM tentatives WHERE cle = ? AND le > ?",
-                            (f"{kind}:{value.lower()}", now() - WINDOW)).fetchone()
-    return count >= LIMITS[kind]
+    return _count(conn, kind, value) >= LIMITS[kind]
+
+
+def left(conn: sqlite3.Connection, kind: str, value: str) -> int:
+    """How many more may be recorded before the key is blocked."""
+    return max(0, LIMITS[kind] - _count(conn, kind, value))
 
 
 def record(conn: sqlite3.Connection, kind: str, value: str) -> None:

@@ -60,19 +60,22 @@ class Browser:
 
     # -- the card tile --------------------------------------------------------------------
 
-    def challenge(self) -> str:
-        r = self.post_json("/connexion/carte-cps/defi")
+    def challenge(self, etape: str | None = None) -> str:
+        """The tile's first call; `etape` as the invitation page's tile sends it."""
+        r = self.post_json("/connexion/carte-cps/defi", {"etape": etape} if etape else {})
         assert r.status_code == 200, r.text
         return r.json()["challengeNonce"]
 
     def present(self, token: dict) -> requests.Response:
         return self.post_json("/connexion/carte-cps", {"token": token})
 
-    def card_login(self, host: HostProcess, certificate_id: str) -> requests.Response:
-        """Click on the tile: challenge, the host signs with the card, the token goes back."""
+    def card_login(self, host: HostProcess, certificate_id: str,
+                   etape: str | None = None) -> requests.Response:
+        """Click on the tile: challenge, the host signs with the card, the token goes back.
+        `etape="invitation"`: the tile of the assistant's invitation page."""
         if not self.csrf:
             self.get("/")
-        return self.present(sign(host, self.challenge(), self.site.origin, certificate_id))
+        return self.present(sign(host, self.challenge(etape), self.site.origin, certificate_id))
 
     def follow(self, answer: requests.Response) -> requests.Response:
         assert answer.status_code == 200, answer.text

@@ -5,6 +5,7 @@ password, accepts the conditions, and has the delegated rights."""
 from __future__ import annotations
 
 import re
+import sqlite3
 
 from tests.site.browser import Browser, alert, last_message, path_of, text_of
 from tests.site.flows import define_password, first_connection
@@ -42,8 +43,9 @@ def test_delegation_to_an_assistant(site, browser, host, ids):
     assert page.status_code == 200
     assert text_of(page.text, 'data-testid="delegant"') == "Dr Jean DUPONT"
     assert 'id="tuile-cps"' in page.text and "Se connecter par carte CPx" in page.text
+    assert 'data-cpsbridge-etape="invitation"' in page.text  # what the tile sends (etape=)
     assert "Se connecter par carte e-CPS" in page.text
-    answer = assistant.card_login(host, ids["petit"])
+    answer = assistant.card_login(host, ids["petit"], etape="invitation")
     assert answer.json() == {"redirect": "/assistant/finalisation"}
     page = assistant.follow(answer)
     assert 'value="PETIT"' in page.text and 'value="Sophie"' in page.text
@@ -103,3 +105,110 @@ def test_only_a_liberal_delegates(site, browser):
 def test_account_pages_need_a_login(browser):
     page = browser.get("/compte")
     assert page.url.endswith("/") and "Connectez-vous pour accéder à cette page." in page.text
+
+
+# -- an invitation changes nothing by itself -------------------------------------------------
+
+def liberal(browser: Browser, host, ids, slug: str, email: str) -> None:
+    """Logged in by card as the libéral of that card; his account made on the first call."""
+    answer = browser.card_login(host, ids[slug])
+    page = browser.follow(answer)
+    if answer.json()["redirect"] == "/liberal/creation":
+        browser.post("/liberal/creation", {"email": email, "mot_de_passe": PASSWORD,
+                                           "confirmation": PASSWORD})
+        page = browser.post("/liberal/cgu", {"accepte": "oui"})
+    assert page.url.endswith("/espace"), page.url
+
+
+def invite(site, browser: Browser, email: str) -> str:
+    browser.get("/compte")
+    browser.post("/compte/assistants", {"email": email})
+    return path_of(last_message(site, email).links[0])
+
+
+def assistant_of(site, email: str) -> str | None:
+    """The identifiant of the account that holds the delegation sent to `email`."""
+    conn = sqlite3.connect(site.data_dir / "site.sqlite")
+    try:
+        row = conn.execute("SELECT a.identifiant FROM delegations d LEFT JOIN comptes a "
+                           "ON a.id = d.assistant_id WHERE d.email = ?", (email,)).fetchone()
+    finally:
+        conn.close()
+    return row[0]
+
+
+def test_the_liberal_is_not_his_own_assistant(site, host, ids):
+    robert = Browser(site)
+    liberal(robert, host, ids, "robert", "alice.robert@officine.example.test")
+    link = invite(site, robert, "accueil@officine.example.test")
+    robert.logout()
+    robert.get(link)
+    answer = robert.card_login(host, ids["robert"], etape="invitation")
+    assert answer.json() == {"redirect": "/assistant/finalisation"}
+    for page in (robert.follow(answer), robert.post("/assistant/finalisation", {})):
+        assert page.status_code == 403
+        assert alert(page.text) == ("Vous ne pouvez pas être votre propre assistant : cette "
+                                    "invitation doit être finalisée par la personne à qui vous "
+                                    "déléguez vos droits, avec sa propre carte.")
+        assert text_of(page.text, 'data-testid="utilisateur"') is None
+    assert assistant_of(site, "accueil@officine.example.test") is None
+
+
+def test_an_existing_account_confirms_the_delegation(site, host, ids):
+    robert = Browser(site)
+    liberal(robert, host, ids, "robert", "alice.robert@officine.example.test")
+    link = invite(site, robert, "luc.bernard@cabinet.example.test")
+    robert.logout()
+    bernard = Browser(site)
+    liberal(bernard, host, ids, "bernard", "dr.bernard@cabinet.example.test")
+    bernard.logout()
+
+    bernard.get(link)
+    answer = bernard.card_login(host, ids["bernard"], etape="invitation")
+    assert answer.json() == {"redirect": "/assistant/finalisation"}
+    # Opening the page changes nothing: it names who delegates and asks.
+    page = bernard.follow(answer)
+    assert page.status_code == 200
+    assert text_of(page.text, 'data-testid="delegant"') == "Dr Alice ROBERT"
+    assert "Accepter la délégation" in page.text
+    assert text_of(page.text, 'data-testid="utilisateur"') is None
+    assert assistant_of(site, "luc.bernard@cabinet.example.test") is None
+    assert bernard.get("/assistant/finalisation").status_code == 200  # again: still nothing
+    assert assistant_of(site, "luc.bernard@cabinet.example.test") is None
+
+    refused = bernard.post("/assistant/finalisation", {}, csrf=False)
+    assert refused.status_code == 403
+    page = bernard.post("/assistant/finalisation", {})
+    assert page.url.endswith("/espace")
+    assert text_of(page.text, 'data-testid="utilisateur"') == "Dr Luc BERNARD"
+    assert "Vous agissez pour le compte de : Dr Alice ROBERT" in text_of(
+        page.text, 'data-testid="delegations"')
+    assert assistant_of(site, "luc.bernard@cabinet.example.test") == "99700412345"
+    assert last_message(site, "alice.robert@officine.example.test").subject == \
+        "ViaTrajectoire : délégation acceptée"
+
+
+def test_an_invitation_does_not_divert_a_later_card_login(site, host, ids):
+    robert = Browser(site)
+    liberal(robert, host, ids, "robert", "alice.robert@officine.example.test")
+    link = invite(site, robert, "secretariat@officine.example.test")
+    robert.logout()
+    liberal(Browser(site), host, ids, "bernard", "dr.bernard@cabinet.example.test")
+
+    # In the same browser: the invitation, then a card login from the home page.
+    shared = Browser(site)
+    shared.get(link)
+    shared.get("/")
+    answer = shared.card_login(host, ids["bernard"])
+    assert answer.json() == {"redirect": "/espace"}
+    assert assistant_of(site, "secretariat@officine.example.test") is None
+    shared.logout()
+
+    # An unknown card read from the home page is not taken for the invitation's either.
+    other = Browser(site)
+    other.get(link)
+    other.get("/")
+    answer = other.card_login(host, ids["martin"])
+    assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
+    assert other.get("/assistant/finalisation").url == site.url  # the invitation is forgotten
+    assert assistant_of(site, "secretariat@officine.example.test") is None

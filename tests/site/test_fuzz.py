@@ -17,6 +17,7 @@ ROUTES = ["/", "/connexion", "/connexion/code", "/connexion/code/renvoyer", "/co
           "/deconnexion", "/connexion/carte-cps/defi", "/connexion/carte-cps",
           "/connexion/carte-cps/association", "/espace", "/compte", "/compte/telephone",
           "/compte/telephone/code", "/compte/otp", "/compte/assistants", "/compte/assistants/{n}",
+          "/compte/email/lien",
           "/assistant/invitation/{t}", "/assistant/finalisation", "/liberal/creation",
           "/liberal/cgu", "/mot-de-passe/definir/{t}", "/mot-de-passe/reinitialiser/{t}",
           "/mot-de-passe-oublie", "/email/valider/{t}", "/referent", "/boite-mail",

@@ -3,7 +3,7 @@ a code; the choice can be changed on the account page."""
 
 from __future__ import annotations
 
-from tests.site.browser import age, alert, code_in, last_message
+from tests.site.browser import Browser, age, alert, code_in, last_message
 from tests.site.flows import PASSWORD, established
 
 EMAIL = "anne.durand@chu.example.test"
@@ -52,39 +52,81 @@ def test_sms_once_the_phone_is_verified(site, browser):
     assert "par e-mail" in page.text
 
 
+LOCKED = ("Trop de tentatives de connexion. Pour votre sécurité, l'accès est suspendu pendant "
+          "15 minutes. Réessayez plus tard ou utilisez « Mot de passe oublié ? ».")
+
+
+def wrong_code(site, email: str) -> str:
+    code = code_in(last_message(site, email))
+    return "000000" if code != "000000" else "111111"
+
+
 def test_wrong_codes_run_out(site, browser):
+    """A wrong code is a failed login attempt of the identifiant, as a wrong password is."""
     established(site, browser, "bdurand", "b.durand@chu.example.test")
     browser.logout()
     age(site, "UPDATE comptes SET derniere_otp_le = NULL WHERE identifiant = 'bdurand'")
     browser.login("bdurand", PASSWORD)
     code = code_in(last_message(site, "b.durand@chu.example.test"))
-    wrong = "000000" if code != "000000" else "111111"
-    answers = [alert(browser.post("/connexion/code", {"code": wrong}).text) for _ in range(5)]
-    assert answers[0] == "Code de confirmation incorrect. Il vous reste 4 essais."
-    assert answers[3] == "Code de confirmation incorrect. Il vous reste 1 essai."
-    assert "Trop de codes erronés" in answers[4]
-    # Even the right code is refused now; a new one is needed.
+    wrong = wrong_code(site, "b.durand@chu.example.test")
+    pages = [browser.post("/connexion/code", {"code": wrong}) for _ in range(5)]
+    assert alert(pages[0].text) == "Code de confirmation incorrect. Il vous reste 4 essais."
+    assert alert(pages[3].text) == "Code de confirmation incorrect. Il vous reste 1 essai."
+    assert pages[4].status_code == 429 and alert(pages[4].text) == LOCKED
+    # Even the right code is refused now, and the password too: the identifiant is suspended.
     page = browser.post("/connexion/code", {"code": code})
-    assert page.status_code == 401 and "Trop de codes erronés" in alert(page.text)
-    browser.post("/connexion/code/renvoyer")
+    assert page.status_code == 429 and alert(page.text) == LOCKED
+    assert browser.post("/connexion/code/renvoyer").status_code == 429
+    assert browser.login("bdurand", PASSWORD).status_code == 429
+    # Fifteen minutes later: the password, then a new code.
+    age(site, "UPDATE tentatives SET le = le - 15 * 60 - 1 WHERE cle = 'identifiant:bdurand'")
+    assert browser.login("bdurand", PASSWORD).url.endswith("/connexion/code")
     page = browser.post("/connexion/code", {"code": code_in(last_message(site, "b.durand@chu.example.test"))})
     assert page.url.endswith("/espace")
+
+
+def test_wrong_codes_across_sessions_lock_the_identifiant(site, browser):
+    """A new session (a new password login) does not start the count again: someone who knows
+    the password cannot try codes without end."""
+    email = "e.durand@chu.example.test"
+    established(site, browser, "edurand", email)
+    browser.logout()
+    age(site, "UPDATE comptes SET derniere_otp_le = NULL WHERE identifiant = 'edurand'")
+    answers = []
+    for _ in range(3):
+        guesser = Browser(site)
+        assert guesser.login("edurand", PASSWORD).url.endswith("/connexion/code")
+        for _ in range(2):
+            page = guesser.post("/connexion/code", {"code": wrong_code(site, email)})
+            answers.append((page.status_code, alert(page.text)))
+            if page.status_code == 429:
+                break
+    assert answers[2] == (401, "Code de confirmation incorrect. Il vous reste 2 essais.")
+    assert answers[-1] == (429, LOCKED) and len(answers) == 5
+    page = Browser(site).login("edurand", PASSWORD)
+    assert page.status_code == 429 and alert(page.text) == LOCKED
 
 
 def test_codes_sent_are_limited(site, browser):
     established(site, browser, "cdurand", "c.durand@chu.example.test")
     browser.logout()
     age(site, "UPDATE comptes SET derniere_otp_le = NULL WHERE identifiant = 'cdurand'")
+    age(site, "UPDATE tentatives SET le = le - 15 * 60 - 1")  # the first connection's code
     browser.login("cdurand", PASSWORD)  # first code
     pages = [browser.post("/connexion/code/renvoyer") for _ in range(5)]
     assert [p.status_code for p in pages] == [200, 200, 200, 200, 429]
     assert alert(pages[-1].text).startswith("Trop de codes de confirmation envoyés.")
     assert len([m for m in site.outbox() if m.to == "c.durand@chu.example.test"
                 and "code de confirmation" in m.subject]) == 5 + 1  # + the first connection's
+    # Counted for the account: a new session gets no new code either.
+    page = Browser(site).login("cdurand", PASSWORD)
+    assert page.status_code == 429
+    assert alert(page.text).startswith("Trop de codes de confirmation envoyés.")
+    assert len([m for m in site.outbox() if m.to == "c.durand@chu.example.test"
+                and "code de confirmation" in m.subject]) == 5 + 1
 
 
 def test_the_interval_is_configurable(pki_dir, tmp_path):
-    from tests.site.browser import Browser
     from tests.testbed.site import SiteProcess
 
     with SiteProcess(tmp_path / "site", pki_dir / "trust",

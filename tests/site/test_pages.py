@@ -38,6 +38,8 @@ def test_site_library_is_the_extensions_file(site, browser):
     assert served.content == (REPO / "extension" / "page" / "cpsbridge.js").read_bytes()
     js = browser.get("/static/connexion.js")
     assert "/connexion/carte-cps/defi" in js.text and "CpsBridge.authenticate" in js.text
+    # The invitation page's tile sends its step with the challenge request.
+    assert 'getAttribute("data-cpsbridge-etape")' in js.text and "{etape: etape}" in js.text
 
 
 def test_session_cookie_flags_and_rotation(site, browser):

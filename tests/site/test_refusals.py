@@ -258,3 +258,22 @@ def test_oversized_card_request(site, browser):
     assert answer.status_code == 413
     assert error(answer) == {"code": "REQUETE_INVALIDE",
                              "message": "La demande envoyée est trop volumineuse."}
+
+
+def nested(browser, path: str) -> requests.Response:
+    return browser.http.post(browser.site.origin + path, data=b"[" * 30_000 + b"]" * 30_000,
+                             headers={"X-CSRF-Token": browser.csrf,
+                                      "Content-Type": "application/json"},
+                             verify=browser.verify, timeout=30)
+
+
+def test_deeply_nested_card_request(site, browser):
+    """Nesting deeper than the JSON parser goes is a malformed request, not a server error."""
+    browser.get("/")
+    browser.challenge()
+    answer = nested(browser, "/connexion/carte-cps")
+    assert answer.status_code == 400
+    assert error(answer) == {"code": "REQUETE_INVALIDE", "message": (
+        "La demande doit être un objet JSON {\"token\": {...}} envoyé par la page de connexion.")}
+    # The challenge reads its body too (the invitation page's step): no step there.
+    assert "challengeNonce" in nested(browser, "/connexion/carte-cps/defi").json()

@@ -95,7 +95,9 @@
       busy = true;
       button.disabled = true;
       status.textContent = TEXT.working;
-      post("/connexion/carte-cps/defi").then(function (answer) {
+      // The invitation page's tile names its step: only that login finalises the invitation.
+      var etape = tile.getAttribute("data-cpsbridge-etape");
+      post("/connexion/carte-cps/defi", etape ? {etape: etape} : {}).then(function (answer) {
         if (answer.error) throw answer.error;
         return window.CpsBridge.authenticate(answer.challengeNonce, {lang: "fr"});
       }).then(function (result) {

@@ -35,11 +35,47 @@ def invitation(token: str):
     return render("assistant_invitation.html", liberal=accounts.name_of(liberal), email=d["email"])
 
 
+SELF = ("Vous ne pouvez pas être votre propre assistant : cette invitation doit être finalisée "
+        "par la personne à qui vous déléguez vos droits, avec sa propre carte.")
+
+
+def _invitation_card(token: str) -> dict | None:
+    """The card read by a login started from this invitation's page (carte.decide)."""
+    card = pending_card()
+    return card if card is not None and card.get("invitation") == token else None
+
+
+def _is_the_liberal(liberal: sqlite3.Row, holder: dict, existing: sqlite3.Row | None) -> bool:
+    return (existing is not None and existing["id"] == liberal["id"]) \
+        or bool(holder.get("rpps") and holder["rpps"] == liberal["rpps"])
+
+
+def _existing_account(token: str, d: sqlite3.Row, liberal: sqlite3.Row, existing: sqlite3.Row):
+    """A card already linked to an account: the page names who delegates and asks; only its
+    form (POST, CSRF-checked) adds the delegation to that account."""
+    c, liberal_name = conn(), accounts.name_of(liberal)
+    if request.method == "GET":
+        return render("assistant_confirmation.html", liberal=liberal_name, email=d["email"],
+                      compte=accounts.name_of(existing))
+    with db.tx(c):
+        try:
+            links.consume(c, token, "delegation")
+        except links.LinkError as e:  # used meanwhile in another tab
+            return render("lien_invalide.html", 410, erreur=str(e))
+        c.execute("UPDATE delegations SET assistant_id = ? WHERE id = ?", (existing["id"], d["id"]))
+        send(mails.delegation_accepted(liberal["email"], liberal_name, accounts.name_of(existing),
+                                       url("/compte")))
+        target = open_session(existing["id"], "carte CPx")
+    flash("succes", f"{liberal_name} vous a délégué ses droits.")
+    return redirect(target)
+
+
 @bp.route("/assistant/finalisation", methods=["GET", "POST"])
 def finalisation():
-    token, card, c = sess().get("delegation"), pending_card(), conn()
+    token, c = sess().get("delegation"), conn()
     if not token:
         return redirect("/")
+    card = _invitation_card(token)
     if card is None:
         flash("info", "Insérez votre carte dans le lecteur puis cliquez sur « Se connecter par "
                       "carte CPx ».")
@@ -52,14 +88,10 @@ def finalisation():
         return render("lien_invalide.html", 410, erreur=str(e))
     liberal_name = accounts.name_of(liberal)
     existing = accounts.by_card(c, holder["idNat"])
+    if _is_the_liberal(liberal, holder, existing):
+        return render("erreur.html", 403, erreur=SELF)
     if existing is not None:
-        # Already known by this card: the delegation is added to that account.
-        with db.tx(c):
-            links.consume(c, token, "delegation")
-            c.execute("UPDATE delegations SET assistant_id = ? WHERE id = ?", (existing["id"], d["id"]))
-            target = open_session(existing["id"], "carte CPx")
-        flash("succes", f"{liberal_name} vous a délégué ses droits.")
-        return redirect(target)
+        return _existing_account(token, d, liberal, existing)
     ctx = {"holder": holder, "email": d["email"], "liberal": liberal_name,
            "professions": accounts.ASSISTANT_PROFESSIONS}
     if request.method == "GET":

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Blueprint, current_app, jsonify, redirect, request
 
-from .. import accounts, db, ratelimit
+from .. import accounts, db, mails, ratelimit
 from ..cardauth import REASONS, CardRefused
-from ..web import client_ip, conn, flash, form, json_error, open_session, render, sess
-from .connexion import check_password
+from ..web import client_ip, conn, flash, form, json_error, open_session, render, send, sess, url
+from .connexion import STRONG, after_otp, check_password, login_done, otp_due, send_otp
 
 bp = Blueprint("carte", __name__)
 
@@ -21,10 +23,30 @@ def card_auth():
     return current_app.config["CARD_AUTH"]
 
 
+def json_body() -> object:
+    """The request's JSON; None when there is none or it does not parse. Nesting deeper than
+    the parser goes raises RecursionError, which get_json(silent=True) lets through."""
+    if not request.is_json:
+        return None
+    try:
+        return request.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
 @bp.post("/connexion/carte-cps/defi")
 def defi():
+    body = json_body()
     nonce = card_auth().challenge(sess().id)
     sess().set("defi", nonce)
+    # Only a login started from the invitation page (its tile sends {"etape": "invitation"})
+    # finalises the invitation; a login started anywhere else forgets it.
+    token = sess().get("delegation")
+    if token and isinstance(body, dict) and body.get("etape") == "invitation":
+        sess().set("defi_invitation", token)
+    else:
+        sess().pop("defi_invitation")
+        sess().pop("delegation")
     return jsonify({"challengeNonce": nonce})
 
 
@@ -33,8 +55,9 @@ def carte():
     c = conn()
     if ratelimit.blocked(c, "carte", client_ip()):
         return json_error("TROP_DE_TENTATIVES", REASONS["TROP_DE_TENTATIVES"], 429)
-    body = request.get_json(silent=True) if request.is_json else None
+    body = json_body()
     nonce = sess().pop("defi")  # one try per challenge, whatever happens next
+    invitation = sess().pop("defi_invitation")
     if not isinstance(body, dict) or set(body) != {"token"} or not isinstance(body["token"], dict):
         return json_error("REQUETE_INVALIDE", "La demande doit être un objet JSON "
                           "{\"token\": {...}} envoyé par la page de connexion.", 400)
@@ -44,22 +67,26 @@ def carte():
         with db.tx(c):
             ratelimit.record(c, "carte", client_ip())
         return json_error(refusal.code, refusal.message, STATUS.get(refusal.code, 401))
-    return jsonify({"redirect": decide(identity.holder, identity.fingerprint)})
+    if invitation != sess().get("delegation"):
+        invitation = None
+    return jsonify({"redirect": decide(identity.holder, identity.fingerprint, invitation)})
 
 
-def decide(holder: dict, fingerprint: str) -> str:
-    """Where a verified card leads: the account it is linked to, or the step that links or
-    creates one."""
+def decide(holder: dict, fingerprint: str, invitation: str | None = None) -> str:
+    """Where a verified card leads: the invitation's page when the login started there, the
+    account the card is linked to, or the step that links or creates one."""
     c = conn()
-    linked = accounts.by_card(c, holder["idNat"])
-    if sess().get("delegation"):
-        sess().set("carte", {"holder": holder, "empreinte": fingerprint, "le": db.now()})
+    card = {"holder": holder, "empreinte": fingerprint, "le": db.now()}
+    if invitation:
+        # Bound to that invitation: its finalisation takes no card read elsewhere.
+        sess().set("carte", {**card, "invitation": invitation})
         return "/assistant/finalisation"
+    linked = accounts.by_card(c, holder["idNat"])
     if linked is not None:
         with db.tx(c):
             return open_session(linked["id"], "carte CPx")
-    sess().set("carte", {"holder": holder, "empreinte": fingerprint, "le": db.now()})
-    if holder.get("idType") == "RPPS" and not accounts.etablissement_with_rpps(c, holder["rpps"]):
+    sess().set("carte", card)
+    if holder.get("idType") == "RPPS" and not accounts.with_rpps(c, holder["rpps"]):
         return "/liberal/creation"
     return "/connexion/carte-cps/association"
 
@@ -73,6 +100,13 @@ def pending_card() -> dict | None:
     return state
 
 
+def association_page(status: int, holder: dict, **ctx):
+    # The way to the libéral creation only for an RPPS that no account records (one account
+    # per RPPS: liberal.creation refuses the others).
+    creation = holder.get("idType") == "RPPS" and not accounts.with_rpps(conn(), holder["rpps"])
+    return render("association.html", status, holder=holder, creation=creation, **ctx)
+
+
 @bp.route("/connexion/carte-cps/association", methods=["GET", "POST"])
 def association():
     card = pending_card()
@@ -82,28 +116,55 @@ def association():
         return redirect("/")
     holder = card["holder"]
     if request.method == "GET":
-        return render("association.html", holder=holder)
+        return association_page(200, holder)
     identifiant, mot_de_passe = form("identifiant"), request.form.get("mot_de_passe", "")
     row = check_password(identifiant, mot_de_passe) if identifiant and mot_de_passe else None
     if row is None:
-        return render("association.html", 401, holder=holder, identifiant=identifiant,
-                      erreur="Identifiant ou mot de passe incorrect.")
+        return association_page(401, holder, identifiant=identifiant,
+                                erreur="Identifiant ou mot de passe incorrect.")
     if not accounts.first_connection_done(row):
-        return render("association.html", 403, holder=holder, identifiant=identifiant,
-                      erreur="La connexion par carte CPx n'est possible que si vous vous êtes déjà "
-                             "connecté une première fois par identifiant et mot de passe. "
-                             "Connectez-vous d'abord par identifiant et mot de passe, avec le code "
-                             "de confirmation reçu par e-mail.")
-    if row["rpps"] and holder.get("rpps") and row["rpps"] != holder["rpps"]:
-        return render("association.html", 403, holder=holder, identifiant=identifiant,
-                      erreur="Cette carte n'appartient pas au titulaire de ce compte (numéro RPPS "
-                             "différent). Insérez votre propre carte.")
-    c = conn()
+        return association_page(
+            403, holder, identifiant=identifiant,
+            erreur="La connexion par carte CPx n'est possible que si vous vous êtes déjà "
+                   "connecté une première fois par identifiant et mot de passe. Connectez-vous "
+                   "d'abord par identifiant et mot de passe, avec le code de confirmation reçu "
+                   "par e-mail.")
+    problem = accounts.not_the_holder(conn(), row, holder)
+    if problem:
+        return association_page(403, holder, identifiant=identifiant, erreur=problem)
+    if otp_due(row):
+        # « Renseignez alors vos identifiant et mot de passe » (I.3.ii): a password login,
+        # with its code de confirmation when one is due (IV.1); the card is linked after it.
+        send_otp(row, association=True)
+        return redirect("/connexion/code")
+    return associate(row)
+
+
+def associate(row: sqlite3.Row):
+    """Link the card read a moment ago to the account whose password (and code, when due)
+    were just given, tell the account's address, and log in."""
+    card, c = pending_card(), conn()
+    if card is None:  # read too long ago: the password and code still log in
+        minutes = int(current_app.config["SITE"].pending_card_ttl.total_seconds() // 60)
+        flash("info", f"Votre carte n'a pas été associée : sa lecture date de plus de {minutes} "
+                      "minutes. Reconnectez-vous par carte CPx pour l'associer à votre compte.")
+        return after_otp(row, STRONG)
+    holder = card["holder"]
+    porteur = accounts.display_name(holder["givenName"], holder["familyName"], holder.get("title"))
     with db.tx(c):
-        if accounts.by_card(c, holder["idNat"]) is None:
+        problem = accounts.not_the_holder(c, row, holder)
+        linked = accounts.by_card(c, holder["idNat"])
+        if problem is None and linked is not None and linked["id"] != row["id"]:
+            problem = "Cette carte est déjà associée à un autre compte ViaTrajectoire."
+        if problem:
+            return association_page(403, holder, identifiant=row["identifiant"], erreur=problem)
+        if linked is None:
             accounts.link_card(c, row["id"], holder["idNat"], card["empreinte"])
-        if holder.get("rpps") and not row["rpps"]:
-            accounts.update(c, row["id"], rpps=holder["rpps"])
+            if holder.get("rpps") and not row["rpps"]:
+                accounts.update(c, row["id"], rpps=holder["rpps"])
+            send(mails.card_linked(row["email"], accounts.name_of(row), row["identifiant"],
+                                   porteur, url("/mot-de-passe-oublie")))
+        login_done(row)
         target = open_session(row["id"], "carte CPx")
     flash("succes", "Votre carte a été associée à votre compte. Vos prochaines connexions par "
                     "carte se feront directement.")

@@ -29,6 +29,7 @@ def accueil():
 @bp.post("/connexion")
 def connexion():
     identifiant, mot_de_passe = form("identifiant"), request.form.get("mot_de_passe", "")
+    sess().pop("delegation")  # a login started here is not the invitation's
     if not identifiant or not mot_de_passe:
         return render("accueil.html", 400, erreur="Renseignez votre identifiant et votre mot de passe.",
                       identifiant=identifiant)
@@ -40,19 +41,30 @@ def connexion():
 
 
 def check_password(identifiant: str, mot_de_passe: str) -> sqlite3.Row | None:
-    """The account if the password is right; rate-limited per identifiant and address."""
+    """The account if the password is right; rate-limited per identifiant and address.
+    A right password does not clear the identifiant's failures: the code de confirmation
+    may still follow, and its failures count there too (login_done clears them)."""
     c = conn()
     if ratelimit.blocked(c, "identifiant", identifiant) or ratelimit.blocked(c, "ip", client_ip()):
         raise Refusal(ratelimit.MESSAGE, 429)
     row = accounts.by_identifiant(c, identifiant)
     ok = verify_password(row["mot_de_passe"] if row else None, mot_de_passe[:200])
-    with db.tx(c):
-        if not ok:
-            ratelimit.record(c, "identifiant", identifiant)
-            ratelimit.record(c, "ip", client_ip())
-            return None
-        ratelimit.clear(c, "identifiant", identifiant)
+    if not ok:
+        with db.tx(c):
+            failed(identifiant)
+        return None
     return row
+
+
+def failed(identifiant: str) -> None:
+    """A wrong password or a wrong code: one failed attempt of the identifiant and address."""
+    ratelimit.record(conn(), "identifiant", identifiant)
+    ratelimit.record(conn(), "ip", client_ip())
+
+
+def login_done(row: sqlite3.Row) -> None:
+    """Password, and code when due, were right: the identifiant's failures are forgotten."""
+    ratelimit.clear(conn(), "identifiant", row["identifiant"])
 
 
 def otp_due(row: sqlite3.Row) -> bool:
@@ -72,30 +84,31 @@ PASSWORD, STRONG = "mot de passe", "mot de passe et code de confirmation"
 
 
 def after_otp(row: sqlite3.Row, methode: str):
-    if row["cgu_acceptees_le"] is None:
-        sess().set("cgu", {"compte_id": row["id"], "methode": methode})
-        return redirect("/connexion/cgu")
     with db.tx(conn()):
+        login_done(row)
+        if row["cgu_acceptees_le"] is None:
+            sess().set("cgu", {"compte_id": row["id"], "methode": methode})
+            return redirect("/connexion/cgu")
         return redirect(open_session(row["id"], methode))
 
 
-MAX_SENDS = 5
-
-
-def send_otp(row: sqlite3.Row) -> None:
-    previous = sess().get("mfa") or {}
-    sends = previous.get("envois", 0) + 1 if previous.get("compte_id") == row["id"] else 1
-    if sends > MAX_SENDS:
-        raise Refusal("Trop de codes de confirmation envoyés. Reconnectez-vous dans quelques "
-                      "minutes.", 429)
+def send_otp(row: sqlite3.Row, association: bool = False) -> None:
+    """A new code for the account's pending login; `association`: that login links the card
+    read a moment ago (carte.associate), once the code is right."""
+    c, key = conn(), str(row["id"])
+    # Counted per account, not per session: a new login does not send more.
+    if ratelimit.blocked(c, "envoi-code", key):
+        raise Refusal("Trop de codes de confirmation envoyés. Réessayez dans 15 minutes.", 429)
     code = codes.new_code()
     minutes = int(cfg().code_ttl.total_seconds() // 60)
     sms = row["otp_canal"] == "sms" and row["telephone_verifie"] and row["telephone"]
     message = mails.otp_sms(row["telephone"], code, minutes) if sms \
         else mails.otp_email(row["email"], code, minutes)
-    send(message)
+    with db.tx(c):
+        ratelimit.record(c, "envoi-code", key)
+        send(message)
     sess().set("mfa", codes.pending(code, cfg().code_ttl.total_seconds(), compte_id=row["id"],
-                                    canal="sms" if sms else "email", envois=sends))
+                                    canal="sms" if sms else "email", association=association))
 
 
 def _pending_account(key: str) -> sqlite3.Row | None:
@@ -113,15 +126,28 @@ def code():
     canal = "par SMS" if state["canal"] == "sms" else "par e-mail"
     if request.method == "GET":
         return render("code.html", canal=canal)
-    problem = codes.check(state, form("code", 20))
+    c, identifiant = conn(), row["identifiant"]
+    if ratelimit.blocked(c, "identifiant", identifiant):
+        raise Refusal(ratelimit.MESSAGE, 429)
+    tries = state["essais"]
+    problem = codes.check(state, form("code", 20), ratelimit.left(c, "identifiant", identifiant))
     sess().set("mfa", state)  # keeps the try count
+    if state["essais"] > tries:  # a wrong code, not an expired one: a guess that failed
+        with db.tx(c):
+            failed(identifiant)
+        if ratelimit.blocked(c, "identifiant", identifiant):
+            raise Refusal(ratelimit.MESSAGE, 429)
     if problem:
         return render("code.html", 401, canal=canal, erreur=problem)
     sess().pop("mfa")
     sess().pop("otp_force")
-    with db.tx(conn()):
-        accounts.update(conn(), row["id"], derniere_otp_le=db.now())
-    return after_otp(accounts.by_id(conn(), row["id"]), STRONG)
+    with db.tx(c):
+        accounts.update(c, row["id"], derniere_otp_le=db.now())
+    row = accounts.by_id(c, row["id"])
+    if state.get("association"):
+        from .carte import associate  # here: carte imports this module
+        return associate(row)
+    return after_otp(row, STRONG)
 
 
 @bp.post("/connexion/code/renvoyer")
@@ -129,7 +155,9 @@ def renvoyer():
     row = _pending_account("mfa")
     if row is None:
         return redirect("/")
-    send_otp(row)
+    if ratelimit.blocked(conn(), "identifiant", row["identifiant"]):
+        raise Refusal(ratelimit.MESSAGE, 429)
+    send_otp(row, association=bool(sess().get("mfa").get("association")))
     flash("info", "Un nouveau code de confirmation vous a été envoyé.")
     return redirect("/connexion/code")
 

@@ -26,12 +26,22 @@ def _card_or_home():
     return card
 
 
+# One account per RPPS: when one records it (an établissement account made with its RPPS,
+# or one a card was linked to), the card is associated with that account instead.
+RPPS_KNOWN = ("Un compte ViaTrajectoire existe déjà avec votre numéro RPPS. Associez votre carte "
+              "à ce compte en renseignant ses identifiant et mot de passe.")
+
+
 @bp.route("/liberal/creation", methods=["GET", "POST"])
 def creation():
     card = _card_or_home()
     if card is None:
         return redirect("/")
     holder = card["holder"]
+    if accounts.with_rpps(conn(), holder["rpps"]) is not None:
+        sess().pop("liberal")
+        return render("liberal_creation.html", 409, holder=holder, valeurs={}, erreur=RPPS_KNOWN,
+                      existe=True)
     if request.method == "GET":
         return render("liberal_creation.html", holder=holder, valeurs=sess().get("liberal", {}))
     email = form("email")
@@ -66,6 +76,10 @@ def cgu():
             flash("erreur", "Un compte existe déjà pour cette carte. Connectez-vous.")
             sess().pop("liberal")
             return redirect("/")
+        if accounts.with_rpps(c, holder["rpps"]):  # recorded meanwhile (an association)
+            flash("erreur", RPPS_KNOWN)
+            sess().pop("liberal")
+            return redirect("/connexion/carte-cps/association")
         compte_id = accounts.create(
             c, identifiant=holder["rpps"], type="liberal", email=pending["email"],
             nom=holder["familyName"], prenom=holder["givenName"],

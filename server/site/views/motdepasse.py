@@ -82,14 +82,22 @@ def oubli():
     return redirect("/")
 
 
-@bp.get("/email/valider/<token>")
+@bp.route("/email/valider/<token>", methods=["GET", "POST"])
 def valider_email(token: str):
+    """The link shows a button; only its form uses the link: mail scanners open links (GET)
+    before the person does."""
     c = conn()
+    if request.method == "GET":
+        try:
+            links.check(c, token, "valider-email")
+        except links.LinkError as e:
+            return render("lien_invalide.html", 410, erreur=str(e), validation=True)
+        return render("email_valider.html", token=token)
     with db.tx(c):
         try:
             row = links.consume(c, token, "valider-email")
         except links.LinkError as e:
-            return render("lien_invalide.html", 410, erreur=str(e))
+            return render("lien_invalide.html", 410, erreur=str(e), validation=True)
         accounts.update(c, row["compte_id"], email_valide=1)
     flash("succes", "Votre adresse e-mail est validée. Merci.")
     return redirect("/")
