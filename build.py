@@ -17,6 +17,8 @@
     python build.py                   every step registered with `in_all=True`, in order
                                       (extension, host, manifests, deb)
 
+On a fresh Debian, `python` is the project's: `./run setup`, then `.venv/bin/python build.py`.
+
 Adding a sub-command: write a function taking the parsed arguments, decorate it with
 `@command("name", help=..., in_all=...)`, and, when it takes options, an `options(parser)`
 function passed as `configure=`. Each sub-command lives in its own section of this file.
@@ -30,6 +32,7 @@ import json
 import os
 import shutil
 import stat
+import struct
 import sys
 import zipfile
 from collections.abc import Callable
@@ -386,9 +389,19 @@ def policy_files() -> dict[str, bytes]:
     }
 
 
+def same_generated_bytes(name: str, on_disk: bytes, wanted: bytes) -> bool:
+    """Byte for byte, except that a text file may have CRLF line ends: a Windows checkout
+    with core.autocrlf=true writes them (.gitattributes keeps these files LF, this covers a
+    clone made before it). The .reg files are UTF-16 with CRLF by design: exact only."""
+    if on_disk == wanted:
+        return True
+    return not name.endswith(".reg") and on_disk.replace(b"\r\n", b"\n") == wanted
+
+
 def policies_up_to_date() -> list[str]:
     return [name for name, data in policy_files().items()
-            if not (POLICIES / name).is_file() or (POLICIES / name).read_bytes() != data]
+            if not (POLICIES / name).is_file()
+            or not same_generated_bytes(name, (POLICIES / name).read_bytes(), data)]
 
 
 @command("policies", help="generate the enterprise policy templates in manifests/policies/")
@@ -424,21 +437,135 @@ def build_manifests(args: argparse.Namespace) -> None:
 # -- deb: the Debian package (frozen host, system manifests, policy templates) ------------------
 
 DEB_PACKAGE = "cpsbridge"
+SHT_GNU_VERNEED = 0x6FFFFFFE  # the .gnu.version_r section: symbol versions a file needs
 
 
 def _deb_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default dist/)")
 
 
-def deb_control(version: str, arch: str, installed_kb: int) -> str:
+def elf_glibc_versions(path: Path) -> set[tuple[int, ...]]:
+    """The GLIBC_x.y symbol versions an ELF file needs, read from its version-needed section
+    (what `readelf -V` shows); empty for a file that is not ELF. A small reader rather than
+    binutils, which the build does not otherwise need."""
+    with open(path, "rb") as f:
+        if f.read(4) != b"\x7fELF":
+            return set()
+        data = b"\x7fELF" + f.read()
+    wide, order = data[4] == 2, "<" if data[5] == 1 else ">"
+    try:
+        if wide:
+            (shoff,) = struct.unpack_from(order + "Q", data, 0x28)
+            shentsize, shnum = struct.unpack_from(order + "HH", data, 0x3A)
+            layout = order + "IIQQQQI"
+        else:
+            (shoff,) = struct.unpack_from(order + "I", data, 0x20)
+            shentsize, shnum = struct.unpack_from(order + "HH", data, 0x2E)
+            layout = order + "IIIIIII"
+        sections = []  # (type, offset, link) of each section header
+        for i in range(shnum):
+            _, kind, _, _, offset, _, link = struct.unpack_from(layout, data, shoff + i * shentsize)
+            sections.append((kind, offset, link))
+        found: set[tuple[int, ...]] = set()
+        for kind, offset, link in sections:
+            if kind != SHT_GNU_VERNEED:
+                continue
+            strings = sections[link][1]
+            need = offset
+            while True:  # Elf_Verneed: version, count, file, aux, next (same in 32 and 64 bits)
+                _, count, _, aux, nxt = struct.unpack_from(order + "HHIII", data, need)
+                entry = need + aux
+                for _ in range(count):  # Elf_Vernaux: hash, flags, other, name, next
+                    _, _, _, name_at, entry_next = struct.unpack_from(order + "IHHII", data, entry)
+                    start = strings + name_at
+                    name = data[start:data.index(b"\0", start)].decode("ascii", "replace")
+                    if name.startswith("GLIBC_") and name[6:].replace(".", "").isdigit():
+                        found.add(tuple(int(x) for x in name[6:].split(".")))
+                    entry += entry_next
+                if not nxt:
+                    break
+                need += nxt
+        return found
+    except (struct.error, ValueError, IndexError) as exc:
+        raise SystemExit(f"{path}: unreadable ELF file ({exc})") from exc
+
+
+def glibc_needed(folder: Path) -> str | None:
+    """The highest GLIBC_x.y any ELF file under `folder` needs, as "x.y" (None: no ELF file)."""
+    versions = set()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            versions |= elf_glibc_versions(path)
+    return ".".join(map(str, max(versions))) if versions else None
+
+
+def deb_control(version: str, arch: str, installed_kb: int, glibc: str | None = None) -> str:
+    # libc6: the frozen host carries its libpython and libraries, built against the build
+    # machine's glibc; an older glibc would fail at start with "GLIBC_x.y not found".
+    depends = ([f"libc6 (>= {glibc})"] if glibc else []) + ["pcscd", "libpcsclite1"]
     return (f"Package: {DEB_PACKAGE}\nVersion: {version}\nArchitecture: {arch}\n"
             "Maintainer: CPS Bridge <cpsbridge@viatrajectoire.fr>\n"
-            "Depends: pcscd, libpcsclite1\nRecommends: opensc-pkcs11\n"
+            f"Depends: {', '.join(depends)}\nRecommends: opensc-pkcs11\n"
             f"Section: utils\nPriority: optional\nInstalled-Size: {installed_kb}\n"
             "Description: CPS Bridge - connexion par carte CPS a ViaTrajectoire\n"
             " Module natif des extensions CPS Bridge pour Chrome, Chromium, Edge, Brave et\n"
             " Firefox : lit la carte CPS (PC/SC, PKCS#11) et signe le defi de connexion.\n"
             " Outils : cpsbridge-host diagnose, cpsbridge-host install.\n")
+
+
+# What the frozen host carries besides CPS Bridge, for /usr/share/doc/cpsbridge/copyright:
+# (where in dist/host, glob patterns, or None for the modules of the executable's archive; name;
+# copyright holders; licence). A part is listed when its files are there.
+BUNDLED = [
+    ("_internal/libpython3*", "Python", "Python Software Foundation", "PSF-2.0"),
+    (None, "PyInstaller bootloader", "PyInstaller Development Team",
+     "GPL-2+ with PyInstaller bootloader exception"),
+    (None, "requests", "Kenneth Reitz and others", "Apache-2.0"),
+    (None, "urllib3", "Andrey Petrov and others", "MIT"),
+    (None, "idna", "Kim Davies and others", "BSD-3-clause"),
+    ("_internal/smartcard", "pyscard", "Jean-Daniel Aussel, Ludovic Rousseau and others",
+     "LGPL-2.1+"),
+    ("_internal/pkcs11", "python-pkcs11", "Danielle Madeley and others", "MIT"),
+    ("_internal/charset_normalizer", "charset-normalizer", "Ahmed Tahri", "MIT"),
+    ("_internal/certifi", "certifi", "Kenneth Reitz (Mozilla CA list)", "MPL-2.0"),
+    ("_internal/libssl.so* _internal/libcrypto.so*", "OpenSSL", "The OpenSSL Project Authors",
+     "Apache-2.0"),
+    ("_internal/libffi.so*", "libffi", "Anthony Green, Red Hat and others", "MIT"),
+    ("_internal/libz.so*", "zlib", "Jean-loup Gailly and Mark Adler", "Zlib"),
+    ("_internal/libbz2.so*", "bzip2", "Julian R Seward", "bzip2-1.0.6"),
+    ("_internal/liblzma.so*", "xz (liblzma)", "Lasse Collin and others", "public-domain"),
+]
+
+
+def deb_copyright(host_dir: Path) -> str:
+    """/usr/share/doc/cpsbridge/copyright (machine-readable format 1.0): CPS Bridge, then
+    the third-party parts the frozen host carries."""
+    out = ["Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
+           "Upstream-Name: CPS Bridge",
+           "Upstream-Contact: CPS Bridge <cpsbridge@viatrajectoire.fr>",
+           "Comment: Module natif CPS Bridge pour ViaTrajectoire. Le module figé",
+           " (/opt/cpsbridge) embarque les composants tiers listés ci-dessous ; les",
+           " licences courantes sont dans /usr/share/common-licenses/.",
+           "",
+           "Files: *",
+           "Copyright: ViaTrajectoire",
+           "License: LicenseRef-ViaTrajectoire",
+           " Conditions d'utilisation fixées par ViaTrajectoire, éditeur de CPS Bridge.",
+           ""]
+    in_exe = [b for b in BUNDLED if b[0] is None]
+    out += [f"Files: /opt/{DEB_PACKAGE}/cpsbridge-host",
+            "Copyright: " + "\n ".join(holder for _, _, holder, _ in in_exe),
+            "License: " + " and ".join(licence for _, _, _, licence in in_exe),
+            " Programme de démarrage PyInstaller ; son archive contient le code de CPS Bridge",
+            " et " + ", ".join(name for _, name, _, _ in in_exe[1:]) + ".", ""]
+    for pattern, name, holder, licence in BUNDLED:
+        hits = [h for g in (pattern or "").split() for h in sorted(host_dir.glob(g))]
+        if hits:
+            where = " ".join(f"/opt/{DEB_PACKAGE}/" + h.relative_to(host_dir).as_posix()
+                             + ("/*" if h.is_dir() else "") for h in hits)
+            out += [f"Files: {where}", f"Copyright: {holder}", f"License: {licence}",
+                    f" {name}.", ""]
+    return "\n".join(out)
 
 
 @command("deb", help="build dist/cpsbridge_<version>_<arch>.deb (needs dpkg-deb)",
@@ -466,6 +593,9 @@ def build_deb(args: argparse.Namespace) -> None:
     if status != 0:
         raise SystemExit("staging the system manifests failed")
     shutil.copytree(POLICIES, stage / "usr" / "share" / DEB_PACKAGE / "policies")
+    doc = stage / "usr" / "share" / "doc" / DEB_PACKAGE
+    doc.mkdir(parents=True)
+    (doc / "copyright").write_text(deb_copyright(host_dir), "utf-8")
     for path in stage.rglob("*"):
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
@@ -473,7 +603,13 @@ def build_deb(args: argparse.Namespace) -> None:
     arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
                           check=True).stdout.strip()
     (stage / "DEBIAN").mkdir()
-    (stage / "DEBIAN" / "control").write_text(deb_control(__version__, arch, size_kb), "utf-8")
+    (stage / "DEBIAN" / "control").write_text(
+        deb_control(__version__, arch, size_kb, glibc_needed(host_dir)), "utf-8")
+    # Every file under /etc is a conffile (Debian policy 10.7.2): an administrator's edit of a
+    # manifest survives upgrades; `apt purge` removes them, `apt remove` keeps them.
+    conffiles = sorted("/" + p.relative_to(stage).as_posix() for p in (stage / "etc").rglob("*")
+                       if p.is_file() and not p.is_symlink())
+    (stage / "DEBIAN" / "conffiles").write_text("".join(f"{c}\n" for c in conffiles), "utf-8")
     out = (args.out or DIST) / f"{DEB_PACKAGE}_{__version__}_{arch}.deb"
     out.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, SOURCE_DATE_EPOCH="315532800")

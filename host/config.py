@@ -47,7 +47,14 @@ def system_config_path(platform: str = sys.platform) -> str:
     if "CPSBRIDGE_SYSTEM_CONFIG" in os.environ:
         return os.environ["CPSBRIDGE_SYSTEM_CONFIG"]
     if platform.startswith("win"):
-        return _join(os.environ.get("ProgramData", "C:\\ProgramData"), "CPS Bridge", "config.json")
+        # Beside the host in the install folder, which only administrators may write to: in
+        # %ProgramData% any user may create files, hence choose pkcs11Modules for everyone.
+        # ProgramW6432: the 64-bit folder where the MSI installs, even seen from a 32-bit Python.
+        import ntpath
+
+        base = (os.environ.get("ProgramW6432") or os.environ.get("ProgramFiles")
+                or "C:\\Program Files")
+        return ntpath.join(base, "CPS Bridge", "config.json")
     if platform == "darwin":
         return "/Library/Application Support/CPS Bridge/config.json"
     return "/etc/cpsbridge/config.json"

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import ntpath
 import os
 import plistlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
@@ -22,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from host import HOST_NAME, __version__, config
 from host.manifests import extension_ids
 from host.registration import (BROWSERS, FAMILY, LABEL, Context, manifest_dirs, packaging,
-                               sandbox_refusal, windows_key)
+                               sandbox_note, sandbox_refusal, windows_key)
 
 EXPIRY_WARNING = timedelta(days=30)
 STATUS_LABEL = {"ok": "OK", "info": "INFO", "warning": "ATTENTION", "error": "ERREUR"}
@@ -87,6 +90,22 @@ class Diagnosis:
         sources = ["valeurs par défaut" if s == "defaults" else s for s in self.settings.sources]
         self.add("config", "ok", "Configuration lue : " + ", ".join(sources) + ".",
                  sources=list(self.settings.sources))
+        self._former_windows_config()
+
+    def _former_windows_config(self) -> None:
+        """Earlier versions read the Windows system file from %ProgramData%, where every user
+        may create files; it is no longer read: say so rather than let its settings vanish."""
+        if not self.ctx.windows or "CPSBRIDGE_SYSTEM_CONFIG" in os.environ:
+            return
+        former = ntpath.join(self.ctx.env.get("ProgramData", "C:\\ProgramData"), "CPS Bridge",
+                             "config.json")
+        if os.path.isfile(former):
+            now = config.system_config_path(self.ctx.platform)
+            self.add("config.ancien", "warning", f"Le fichier {former} n'est plus lu : la "
+                     f"configuration pour tous les utilisateurs est {now}, dans un dossier que "
+                     "seuls les administrateurs peuvent modifier.",
+                     f"En administrateur, reportez son contenu dans {now} puis supprimez {former}.",
+                     path=former, current=now)
 
     # -- PC/SC and the card ------------------------------------------------------------------
 
@@ -293,6 +312,12 @@ class Diagnosis:
                 self.add(cid, "error", refusal.split(" : ")[0] + ".", refusal.split(" : ", 1)[1],
                          packaging=kind)
                 continue
+            if sandbox_note(browser, kind):  # accepted, but through the desktop portal
+                self.add(f"sandbox.{browser}", "warning", f"{label} est installé en Snap : il "
+                         "lance le module par le portail du bureau (xdg-desktop-portal avec la "
+                         "prise en charge des WebExtensions, Ubuntu 22.04 et suivantes).",
+                         f"Si {label} ne trouve pas le module, mettez à jour xdg-desktop-portal "
+                         f"ou installez {label} depuis le paquet .deb de Mozilla.", packaging=kind)
             found = self._manifest_locations(browser)
             policy = self._chromium_policy(browser) if FAMILY[browser] == "chromium" else \
                 self._firefox_policy()
@@ -566,6 +591,43 @@ def report_text(checks: list[Check], out=sys.stdout) -> None:
         print("\nRésultat : rien n'empêche la connexion par carte CPS.", file=out)
 
 
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """While the checks run, fd 1 and sys.stdout go to stderr, as host.framing.guard_stdout
+    does for frames: a C library that prints there (pyscard: "Failed to dlopen
+    libpcsclite.so.1…") would otherwise land in the middle of the --json report, which is
+    written afterwards on the real stdout."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (AttributeError, OSError, ValueError):  # no stdout at all: nothing to protect
+        saved = None
+    if saved is None:
+        yield
+        return
+    real = sys.stdout
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    try:
+        yield
+    finally:
+        _flush_c_stdio()  # what C code buffered goes to stderr too, not after the report
+        sys.stdout = real
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _flush_c_stdio() -> None:
+    if sys.platform.startswith("win"):
+        return  # pyscard talks to winscard.dll there and prints nothing
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="cpsbridge-host diagnose",
                                      description="Diagnostic du poste pour la connexion par carte CPS.")
@@ -577,7 +639,8 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv[1:])
     except SystemExit as exc:
         return int(exc.code or 0) and 2
-    checks = Diagnosis(Context(root=args.root), online=not args.offline).run()
+    with _stdout_to_stderr():
+        checks = Diagnosis(Context(root=args.root), online=not args.offline).run()
     blocking = [c.id for c in checks if c.blocking]
     if args.json:
         doc = {"version": __version__, "platform": sys.platform, "ok": not blocking,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Literal
 
 Family = Literal["chromium", "firefox"]
@@ -30,6 +30,9 @@ def extension_ids() -> dict:
 
 def render(family: Family, host_path: str | Path, extra_ids: list[str] | None = None) -> dict:
     """The manifest a browser of `family` needs to start the host at `host_path`."""
+    if not (PurePosixPath(host_path).is_absolute() or PureWindowsPath(host_path).is_absolute()):
+        # Chrome and Firefox on Linux and macOS refuse a relative `path` (the host never starts).
+        raise ValueError(f"host path must be absolute: {host_path}")
     ids = extension_ids()
     text = (_resource_root() / "manifests" / "templates" / f"{family}.json").read_text("utf-8")
     if family == "chromium":

@@ -1,8 +1,8 @@
 """`cpsbridge-host install|uninstall`: register the host with each browser.
 
     cpsbridge-host install   [--user|--system] [--browser chrome|chromium|edge|brave|firefox|all]
-                             [--host-path PATH] [--root DIR] [--dry-run]
-    cpsbridge-host uninstall [--user|--system] [--browser …] [--root DIR] [--dry-run]
+                             [--host-path PATH] [--root DIR] [--force] [--dry-run]
+    cpsbridge-host uninstall [--user|--system] [--browser …] [--root DIR] [--force] [--dry-run]
 
 A browser finds a native host through a manifest file in a fixed folder (Linux, macOS) or
 through a registry key whose default value is the manifest's path (Windows). The plan of
@@ -11,16 +11,25 @@ commands are idempotent and say what they did, in French, on stdout.
 
 `--root DIR` lays the system files out under DIR instead of / (packaging: build.py stages
 the .deb with it). Browsers packaged as a Snap or a Flatpak run in a sandbox that cannot
-start a program of the host system; they are refused with a clear message.
+start a program of the host system; they are refused with a clear message, except Firefox:
+as a Snap it starts hosts through the desktop portal (xdg-desktop-portal's WebExtensions
+support), which reads the usual manifest folders, and as a Flatpak through
+xdg-native-messaging-proxy when present.
+
+System manifests that the installed Debian package owns are neither overwritten nor
+removed (dpkg would then restore or miss them) unless `--force` is given: exit status 4.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import ntpath
 import os
+import shlex
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -49,6 +58,7 @@ LINUX_SYSTEM = {
     "brave": ["/etc/brave/native-messaging-hosts"],
     "firefox": ["/usr/lib/mozilla/native-messaging-hosts"],
 }
+LIB64_MOZILLA = "/usr/lib64/mozilla/native-messaging-hosts"  # Firefox of Fedora, openSUSE
 LINUX_USER = {  # relative to $XDG_CONFIG_HOME (default ~/.config)
     "chrome": "google-chrome/NativeMessagingHosts",
     "chromium": "chromium/NativeMessagingHosts",
@@ -81,9 +91,16 @@ SNAPS = {"chromium": "chromium", "brave": "brave", "firefox": "firefox"}
 FLATPAKS = {"chrome": "com.google.Chrome", "chromium": "org.chromium.Chromium",
             "edge": "com.microsoft.Edge", "brave": "com.brave.Browser",
             "firefox": "org.mozilla.firefox"}
-# Sandboxed Firefox reaches host programs through this portal helper, when present.
+# Flatpak Firefox reaches host programs through this portal helper, when present.
 NATIVE_MESSAGING_PROXY = ["/usr/libexec/xdg-native-messaging-proxy",
                           "/usr/lib/xdg-native-messaging-proxy"]
+# The Debian package (build.py deb) and where dpkg lists the files it installed.
+DEB_PACKAGE = "cpsbridge"
+DPKG_INFO = "/var/lib/dpkg/info"
+# Mode of the folders a system install creates, whatever the umask (0000 gave 0777 folders).
+SYSTEM_DIR_MODE = 0o755
+EXIT_REFUSED_BROWSER = 3
+EXIT_PACKAGE_FILES = 4
 
 
 class RegistrationError(Exception):
@@ -132,9 +149,8 @@ def manifest_dirs(browser: str, system: bool, ctx: Context) -> list[str]:
         return [str(PurePosixPath(ctx.home, "Library", "Application Support", MACOS_USER[browser]))]
     if system:
         dirs = list(LINUX_SYSTEM[browser])
-        if browser == "firefox" and ctx.on_disk("/usr/lib64").is_dir() \
-                and not ctx.on_disk("/usr/lib64").is_symlink():
-            dirs.append("/usr/lib64/mozilla/native-messaging-hosts")  # Fedora, openSUSE
+        if browser == "firefox" and _lib64_mozilla_in_use(ctx):
+            dirs.append(LIB64_MOZILLA)  # Fedora, openSUSE
         return dirs
     if browser == "firefox":
         dirs = [str(PurePosixPath(ctx.home, ".mozilla", "native-messaging-hosts"))]
@@ -145,14 +161,41 @@ def manifest_dirs(browser: str, system: bool, ctx: Context) -> list[str]:
     return [str(PurePosixPath(ctx.config_base(), LINUX_USER[browser]))]
 
 
-def windows_manifest_path(browser: str, system: bool, ctx: Context) -> str:
-    """Windows keeps manifests anywhere; the registry names them. One file per family."""
+def _lib64_mozilla_in_use(ctx: Context) -> bool:
+    """Firefox reads /usr/lib64/mozilla only where it is built so (Fedora, openSUSE: their
+    mozilla-filesystem package makes the folder). Debian has /usr/lib64 (the loader) but its
+    Firefox reads /usr/lib/mozilla only: a file there would be one no browser reads and no
+    package removes."""
+    lib64 = ctx.on_disk("/usr/lib64/mozilla")
+    if not lib64.is_dir():
+        return False
+    try:  # /usr/lib64/mozilla -> /usr/lib/mozilla: the same folder, written once
+        return lib64.resolve() != ctx.on_disk("/usr/lib/mozilla").resolve()
+    except OSError:
+        return True
+
+
+def windows_base(system: bool, ctx: Context) -> str:
+    """Our folder on Windows. System-wide: the install folder under %ProgramFiles%, which only
+    administrators may write to (in %ProgramData% every user may create files, so any user
+    could plant a manifest or a config naming their own program for everyone). Per user:
+    %LOCALAPPDATA%\\CPS Bridge."""
     if system:
-        base = ctx.env.get("ProgramData", "C:\\ProgramData")
-    else:
-        base = ctx.env.get("LOCALAPPDATA") or str(PureWindowsPath(ctx.home, "AppData", "Local"))
-    return str(PureWindowsPath(base, "CPS Bridge", "NativeMessagingHosts",
-                               f"{HOST_NAME}.{FAMILY[browser]}.json"))
+        # ProgramW6432: the 64-bit folder where the MSI installs, even seen from a 32-bit Python.
+        base = ctx.env.get("ProgramW6432") or ctx.env.get("ProgramFiles") or "C:\\Program Files"
+        return str(PureWindowsPath(base, "CPS Bridge"))
+    local = ctx.env.get("LOCALAPPDATA") or str(PureWindowsPath(ctx.home, "AppData", "Local"))
+    return str(PureWindowsPath(local, "CPS Bridge"))
+
+
+def windows_manifest_path(browser: str, system: bool, ctx: Context) -> str:
+    """Windows keeps manifests anywhere; the registry names them. One file per family, shared
+    by Chrome, Chromium, Edge and Brave. System-wide beside the host, as the MSI lays them
+    out (packaging/wix/cpsbridge.wxs), so that both name the same files."""
+    name = f"{HOST_NAME}.{FAMILY[browser]}.json"
+    if system:
+        return str(PureWindowsPath(windows_base(True, ctx), name))
+    return str(PureWindowsPath(windows_base(False, ctx), "NativeMessagingHosts", name))
 
 
 def windows_key(browser: str, system: bool) -> str:
@@ -202,11 +245,24 @@ def sandbox_refusal(browser: str, kind: str | None, ctx: Context) -> str | None:
     if kind not in ("snap", "flatpak"):
         return None
     name = "Snap" if kind == "snap" else "Flatpak"
+    if browser == "firefox" and kind == "snap":
+        return None  # the desktop portal starts the host (see sandbox_note)
     if browser == "firefox" and any(ctx.on_disk(p).exists() for p in NATIVE_MESSAGING_PROXY):
-        return None  # Firefox asks the desktop portal to start the host outside its sandbox
+        return None  # Flatpak: the proxy starts the host outside the sandbox
     return (f"{LABEL[browser]} est installé en {name} : ce bac à sable ne peut pas lancer le "
             f"module CPS Bridge. Installez {LABEL[browser]} depuis le paquet .deb/.rpm de "
             "l'éditeur (ou de la distribution), puis relancez cette commande.")
+
+
+def sandbox_note(browser: str, kind: str | None) -> str | None:
+    """What to know about a sandboxed browser that is accepted, or None."""
+    if browser == "firefox" and kind == "snap":
+        return ("Firefox est installé en Snap : il lance le module CPS Bridge par le portail du "
+                "bureau (xdg-desktop-portal avec la prise en charge des WebExtensions, présente "
+                "sur Ubuntu 22.04 et suivantes), qui lit les manifestes aux emplacements "
+                "habituels. Si Firefox ne trouve pas le module, mettez à jour xdg-desktop-portal "
+                "ou installez Firefox depuis le paquet .deb de Mozilla.")
+    return None
 
 
 # -- the plan --------------------------------------------------------------------------------
@@ -224,20 +280,26 @@ class Step:
 class Plan:
     steps: list[Step] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # browser -> why
+    notes: dict[str, str] = field(default_factory=dict)  # browser -> what to know
+    system: bool = False
 
 
-def source_launcher(system: bool, ctx: Context) -> tuple[str, str]:
+def source_launcher(system: bool, ctx: Context, repo: str | None = None,
+                    python: str | None = None) -> tuple[str, str]:
     """Run from source, the host needs an executable for the manifests to name: a small
     launcher that starts this interpreter on this checkout. (path, text)."""
-    repo = str(Path(__file__).resolve().parents[1])
+    repo = repo or str(Path(__file__).resolve().parents[1])
+    python = python or sys.executable
     if ctx.windows:
-        base = windows_manifest_path("chrome", system, ctx).rsplit("\\", 2)[0]
-        path = str(PureWindowsPath(base, "cpsbridge-host.bat"))
-        return path, (f'@echo off\r\nset "PYTHONPATH={repo}"\r\n"{sys.executable}" -m host %*\r\n')
+        path = str(PureWindowsPath(windows_base(system, ctx), "cpsbridge-host.bat"))
+        # A batch file expands %…%: a literal % is written %%. Paths cannot hold a ".
+        repo_bat, python_bat = repo.replace("%", "%%"), python.replace("%", "%%")
+        return path, (f'@echo off\r\nset "PYTHONPATH={repo_bat}"\r\n"{python_bat}" -m host %*\r\n')
     base = "/usr/local/lib/cpsbridge" if system else str(PurePosixPath(ctx.data_base(), "cpsbridge"))
     path = str(PurePosixPath(base, "cpsbridge-host"))
+    # shlex.quote: a checkout under "l'hôpital" or with spaces still starts.
     return path, ("#!/bin/sh\n# CPS Bridge host from a source checkout (written by `install`)\n"
-                  f"PYTHONPATH='{repo}' exec '{sys.executable}' -m host \"$@\"\n")
+                  f"PYTHONPATH={shlex.quote(repo)} exec {shlex.quote(python)} -m host \"$@\"\n")
 
 
 def default_host_path() -> str | None:
@@ -249,20 +311,34 @@ def manifest_text(browser: str, host_path: str) -> str:
     return json.dumps(render(FAMILY[browser], host_path), ensure_ascii=False, indent=2) + "\n"
 
 
+def absolute_host_path(host_path: str, ctx: Context) -> str:
+    """The browsers start the host by the manifest's `path`, which must be absolute (Linux,
+    macOS): a relative --host-path is taken from the current folder, as a shell would."""
+    if ctx.windows:
+        return host_path if ntpath.isabs(host_path) else ntpath.abspath(host_path)
+    if os.path.isabs(host_path):
+        return host_path  # kept as given: a stable symlink (/usr/bin/…) stays one
+    return str(Path(host_path).resolve())
+
+
 def plan(browsers: list[str], system: bool, ctx: Context, host_path: str | None,
          check_sandbox: bool = True) -> Plan:
     """Every file and key `install` would write for `browsers` (`uninstall` removes them)."""
-    out = Plan()
+    out = Plan(system=system)
     if host_path is None:
         launcher, text = source_launcher(system, ctx)
         out.steps.append(Step("", "file", launcher, text, executable=True))
         host_path = launcher
     for browser in browsers:
         if check_sandbox:
-            why = sandbox_refusal(browser, packaging(browser, ctx), ctx)
+            kind = packaging(browser, ctx)
+            why = sandbox_refusal(browser, kind, ctx)
             if why:
                 out.refused[browser] = why
                 continue
+            note = sandbox_note(browser, kind)
+            if note:
+                out.notes[browser] = note
         text = manifest_text(browser, host_path)
         if ctx.windows:
             manifest = windows_manifest_path(browser, system, ctx)
@@ -276,19 +352,37 @@ def plan(browsers: list[str], system: bool, ctx: Context, host_path: str | None,
 
 # -- carrying it out -------------------------------------------------------------------------
 
-def _write_file(step: Step, ctx: Context, dry_run: bool) -> str:
+def _up_to_date(step: Step, ctx: Context) -> bool:
     path = ctx.on_disk(step.target)
     try:
-        if path.is_file() and path.read_text("utf-8") == step.content:
-            return "déjà à jour"
+        return path.is_file() and path.read_text("utf-8") == step.content
     except (OSError, UnicodeDecodeError):
-        pass
+        return False
+
+
+def _make_dirs(folder: Path, mode: int | None) -> None:
+    """mkdir -p; the folders it creates get `mode` (system install) rather than what the umask
+    leaves. Existing folders are left as they are."""
+    missing = []
+    while not os.path.lexists(folder) and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        d.mkdir(exist_ok=True)
+        if mode is not None:
+            os.chmod(d, mode)
+
+
+def _write_file(step: Step, ctx: Context, dry_run: bool, system: bool = False) -> str:
+    path = ctx.on_disk(step.target)
+    if _up_to_date(step, ctx):
+        return "déjà à jour"
     if dry_run:
         return "serait écrit"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_dirs(path.parent, SYSTEM_DIR_MODE if system and not ctx.windows else None)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(step.content, "utf-8")
-    os.chmod(tmp, 0o755 if step.executable else 0o644)
+    os.chmod(tmp, 0o755 if step.executable else 0o644)  # explicit: not the umask's
     os.replace(tmp, path)
     return "écrit"
 
@@ -319,43 +413,133 @@ def _remove_file(step: Step, ctx: Context, dry_run: bool) -> str:
     return "supprimé"
 
 
-def _registry(step: Step, remove: bool, dry_run: bool) -> str:
-    import winreg  # only reached on Windows
+class WindowsRegistry:
+    """The default values of our keys ("HKLM\\…" or "HKCU\\…"). Tests give carry_out another
+    object with the same three methods."""
 
-    hive_name, key = step.target.split("\\", 1)
-    hive = winreg.HKEY_LOCAL_MACHINE if hive_name == "HKLM" else winreg.HKEY_CURRENT_USER
-    try:
-        with winreg.OpenKey(hive, key) as k:
-            current = winreg.QueryValueEx(k, "")[0]
-    except OSError:
-        current = None
+    @staticmethod
+    def _split(key: str):
+        import winreg  # only reached on Windows
+
+        hive_name, sub = key.split("\\", 1)
+        return (winreg.HKEY_LOCAL_MACHINE if hive_name == "HKLM" else winreg.HKEY_CURRENT_USER), sub
+
+    def read(self, key: str) -> str | None:
+        import winreg
+
+        hive, sub = self._split(key)
+        try:
+            with winreg.OpenKey(hive, sub) as k:
+                return winreg.QueryValueEx(k, "")[0]
+        except OSError:
+            return None
+
+    def write(self, key: str, value: str) -> None:
+        import winreg
+
+        hive, sub = self._split(key)
+        with winreg.CreateKeyEx(hive, sub, 0, winreg.KEY_WRITE) as k:
+            winreg.SetValueEx(k, "", 0, winreg.REG_SZ, value)
+
+    def delete(self, key: str) -> None:
+        import winreg
+
+        hive, sub = self._split(key)
+        winreg.DeleteKey(hive, sub)
+
+
+def _registry(step: Step, remove: bool, dry_run: bool, registry) -> str:
+    current = registry.read(step.target)
     if remove:
         if current is None:
             return "absente, rien à faire"
         if not dry_run:
-            winreg.DeleteKey(hive, key)
+            registry.delete(step.target)
         return "serait supprimée" if dry_run else "supprimée"
     if current == step.content:
         return "déjà à jour"
     if not dry_run:
-        with winreg.CreateKeyEx(hive, key, 0, winreg.KEY_WRITE) as k:
-            winreg.SetValueEx(k, "", 0, winreg.REG_SZ, step.content)
+        registry.write(step.target, step.content)
     return "serait écrite" if dry_run else "écrite"
 
 
-def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout) -> None:
+def our_windows_keys() -> list[str]:
+    """Every registry key of ours: both hives, every browser."""
+    return [windows_key(b, system) for system in (True, False) for b in BROWSERS]
+
+
+def keys_naming(manifest: str, values: dict[str, str | None],
+                gone: Iterable[str] = ()) -> list[str]:
+    """The keys of `values` (key -> default value) that name `manifest`, leaving out those in
+    `gone` (removed, or that a dry run would remove). Windows paths: case does not count."""
+    want = ntpath.normcase(ntpath.normpath(manifest))
+    gone = set(gone)
+    return [k for k, v in values.items()
+            if k not in gone and v and ntpath.normcase(ntpath.normpath(v)) == want]
+
+
+def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout,
+              registry=None) -> None:
     steps = list(reversed(p.steps)) if remove else p.steps
+    if registry is None and ctx.windows:
+        registry = WindowsRegistry()
+    removed_keys: list[str] = []
     for step in steps:
         who = LABEL.get(step.browser, "Lanceur")
         if step.kind == "registry":
-            what = _registry(step, remove, dry_run)
+            what = _registry(step, remove, dry_run, registry)
+            if remove:
+                removed_keys.append(step.target)
             print(f"{who} : clé de registre {step.target} : {what}", file=out)
             continue
+        if remove and ctx.windows and step.browser:
+            # Chrome, Chromium, Edge and Brave share one manifest: it stays while another
+            # key of ours names it, or that browser would lose the host.
+            users = keys_naming(step.target, {k: registry.read(k) for k in our_windows_keys()},
+                                removed_keys)
+            if users:
+                print(f"{who} : {step.target} : laissé en place, encore désigné par "
+                      + ", ".join(users), file=out)
+                continue
         if remove:
             what = _remove_file(step, ctx, dry_run)
         else:
-            what = _write_file(step, ctx, dry_run)
+            what = _write_file(step, ctx, dry_run, p.system)
         print(f"{who} : {step.target} : {what}", file=out)
+
+
+# -- files of the installed Debian package ----------------------------------------------------
+
+def package_files(ctx: Context) -> set[str]:
+    """The paths the cpsbridge package owns, from dpkg's file lists: installed, or removed
+    with its /etc conffiles kept (`apt purge` then removes them). None where there is no
+    dpkg. Read directly rather than through `dpkg -S`: fast, and --root works."""
+    info = ctx.on_disk(DPKG_INFO)
+    owned: set[str] = set()
+    for lst in (info / f"{DEB_PACKAGE}.list", *sorted(info.glob(f"{DEB_PACKAGE}:*.list"))):
+        try:
+            lines = lst.read_text("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        owned.update(line.strip() for line in lines if line.strip())
+    return owned
+
+
+def package_conflicts(p: Plan, ctx: Context, remove: bool) -> list[str]:
+    """The files of the plan that the package owns and that carrying it out would change
+    (install) or delete (uninstall)."""
+    if not p.system or ctx.windows:
+        return []
+    owned = package_files(ctx)
+    if not owned:
+        return []
+    conflicts = []
+    for step in p.steps:
+        if step.kind != "file" or step.target not in owned:
+            continue
+        if (ctx.on_disk(step.target).is_file() if remove else not _up_to_date(step, ctx)):
+            conflicts.append(step.target)
+    return conflicts
 
 
 # -- the command -----------------------------------------------------------------------------
@@ -375,6 +559,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
                        "(défaut : cet exécutable ; depuis les sources, un lanceur est écrit)")
     p.add_argument("--root", default="/", help="racine où poser les fichiers système "
                    "(préparation d'un paquet)")
+    p.add_argument("--force", action="store_true", help="remplace ou supprime aussi les "
+                   f"manifestes installés par le paquet {DEB_PACKAGE} (déconseillé)")
     p.add_argument("--dry-run", action="store_true", help="montre ce qui serait fait, sans rien changer")
     return p
 
@@ -395,6 +581,12 @@ def main(argv: list[str]) -> int:
     ctx = Context(root=args.root)
     browsers = list(BROWSERS) if args.browser == "all" else [args.browser]
     host_path = getattr(args, "host_path", None) or default_host_path()
+    if host_path is not None:
+        if args.root not in ("", "/") and not os.path.isabs(host_path):
+            print("Erreur : avec --root, --host-path doit être un chemin absolu (celui du "
+                  f"système cible) : {host_path}.", file=sys.stderr)
+            return 1
+        host_path = absolute_host_path(host_path, ctx)
     if command == "install" and host_path is not None and not args.dry_run:
         if not ctx.on_disk(host_path).is_file():
             print(f"Erreur : l'exécutable du module est introuvable : {host_path}. "
@@ -410,6 +602,18 @@ def main(argv: list[str]) -> int:
     print(f"{verb} de {HOST_NAME} pour {level}" + (" (simulation)" if args.dry_run else ""))
     for browser, why in p.refused.items():
         print(f"{LABEL[browser]} : refusé. {why}")
+    for browser, note in p.notes.items():
+        print(f"{LABEL[browser]} : à savoir. {note}")
+    conflicts = [] if args.force else package_conflicts(p, ctx, remove)
+    if conflicts:
+        print(f"Erreur : ces manifestes appartiennent au paquet {DEB_PACKAGE} (dpkg) : les "
+              + ("supprimer" if remove else "remplacer") + " le rendrait incohérent :\n  "
+              + "\n  ".join(conflicts) + "\n"
+              + (f"Retirez plutôt le paquet (`sudo apt purge {DEB_PACKAGE}`)" if remove else
+                 f"Mettez plutôt à jour le paquet {DEB_PACKAGE}")
+              + ", ou relancez avec --force pour passer outre. Rien n'a été modifié.",
+              file=sys.stderr)
+        return EXIT_PACKAGE_FILES
     try:
         carry_out(p, ctx, remove, args.dry_run)
     except PermissionError as exc:
@@ -420,5 +624,5 @@ def main(argv: list[str]) -> int:
         print(f"Erreur : {exc.filename or ''} : {exc.strerror or exc}.", file=sys.stderr)
         return 1
     if p.refused and args.browser != "all":
-        return 3
+        return EXIT_REFUSED_BROWSER
     return 0

@@ -241,3 +241,47 @@ def test_text_report_is_in_french_with_fixes(env, tmp_path):
     assert "[ERREUR   ] Le service des cartes à puce (PC/SC) ne répond pas." in r.stdout
     assert "→ Installez et démarrez le service pcscd" in r.stdout
     assert "problème(s) empêchent la connexion" in r.stdout
+
+
+@pytest.mark.parametrize("which", ["source", "frozen"])
+def test_json_stays_json_when_the_pcsc_library_cannot_load(which, tmp_path, request):
+    """pyscard prints "Failed to dlopen libpcsclite.so.1…" on stdout (fd 1) when the library is
+    unloadable: that goes to stderr, the report alone to stdout."""
+    broken = tmp_path / "lib"
+    broken.mkdir()
+    (broken / "libpcsclite.so.1").write_bytes(b"")  # "file too short" for the loader
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CPSBRIDGE_", "XDG_"))}
+    env.update(HOME=str(tmp_path / "home"), LD_LIBRARY_PATH=str(broken),
+               CPSBRIDGE_SYSTEM_CONFIG=str(tmp_path / "none.json"))
+    command = SOURCE_HOST if which == "source" else [str(request.getfixturevalue("frozen_host"))]
+    r = subprocess.run([*command, "diagnose", "--json", "--hors-ligne"], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    doc = json.loads(r.stdout)  # the whole of stdout
+    assert "Failed to dlopen" in r.stderr  # the message is not lost: it is on stderr
+    assert r.returncode == 1 and "pcsc.service" in doc["blocking"]
+    assert "Traceback" not in r.stderr
+    # The text report too stays on stdout, and only it.
+    t = subprocess.run([*command, "diagnose", "--hors-ligne"], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=120)
+    assert t.stdout.startswith("CPS Bridge ") and "Failed to dlopen" not in t.stdout
+
+
+def test_a_former_windows_config_in_programdata_is_reported_not_read(tmp_path, monkeypatch):
+    """Windows-only logic, run here on the computed paths: the old %ProgramData% file (where any
+    user may write) is no longer read, and diagnose says where the file now belongs."""
+    from host.diagnose import Diagnosis
+    from host.registration import Context
+
+    monkeypatch.delenv("CPSBRIDGE_SYSTEM_CONFIG", raising=False)
+    monkeypatch.setenv("ProgramW6432", "C:\\Program Files")
+    data = str(tmp_path / "ProgramData")
+    ctx = Context(platform="win32", env={"ProgramData": data, "USERPROFILE": "C:\\Users\\dr"})
+    d = Diagnosis(ctx, online=False)
+    d._former_windows_config()
+    assert d.checks == []
+    Path(data + "\\CPS Bridge\\config.json").write_text("{}")  # that name, on this machine
+    d._former_windows_config()
+    (check,) = d.checks
+    assert (check.id, check.status) == ("config.ancien", "warning")
+    assert "n'est plus lu" in check.message
+    assert "C:\\Program Files\\CPS Bridge\\config.json" in check.fix

@@ -179,3 +179,18 @@ def test_diagnose_finds_nothing_wrong_with_our_own_policies_in_place(tmp_path):
     r = subprocess.run([*SOURCE_HOST, "diagnose", "--json", "--hors-ligne", "--root", str(root)],
                        env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert "policy.chromium" in {c["id"] for c in json.loads(r.stdout)["checks"]}
+
+
+def test_msi_and_install_system_name_the_same_admin_only_manifests(wix):
+    """`install --system` on Windows writes the manifests where the MSI puts them: the install
+    folder under Program Files (admin-only), never %ProgramData% (any user may write there)."""
+    from host.registration import Context, windows_manifest_path
+
+    comp = component(wix, "Manifests")
+    assert comp.get("Directory") == "INSTALLFOLDER"
+    folder = wix.find(".//w:StandardDirectory[@Id='ProgramFiles64Folder']/w:Directory", NS)
+    ctx = Context(platform="win32", env={"ProgramFiles": "C:\\Program Files",
+                                         "ProgramData": "C:\\ProgramData"})
+    msi = {str(PureWindowsPath("C:\\Program Files", folder.get("Name"), f.get("Name")))
+           for f in comp.findall("w:File", NS)}
+    assert msi == {windows_manifest_path(b, True, ctx) for b in BROWSERS}

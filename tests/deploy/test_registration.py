@@ -4,17 +4,21 @@ or Mac here: that plan is what the Windows code writes, key by key)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from host import HOST_NAME
+from host import HOST_NAME, __version__
 from host.manifests import extension_ids, render
-from host.registration import BROWSERS, Context, plan
+from host.registration import (BROWSERS, Context, carry_out, keys_naming, manifest_dirs, plan,
+                               source_launcher, windows_key, windows_manifest_path)
 from tests.testbed.hostproc import REPO, SOURCE_HOST, one_shot
 
 IDS = extension_ids()
@@ -165,13 +169,15 @@ def test_uninstall_leaves_a_file_that_is_not_ours(tmp_path):
 
 # -- Windows and macOS: the computed plan (no registry, no Mac on this machine) --------------
 
-WIN_ENV = {"ProgramData": "C:\\ProgramData", "LOCALAPPDATA": "C:\\Users\\dr\\AppData\\Local",
-           "USERPROFILE": "C:\\Users\\dr"}
+WIN_ENV = {"ProgramData": "C:\\ProgramData", "ProgramFiles": "C:\\Program Files",
+           "LOCALAPPDATA": "C:\\Users\\dr\\AppData\\Local", "USERPROFILE": "C:\\Users\\dr"}
 WIN_HOST = "C:\\Program Files\\CPS Bridge\\cpsbridge-host.exe"
 
 
 @pytest.mark.parametrize("system, hive, base", [
-    (True, "HKLM", "C:\\ProgramData\\CPS Bridge\\NativeMessagingHosts"),
+    # System-wide: beside the host in the install folder (administrators only), where the MSI
+    # puts them too; never %ProgramData%, where every user may create files.
+    (True, "HKLM", "C:\\Program Files\\CPS Bridge"),
     (False, "HKCU", "C:\\Users\\dr\\AppData\\Local\\CPS Bridge\\NativeMessagingHosts"),
 ])
 def test_windows_plan_names_the_documented_registry_keys(system, hive, base):
@@ -211,3 +217,254 @@ def test_dry_run_changes_nothing(tmp_path):
     assert r.returncode == 0 and "serait écrit" in r.stdout and "(simulation)" in r.stdout
     assert not any(tmp_path.rglob("*.json"))
     assert sys.platform.startswith("linux")  # this suite runs the Linux paths for real
+
+
+def test_windows_system_files_are_where_the_msi_puts_them_never_in_programdata():
+    ctx = Context(platform="win32", env=dict(WIN_ENV, ProgramW6432="D:\\Programmes"))
+    p = plan(list(BROWSERS), True, ctx, None)  # from source: the launcher too
+    targets = [s.target for s in p.steps if s.kind == "file"]
+    assert targets and all(t.startswith("D:\\Programmes\\CPS Bridge\\") for t in targets), targets
+    assert not any("ProgramData" in s.target or "ProgramData" in s.content for s in p.steps)
+    # The MSI names [INSTALLFOLDER]<name>.<family>.json: the same files.
+    assert windows_manifest_path("edge", True, Context(platform="win32", env=WIN_ENV)) == \
+        f"C:\\Program Files\\CPS Bridge\\{HOST_NAME}.chromium.json"
+
+
+# -- Windows: Chrome, Chromium, Edge and Brave share one manifest file --------------------------
+
+class FakeRegistry:
+    """The three calls carry_out makes, on a dict (no registry on this machine)."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = dict(values)
+
+    def read(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    def write(self, key: str, value: str) -> None:
+        self.values[key] = value
+
+    def delete(self, key: str) -> None:
+        del self.values[key]
+
+
+def test_keys_naming_compares_windows_paths_and_leaves_out_removed_keys():
+    shared = "C:\\Users\\dr\\AppData\\Local\\CPS Bridge\\NativeMessagingHosts\\x.chromium.json"
+    values = {"HKCU\\a": shared, "HKCU\\b": shared.upper(), "HKCU\\c": "C:\\other.json",
+              "HKLM\\d": None}
+    assert keys_naming(shared, values) == ["HKCU\\a", "HKCU\\b"]
+    assert keys_naming(shared, values, gone=["HKCU\\a"]) == ["HKCU\\b"]
+    assert keys_naming(shared, values, gone=["HKCU\\a", "HKCU\\b"]) == []
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_windows_uninstall_of_one_browser_keeps_the_manifest_the_others_still_use(
+        tmp_path, monkeypatch, dry_run):
+    # Windows paths are plain file names here: on_disk() leaves them relative to tmp_path.
+    monkeypatch.chdir(tmp_path)
+    ctx = Context(platform="win32", env=WIN_ENV)
+    installed = plan(list(BROWSERS), False, ctx, WIN_HOST)
+    registry = FakeRegistry({s.target: s.content for s in installed.steps if s.kind == "registry"})
+    shared = windows_manifest_path("chrome", False, ctx)
+    Path(shared).write_text(next(s.content for s in installed.steps if s.target == shared))
+
+    out = io.StringIO()
+    carry_out(plan(["chrome"], False, ctx, WIN_HOST), ctx, remove=True, dry_run=dry_run, out=out,
+              registry=registry)
+    kept = [line for line in out.getvalue().splitlines() if shared in line]
+    assert len(kept) == 1 and "laissé en place, encore désigné par" in kept[0], out.getvalue()
+    for browser in ("chromium", "edge", "brave"):
+        assert windows_key(browser, False) in kept[0]
+    assert windows_key("chrome", False) not in kept[0]
+    assert Path(shared).is_file()
+    assert (windows_key("chrome", False) in registry.values) is dry_run
+
+    # Every browser at once (uninstall --browser all): kept while a key names it, then removed.
+    out = io.StringIO()
+    carry_out(plan(list(BROWSERS), False, ctx, WIN_HOST), ctx, remove=True, dry_run=dry_run,
+              out=out, registry=registry)
+    lines = [line.rsplit(" : ", 1)[1] for line in out.getvalue().splitlines()
+             if f"{shared} : " in line]
+    removed = "serait supprimé" if dry_run else "supprimé"
+    assert removed in lines, out.getvalue()
+    first = lines.index(removed)
+    assert all(x.startswith("laissé en place") for x in lines[:first]), lines
+    assert not any(x.startswith("laissé en place") for x in lines[first:]), lines
+    assert Path(shared).is_file() is dry_run
+    if not dry_run:
+        assert registry.values == {}
+
+
+# -- Linux system install: folders, modes, the Debian package's own files ---------------------
+
+def test_firefox_lib64_folder_only_where_that_layout_is_in_use(tmp_path):
+    root = tmp_path / "root"
+    (root / "usr/lib64").mkdir(parents=True)  # Debian: /usr/lib64 holds the loader only
+    debian = manifest_dirs("firefox", True, Context(platform="linux", root=str(root)))
+    assert debian == ["/usr/lib/mozilla/native-messaging-hosts"]
+    (root / "usr/lib64/mozilla").mkdir()  # Fedora, openSUSE: mozilla-filesystem makes it
+    fedora = manifest_dirs("firefox", True, Context(platform="linux", root=str(root)))
+    assert fedora == ["/usr/lib/mozilla/native-messaging-hosts",
+                      "/usr/lib64/mozilla/native-messaging-hosts"]
+
+
+def test_system_install_under_debian_layout_writes_no_lib64_manifest(tmp_path):
+    root = tmp_path / "root"
+    (root / "usr/lib64").mkdir(parents=True)
+    (root / "opt/cpsbridge").mkdir(parents=True)
+    (root / "opt/cpsbridge/cpsbridge-host").write_text("#!/bin/sh\n")
+    r = run_host(user_env(tmp_path), "install", "--system", "--root", str(root),
+                 "--host-path", "/opt/cpsbridge/cpsbridge-host")
+    assert r.returncode == 0, r.stderr
+    assert (root / "usr/lib/mozilla/native-messaging-hosts" / f"{HOST_NAME}.json").is_file()
+    assert not (root / "usr/lib64/mozilla").exists()
+
+
+def test_system_folders_and_files_get_explicit_modes_whatever_the_umask(tmp_path):
+    root = tmp_path / "root"
+    env = user_env(tmp_path)
+    r = subprocess.run([*SOURCE_HOST, "install", "--system", "--root", str(root)], env=env,
+                       cwd=REPO, capture_output=True, text=True, timeout=60,
+                       preexec_fn=lambda: os.umask(0))
+    assert r.returncode == 0, r.stderr
+    made = [p for p in root.rglob("*")]
+    assert any(p.name == f"{HOST_NAME}.json" for p in made)
+    for p in made:
+        mode = stat.S_IMODE(p.stat().st_mode)
+        if p.is_dir():
+            assert mode == 0o755, (p, oct(mode))
+        elif p.name == "cpsbridge-host":  # the source launcher
+            assert mode == 0o755, (p, oct(mode))
+        else:
+            assert mode == 0o644, (p, oct(mode))
+
+
+def _package_root(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A root laid out as the .deb installs it, with dpkg's list of the package's files."""
+    root = tmp_path / "root"
+    host = root / "opt/cpsbridge/cpsbridge-host"
+    host.parent.mkdir(parents=True)
+    host.write_text("#!/bin/sh\n")
+    env = user_env(tmp_path)
+    r = run_host(env, "install", "--system", "--root", str(root),
+                 "--host-path", "/opt/cpsbridge/cpsbridge-host")
+    assert r.returncode == 0, r.stderr
+    owned = sorted("/" + p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "cpsbridge.list").write_text("/.\n/etc\n" + "\n".join(owned) + "\n")
+    return root, env
+
+
+def test_uninstall_system_refuses_to_delete_the_package_manifests(tmp_path):
+    root, env = _package_root(tmp_path)
+    before = sorted(root.rglob("*.json"))
+    r = run_host(env, "uninstall", "--system", "--root", str(root))
+    assert r.returncode == 4, r.stdout + r.stderr
+    assert "appartiennent au paquet cpsbridge" in r.stderr and "apt purge cpsbridge" in r.stderr
+    assert "--force" in r.stderr and "Traceback" not in r.stderr
+    assert sorted(root.rglob("*.json")) == before  # nothing removed
+    r = run_host(env, "uninstall", "--system", "--root", str(root), "--dry-run")
+    assert r.returncode == 4
+    r = run_host(env, "uninstall", "--system", "--root", str(root), "--force")
+    assert r.returncode == 0, r.stderr
+    assert not list(root.rglob("*.json"))
+
+
+def test_install_system_refuses_to_overwrite_the_package_manifests(tmp_path):
+    root, env = _package_root(tmp_path)
+    manifest = root / "etc/chromium/native-messaging-hosts" / f"{HOST_NAME}.json"
+    text = manifest.read_text()
+    # The same content as the package's: nothing to write, nothing refused.
+    r = run_host(env, "install", "--system", "--root", str(root),
+                 "--host-path", "/opt/cpsbridge/cpsbridge-host")
+    assert r.returncode == 0 and "déjà à jour" in r.stdout, r.stderr
+    # Another host (here: a source checkout's launcher) would replace the package's files.
+    r = run_host(env, "install", "--system", "--root", str(root), "--browser", "chromium")
+    assert r.returncode == 4 and "appartiennent au paquet cpsbridge" in r.stderr
+    assert str(manifest.relative_to(root)) in r.stderr
+    assert manifest.read_text() == text
+    assert not (root / "usr/local/lib/cpsbridge").exists()  # nothing at all was written
+    r = run_host(env, "install", "--system", "--root", str(root), "--browser", "chromium",
+                 "--force")
+    assert r.returncode == 0 and manifest.read_text() != text
+
+
+# -- --host-path and the source launcher --------------------------------------------------------
+
+def test_a_relative_host_path_is_written_absolute(tmp_path):
+    work = tmp_path / "work"
+    (work / "dist/host").mkdir(parents=True)
+    exe = work / "dist/host/cpsbridge-host"
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    env = user_env(tmp_path / "home")
+    r = subprocess.run([*SOURCE_HOST, "install", "--user", "--browser", "firefox",
+                        "--host-path", "dist/host/cpsbridge-host"],
+                       env=dict(env, PYTHONPATH=str(REPO)), cwd=work, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    written = tmp_path / "home" / USER_FILES["firefox"] / f"{HOST_NAME}.json"
+    assert json.loads(written.read_text())["path"] == str(exe.resolve())
+    with pytest.raises(ValueError):
+        render("firefox", "dist/host/cpsbridge-host")
+    r = run_host(env, "install", "--system", "--root", str(tmp_path / "root"),
+                 "--host-path", "opt/cpsbridge-host")
+    assert r.returncode == 1 and "chemin absolu" in r.stderr
+
+
+def test_the_source_launcher_quotes_a_path_with_an_apostrophe_and_a_space(tmp_path):
+    checkout = tmp_path / "src l'hôpital $x"
+    shutil.copytree(REPO / "host", checkout / "host",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (checkout / "extension").mkdir()
+    shutil.copy(REPO / "extension" / "ids.json", checkout / "extension" / "ids.json")
+    shutil.copytree(REPO / "manifests" / "templates", checkout / "manifests" / "templates")
+    env = user_env(tmp_path / "home")
+    r = subprocess.run([str(REPO / ".venv/bin/python"), "-m", "host", "install", "--user",
+                        "--browser", "firefox"], env=env, cwd=checkout, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    written = tmp_path / "home" / USER_FILES["firefox"] / f"{HOST_NAME}.json"
+    launcher = Path(json.loads(written.read_text())["path"])
+    assert str(checkout) in launcher.read_text() or "l'\"'\"'hôpital" in launcher.read_text()
+    v = subprocess.run([str(launcher), "--version"], env=env, capture_output=True, text=True,
+                       timeout=60)
+    assert v.returncode == 0 and __version__ in v.stderr, v.stderr
+    # The host it started is the one of that checkout.
+    where = subprocess.run([str(launcher), "diagnose", "--json", "--hors-ligne"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    host_check = json.loads(where.stdout)["checks"][0]
+    assert host_check["details"]["executable"] == str(REPO / ".venv/bin/python")
+    # The Windows batch file escapes what cmd would expand.
+    _, bat = source_launcher(False, Context(platform="win32", env=WIN_ENV),
+                             repo="C:\\Users\\dr\\100% l'hôpital", python="C:\\Python\\python.exe")
+    assert 'set "PYTHONPATH=C:\\Users\\dr\\100%% l\'hôpital"' in bat
+
+
+# -- Firefox as a Snap: accepted (desktop portal), with a note -----------------------------------
+
+def _snap_firefox_path(tmp_path: Path) -> str:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "firefox"  # Ubuntu's /usr/bin/firefox: a script that starts the Snap
+    wrapper.write_text("#!/bin/sh\nexec /snap/bin/firefox \"$@\"\n")
+    wrapper.chmod(0o755)
+    return str(bin_dir)
+
+
+def test_a_snap_firefox_is_accepted_with_a_note_and_gets_the_usual_manifest(tmp_path):
+    env = user_env(tmp_path / "home", path=_snap_firefox_path(tmp_path))
+    r = run_host(env, "install", "--user", "--browser", "firefox")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "refusé" not in r.stdout
+    assert "Firefox : à savoir." in r.stdout and "Snap" in r.stdout and "portail" in r.stdout
+    manifest = tmp_path / "home" / USER_FILES["firefox"] / f"{HOST_NAME}.json"
+    assert json.loads(manifest.read_text())["name"] == HOST_NAME
+    # diagnose: a warning about the portal, not a blocking error.
+    d = run_host(env, "diagnose", "--json", "--hors-ligne")
+    checks = {c["id"]: c for c in json.loads(d.stdout)["checks"]}
+    assert checks["browser.firefox"]["status"] == "ok", checks["browser.firefox"]
+    assert checks["sandbox.firefox"]["status"] == "warning"
+    assert "xdg-desktop-portal" in checks["sandbox.firefox"]["message"]
+    assert "browser.firefox" not in json.loads(d.stdout)["blocking"]

@@ -189,3 +189,17 @@ def test_any_config_file_gives_settings_or_a_config_error_naming_it(files, text,
     else:
         assert all(isinstance(m, str) and m for m in s.pkcs11Modules)
         assert all(normalize_origin(o) == o for o in s.allowedOrigins)
+
+
+def test_the_windows_system_file_is_in_the_install_folder_not_programdata(monkeypatch):
+    # %ProgramData% lets every user create files: a config there could name any user's DLL
+    # as pkcs11Modules for everyone. The install folder under %ProgramFiles% is admin-only.
+    monkeypatch.delenv("CPSBRIDGE_SYSTEM_CONFIG", raising=False)
+    monkeypatch.delenv("ProgramW6432", raising=False)
+    monkeypatch.setenv("ProgramData", "C:\\ProgramData")
+    monkeypatch.setenv("ProgramFiles", "C:\\Program Files")
+    assert config.system_config_path("win32") == "C:\\Program Files\\CPS Bridge\\config.json"
+    # A 32-bit process sees ProgramFiles as "(x86)"; the MSI installs in the 64-bit folder.
+    monkeypatch.setenv("ProgramFiles", "C:\\Program Files (x86)")
+    monkeypatch.setenv("ProgramW6432", "C:\\Program Files")
+    assert config.system_config_path("win32") == "C:\\Program Files\\CPS Bridge\\config.json"

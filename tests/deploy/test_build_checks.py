@@ -1,0 +1,98 @@
+"""build.py's checks that do not need a package: line ends of the generated files it compares
+byte for byte (a Windows checkout with core.autocrlf=true), and the glibc the frozen host
+needs (read from its ELF files, for the .deb's Depends)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.test_packaging_sources import build_module
+from tests.testbed.hostproc import REPO
+
+POLICIES = REPO / "manifests" / "policies"
+
+
+def _git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid",
+                           "-c", "init.defaultBranch=main", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60, check=True)
+
+
+def test_gitattributes_keep_the_compared_files_lf_and_the_reg_files_as_they_are():
+    names = [p.relative_to(REPO).as_posix() for p in sorted(POLICIES.rglob("*")) if p.is_file()]
+    names += ["manifests/templates/chromium.json", "host/errors.json", "extension/src/errors.js"]
+    out = _git("check-attr", "text", "eol", "--", *names, cwd=REPO).stdout
+    for name in names:
+        if name.endswith(".reg"):
+            assert f"{name}: text: unset" in out, out
+        else:
+            assert f"{name}: eol: lf" in out, out
+
+
+def test_a_windows_clone_with_autocrlf_keeps_the_policies_up_to_date(tmp_path):
+    """The Windows CI job's situation, here: a clone made with core.autocrlf=true."""
+    origin = tmp_path / "origin"
+    shutil.copytree(POLICIES, origin / "manifests" / "policies")
+    shutil.copy(REPO / ".gitattributes", origin / ".gitattributes")
+    _git("init", "-q", cwd=origin)
+    _git("add", "-A", cwd=origin)
+    _git("commit", "-q", "-m", "policies", cwd=origin)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "-c", "core.autocrlf=true", "clone", "-q", str(origin), str(clone)],
+                   check=True, capture_output=True, timeout=60)
+    cloned = clone / "manifests" / "policies"
+    for p in sorted(cloned.rglob("*")):
+        if p.is_file():
+            assert p.read_bytes() == (POLICIES / p.relative_to(cloned)).read_bytes(), p
+
+
+def test_policies_with_crlf_line_ends_are_still_up_to_date(tmp_path, monkeypatch):
+    """A clone made before .gitattributes (or by a tool that ignores it): CRLF JSON."""
+    build = build_module()
+    copy = tmp_path / "policies"
+    shutil.copytree(POLICIES, copy)
+    for p in copy.rglob("*.json"):
+        p.write_bytes(p.read_bytes().replace(b"\n", b"\r\n"))
+    monkeypatch.setattr(build, "POLICIES", copy)
+    assert build.policies_up_to_date() == []
+    # …but a real change is still seen, and the UTF-16 .reg files are compared exactly.
+    chrome = copy / "linux" / "chrome.json"
+    chrome.write_bytes(chrome.read_bytes().replace(b"force_installed", b"normal_installed"))
+    reg = copy / "windows" / "edge.reg"
+    reg.write_bytes(reg.read_bytes().replace(b"\r\x00\n\x00", b"\n\x00"))
+    assert sorted(build.policies_up_to_date()) == ["linux/chrome.json", "windows/edge.reg"]
+
+
+def _readelf_glibc(path: Path) -> set[tuple[int, ...]]:
+    out = subprocess.run(["readelf", "-V", "-W", str(path)], capture_output=True, text=True,
+                         timeout=60).stdout
+    need = out.split("Version needs section", 1)
+    found = re.findall(r"Name: GLIBC_([0-9.]+)", need[1]) if len(need) == 2 else []
+    return {tuple(int(x) for x in v.split(".")) for v in found}
+
+
+def test_the_elf_reader_finds_the_glibc_versions_readelf_shows(frozen_host):
+    if not shutil.which("readelf"):
+        pytest.skip("readelf (binutils) is not installed: nothing to compare with")
+    build = build_module()
+    files = [p for p in sorted(frozen_host.parent.rglob("*"))
+             if p.is_file() and not p.is_symlink() and p.read_bytes()[:4] == b"\x7fELF"]
+    assert len(files) > 3
+    for p in [*files, Path("/bin/ls")]:
+        assert build.elf_glibc_versions(p) == _readelf_glibc(p), p
+    assert build.elf_glibc_versions(REPO / "build.py") == set()
+    highest = max(v for p in files for v in _readelf_glibc(p))
+    assert build.glibc_needed(frozen_host.parent) == ".".join(map(str, highest))
+
+
+def test_the_deployment_guide_runs_build_py_with_the_project_python():
+    """On a fresh Debian there is no `python`, and python3 lacks PyInstaller: after
+    `./run setup`, the project's own interpreter runs build.py."""
+    text = (REPO / "docs" / "DEPLOYMENT.md").read_text()
+    assert re.findall(r"(?<![/\w])python3? build\.py", text) == []
+    assert ".venv/bin/python build.py deb" in text and "./run setup" in text
