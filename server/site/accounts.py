@@ -106,6 +106,29 @@ def link_card(conn: sqlite3.Connection, compte_id: int, id_nat: str, fingerprint
                  (id_nat, compte_id, fingerprint, now()))
 
 
+def cards_of(conn: sqlite3.Connection, compte_id: int) -> list[sqlite3.Row]:
+    return conn.execute("SELECT id_nat, associee_le FROM cartes WHERE compte_id = ? "
+                        "ORDER BY associee_le, id_nat", (compte_id,)).fetchall()
+
+
+def unlink_card(conn: sqlite3.Connection, row: sqlite3.Row, id_nat: str) -> bool:
+    """Remove one of the account's cards; False when it is not one of them. The account's
+    RPPS goes too when it is that card's and no other card of the account carries it: the
+    association wrote the card's RPPS into an account that had none (before the holder
+    check, whatever the card), and the holder check must not let that card back in by it.
+    (Where it came from is not stored: a référent's equal RPPS goes as well; the next card
+    associated records its own.) A libéral's RPPS is its identifiant: it stays."""
+    cur = conn.execute("DELETE FROM cartes WHERE id_nat = ? AND compte_id = ?", (id_nat, row["id"]))
+    if cur.rowcount != 1:
+        return False
+    rpps = row["rpps"]
+    if rpps and ("RPPS", rpps) in _numbers(id_nat) and row["identifiant"] != rpps:
+        others = conn.execute("SELECT id_nat FROM cartes WHERE compte_id = ?", (row["id"],))
+        if not any(("RPPS", rpps) in _numbers(other) for (other,) in others):
+            update(conn, row["id"], rpps=None)
+    return True
+
+
 def update(conn: sqlite3.Connection, compte_id: int, **fields) -> None:
     allowed = {"mot_de_passe", "email_valide", "cgu_acceptees_le", "derniere_otp_le", "otp_canal",
                "telephone", "telephone_verifie", "rpps"}

@@ -77,6 +77,17 @@ def card_linked(to: str, name: str, identifiant: str, holder: str, login_url: st
                    f"ViaTrajectoire de votre région." + SIGNATURE)
 
 
+def card_removed(to: str, name: str, identifiant: str, id_nat: str, login_url: str) -> Message:
+    return Message("email", to, "ViaTrajectoire : une carte CPx a été retirée de votre compte",
+                   f"Bonjour {name},\n\nLa carte CPx n° {id_nat} a été retirée de votre compte "
+                   f"ViaTrajectoire (identifiant {identifiant}). Elle ne permet plus de vous "
+                   f"connecter ; pour l'utiliser de nouveau, il faudra l'associer à votre compte "
+                   f"avec votre identifiant et votre mot de passe.\n\nSi vous n'êtes pas à "
+                   f"l'origine de ce retrait, définissez un nouveau mot de passe (« Mot de passe "
+                   f"oublié ? » : {login_url}) et contactez sans attendre le support "
+                   f"ViaTrajectoire de votre région." + SIGNATURE)
+
+
 def delegation(to: str, liberal: str, link: str, hours: int) -> Message:
     return Message("email", to, f"ViaTrajectoire : {liberal} souhaite vous déléguer ses droits",
                    f"Bonjour,\n\n{liberal} souhaite que vous l'assistiez dans la gestion de ses "

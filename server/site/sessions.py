@@ -101,5 +101,26 @@ def rotate(conn: sqlite3.Connection, s: Session, compte_id: int | None) -> Sessi
     return n
 
 
+def end_others(conn: sqlite3.Connection, compte_id: int, keep: Session) -> None:
+    """Ends every session of the account but `keep` (a new password: whoever used the old
+    one is out): those logged in to it, and those half-way through a login to it (password
+    given, code or CGU pending). Deleted rows stay deleted: see save()."""
+    conn.execute("DELETE FROM sessions WHERE id != ? AND (compte_id = ? "
+                 "OR json_extract(etat, '$.mfa.compte_id') = ? "
+                 "OR json_extract(etat, '$.cgu.compte_id') = ?)",
+                 (keep.id, compte_id, compte_id, compte_id))
+
+
+def end_card_sessions(conn: sqlite3.Connection, compte_id: int, id_nat: str,
+                      keep: Session) -> None:
+    """Ends the account's sessions that card opened, but `keep` (the card was removed from
+    the account). Sessions opened by a card before the card was recorded in them go too."""
+    conn.execute("DELETE FROM sessions WHERE id != ? AND compte_id = ? "
+                 "AND (json_extract(etat, '$.carte_connexion') = ? "
+                 "OR (json_extract(etat, '$.carte_connexion') IS NULL "
+                 "AND json_extract(etat, '$.methode') = 'carte CPx'))",
+                 (keep.id, compte_id, id_nat))
+
+
 def forget_idle(conn: sqlite3.Connection, idle_seconds: float) -> None:
     conn.execute("DELETE FROM sessions WHERE vue_le < ?", (now() - idle_seconds,))

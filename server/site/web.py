@@ -125,17 +125,32 @@ def login_required(view: Callable) -> Callable:
     return wrapped
 
 
-def open_session(compte_id: int, methode: str) -> str:
-    """Logged in: a new session id (no fixation); returns where to go next."""
+def open_session(compte_id: int, methode: str, carte: str | None = None) -> str:
+    """Logged in: a new session id (no fixation); returns where to go next. `carte`: the
+    idNat of the card that logged in (removing it from the account ends this session)."""
     old = sess()
     retour = old.get("retour")
     new = sessions.rotate(conn(), old, compte_id)
     new.set("methode", methode)
+    if carte is not None:
+        new.set("carte_connexion", carte)
     new.set("messages", old.get("messages", []))
     sessions.save(conn(), new)
     g.sess, g.cookie_changed = new, True
     g.pop("user", None)
     return safe_return(retour)  # again here: an older session may hold an unchecked value
+
+
+def renew_session() -> None:
+    """The same login under a new id (after a new password: a copy of the old cookie opens
+    nothing); pending steps are dropped, as at any rotation."""
+    old = sess()
+    new = sessions.rotate(conn(), old, old.compte_id)
+    for key in ("methode", "carte_connexion", "messages"):
+        if key in old.etat:
+            new.set(key, old.etat[key])
+    sessions.save(conn(), new)
+    g.sess, g.cookie_changed = new, True
 
 
 def safe_return(value: object) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 
+import requests
+
 from tests.site.browser import age, alert, last_message, path_of, text_of
 from tests.site.flows import PASSWORD, established
 
@@ -67,3 +69,64 @@ def test_a_new_request_retires_the_previous_link(site, browser):
                      if m.to == "r.leroy@chu.example.test" and "nouveau mot de passe" in m.subject]
     assert browser.get(first).status_code == 410
     assert browser.get(second).status_code == 200
+
+
+def test_a_new_password_ends_the_other_sessions(site, browser):
+    """Someone logged in elsewhere (or half-way through a login, the code pending) with the
+    old password is out once the owner sets a new one; the owner's own session, where the
+    link was used, stays logged in under a new cookie."""
+    from server.site import sessions
+    from tests.site.browser import Browser, code_in
+
+    email = "s.leroy@chu.example.test"
+    elsewhere = browser
+    established(site, elsewhere, "sleroy", email, nom="Leroy", prenom="Sarah")
+    assert elsewhere.get("/espace").url.endswith("/espace")
+    owner = Browser(site)
+    assert owner.login("sleroy", PASSWORD).url.endswith("/espace")
+    age(site, "UPDATE comptes SET derniere_otp_le = NULL WHERE identifiant = 'sleroy'")
+    halfway = Browser(site)
+    assert halfway.login("sleroy", PASSWORD).url.endswith("/connexion/code")
+    code = code_in(last_message(site, email))
+
+    owner.get("/mot-de-passe-oublie")
+    owner.post("/mot-de-passe-oublie", {"identifiant": "sleroy", "email": email})
+    link = path_of(last_message(site, email).links[0])
+    owner.get(link)
+    old_cookie = owner.http.cookies.get(sessions.COOKIE)
+    page = owner.post(link, {"mot_de_passe": NEW, "confirmation": NEW})
+    assert "Votre mot de passe a été enregistré" in page.text
+    assert "Les autres sessions ouvertes avec votre compte ont été fermées." in page.text
+
+    # The owner: still logged in, under a new cookie; a copy of the old one opens nothing.
+    assert owner.http.cookies.get(sessions.COOKIE) != old_cookie
+    assert text_of(owner.get("/espace").text, 'data-testid="utilisateur"') == "Sarah LEROY"
+    stale = requests.get(site.origin + "/espace", cookies={sessions.COOKIE: old_cookie},
+                         verify=str(site.ca_cert_path), allow_redirects=False, timeout=30)
+    assert stale.headers.get("Location") == "/"
+    # Elsewhere: logged out.
+    assert elsewhere.get("/espace").url == site.url
+    assert text_of(elsewhere.get("/").text, 'data-testid="utilisateur"') is None
+    # Half-way: the code that was sent no longer finishes the login.
+    page = halfway.post("/connexion/code", {"code": code})
+    assert page.status_code == 403 and not page.url.endswith("/espace")
+    assert halfway.get("/espace").url == site.url
+
+
+def test_a_new_password_from_a_browser_not_logged_in(site, browser):
+    """The usual case: the owner, logged out, uses the link; every session of the account
+    ends, and the owner logs in with the new password."""
+    from tests.site.browser import Browser
+
+    email = "t.leroy@chu.example.test"
+    elsewhere = Browser(site)
+    established(site, elsewhere, "tleroy", email, nom="Leroy", prenom="Tom")
+    browser.get("/mot-de-passe-oublie")
+    browser.post("/mot-de-passe-oublie", {"identifiant": "tleroy", "email": email})
+    link = path_of(last_message(site, email).links[0])
+    browser.get(link)
+    page = browser.post(link, {"mot_de_passe": NEW, "confirmation": NEW})
+    assert "Votre mot de passe a été enregistré" in page.text
+    assert "Vous pouvez maintenant vous connecter" in page.text
+    assert elsewhere.get("/espace").url == site.url
+    assert browser.login("tleroy", NEW).url.endswith("/espace")

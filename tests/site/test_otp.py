@@ -135,3 +135,92 @@ def test_the_interval_is_configurable(pki_dir, tmp_path):
         established(every_time, browser, "ddurand", "d.durand@chu.example.test")
         browser.logout()
         assert browser.login("ddurand", PASSWORD).url.endswith("/connexion/code")
+
+
+SMS_LIMIT = ("Trop de SMS de vérification envoyés pour votre compte. Pour votre sécurité, attendez "
+             "15 minutes avant de demander un nouveau code.")
+PHONE_LOCKED = ("Trop de codes de vérification erronés. Pour votre sécurité, la vérification du "
+                "numéro de téléphone est suspendue pendant 15 minutes.")
+
+
+def sms_to(site, numero: str) -> int:
+    return len([m for m in site.outbox() if m.to == numero and m.canal == "sms"])
+
+
+def compte_id(site, identifiant: str) -> int:
+    import sqlite3
+
+    conn = sqlite3.connect(site.data_dir / "site.sqlite")
+    try:
+        return conn.execute("SELECT id FROM comptes WHERE identifiant = ?",
+                            (identifiant,)).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_phone_codes_sent_are_limited(site, browser):
+    """Each « Vérifier » sends an SMS to the number typed: a few per account in a quarter of
+    an hour, whatever the number and the session (no SMS pumping, no harassing a number)."""
+    established(site, browser, "fdurand", "f.durand@chu.example.test")
+    numbers = ["06 11 11 11 11", "06 22 22 22 22", "07 33 33 33 33"]
+    for numero in numbers:
+        page = browser.post("/compte/telephone", {"telephone": numero})
+        assert page.status_code == 200
+        assert "Un code de vérification vous a été envoyé par SMS" in page.text
+    victim = "+33644444444"
+    refused = browser.post("/compte/telephone", {"telephone": "06 44 44 44 44"})
+    assert refused.status_code == 429 and alert(refused.text) == SMS_LIMIT
+    assert sms_to(site, victim) == 0
+    # Counted for the account: another session of it sends no more.
+    other = Browser(site)
+    assert other.login("fdurand", PASSWORD).url.endswith("/espace")
+    other.get("/compte")
+    refused = other.post("/compte/telephone", {"telephone": "06 44 44 44 44"})
+    assert refused.status_code == 429 and alert(refused.text) == SMS_LIMIT
+    assert sms_to(site, victim) == 0
+    # A quarter of an hour later, one more.
+    age(site, "UPDATE tentatives SET le = le - 15 * 60 - 1 WHERE cle = ?",
+        f"envoi-sms:{compte_id(site, 'fdurand')}")
+    page = browser.post("/compte/telephone", {"telephone": "06 44 44 44 44"})
+    assert "Un code de vérification vous a été envoyé par SMS" in page.text
+    assert sms_to(site, victim) == 1
+
+
+def test_wrong_phone_codes_lock_the_verification(site, browser):
+    """Wrong phone codes count for the account, not for the code or the session: a new code,
+    or another session, does not start the count again."""
+    established(site, browser, "gdurand", "g.durand@chu.example.test")
+    numero = "+33655555555"
+    browser.post("/compte/telephone", {"telephone": "06 55 55 55 55"})
+    wrong = "000000" if code_in(last_message(site, numero, "sms")) != "000000" else "111111"
+    pages = [browser.post("/compte/telephone/code", {"code": wrong}) for _ in range(3)]
+    assert [p.status_code for p in pages] == [401, 401, 401]
+    assert alert(pages[0].text) == "Code de confirmation incorrect. Il vous reste 4 essais."
+    other = Browser(site)
+    assert other.login("gdurand", PASSWORD).url.endswith("/espace")
+    other.get("/compte")
+    other.post("/compte/telephone", {"telephone": "06 55 55 55 55"})
+    code = code_in(last_message(site, numero, "sms"))
+    wrong = "000000" if code != "000000" else "111111"
+    page = other.post("/compte/telephone/code", {"code": wrong})
+    assert page.status_code == 401
+    assert alert(page.text) == "Code de confirmation incorrect. Il vous reste 1 essai."
+    page = other.post("/compte/telephone/code", {"code": wrong})
+    assert page.status_code == 429 and alert(page.text) == PHONE_LOCKED
+    # Locked: the right code is refused, and no new code is sent.
+    sent = sms_to(site, numero)
+    page = other.post("/compte/telephone/code", {"code": code})
+    assert page.status_code == 429 and alert(page.text) == PHONE_LOCKED
+    refused = browser.post("/compte/telephone", {"telephone": "06 55 55 55 55"})
+    assert refused.status_code == 429 and alert(refused.text) == PHONE_LOCKED
+    assert sms_to(site, numero) == sent
+    assert "Numéro vérifié." not in browser.get("/compte").text
+    # A quarter of an hour later: a new code, and the right one verifies the number.
+    key = compte_id(site, "gdurand")
+    age(site, "UPDATE tentatives SET le = le - 15 * 60 - 1 WHERE cle IN (?, ?)",
+        f"code-telephone:{key}", f"envoi-sms:{key}")
+    browser.get("/compte")
+    browser.post("/compte/telephone", {"telephone": "06 55 55 55 55"})
+    page = browser.post("/compte/telephone/code",
+                        {"code": code_in(last_message(site, numero, "sms"))})
+    assert "Votre numéro de téléphone est vérifié" in page.text

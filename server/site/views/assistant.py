@@ -50,7 +50,8 @@ def _is_the_liberal(liberal: sqlite3.Row, holder: dict, existing: sqlite3.Row | 
         or bool(holder.get("rpps") and holder["rpps"] == liberal["rpps"])
 
 
-def _existing_account(token: str, d: sqlite3.Row, liberal: sqlite3.Row, existing: sqlite3.Row):
+def _existing_account(token: str, d: sqlite3.Row, liberal: sqlite3.Row, existing: sqlite3.Row,
+                      id_nat: str):
     """A card already linked to an account: the page names who delegates and asks; only its
     form (POST, CSRF-checked) adds the delegation to that account."""
     c, liberal_name = conn(), accounts.name_of(liberal)
@@ -65,7 +66,7 @@ def _existing_account(token: str, d: sqlite3.Row, liberal: sqlite3.Row, existing
         c.execute("UPDATE delegations SET assistant_id = ? WHERE id = ?", (existing["id"], d["id"]))
         send(mails.delegation_accepted(liberal["email"], liberal_name, accounts.name_of(existing),
                                        url("/compte")))
-        target = open_session(existing["id"], "carte CPx")
+        target = open_session(existing["id"], "carte CPx", id_nat)
     flash("succes", f"{liberal_name} vous a délégué ses droits.")
     return redirect(target)
 
@@ -91,7 +92,7 @@ def finalisation():
     if _is_the_liberal(liberal, holder, existing):
         return render("erreur.html", 403, erreur=SELF)
     if existing is not None:
-        return _existing_account(token, d, liberal, existing)
+        return _existing_account(token, d, liberal, existing, holder["idNat"])
     ctx = {"holder": holder, "email": d["email"], "liberal": liberal_name,
            "professions": accounts.ASSISTANT_PROFESSIONS}
     if request.method == "GET":
@@ -125,7 +126,7 @@ def finalisation():
         name = accounts.display_name(holder["givenName"], holder["familyName"], profession)
         send(mails.assistant_ready(d["email"], name, d["email"], liberal_name, url("/")))
         send(mails.delegation_accepted(liberal["email"], liberal_name, name, url("/compte")))
-        target = open_session(compte_id, "carte CPx")
+        target = open_session(compte_id, "carte CPx", holder["idNat"])
     flash("succes", f"Votre compte est créé : vous disposez des droits délégués par {liberal_name}. "
                     f"Votre identifiant de connexion est {d['email']}.")
     return redirect(target)

@@ -84,7 +84,7 @@ def decide(holder: dict, fingerprint: str, invitation: str | None = None) -> str
     linked = accounts.by_card(c, holder["idNat"])
     if linked is not None:
         with db.tx(c):
-            return open_session(linked["id"], "carte CPx")
+            return open_session(linked["id"], "carte CPx", holder["idNat"])
     sess().set("carte", card)
     if holder.get("idType") == "RPPS" and not accounts.with_rpps(c, holder["rpps"]):
         return "/liberal/creation"
@@ -165,7 +165,7 @@ def associate(row: sqlite3.Row):
             send(mails.card_linked(row["email"], accounts.name_of(row), row["identifiant"],
                                    porteur, url("/mot-de-passe-oublie")))
         login_done(row)
-        target = open_session(row["id"], "carte CPx")
+        target = open_session(row["id"], "carte CPx", holder["idNat"])
     flash("succes", "Votre carte a été associée à votre compte. Vos prochaines connexions par "
                     "carte se feront directement.")
     return redirect(target)

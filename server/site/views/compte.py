@@ -4,10 +4,11 @@ assistants of a libéral)."""
 from __future__ import annotations
 
 import re
+import time
 
 from flask import Blueprint, current_app, redirect
 
-from .. import accounts, codes, db, links, mails, ratelimit
+from .. import accounts, codes, db, links, mails, ratelimit, sessions
 from ..web import Refusal, conn, current_user, flash, form, login_required, render, send, sess, url
 from .liberal import EMAIL
 
@@ -25,8 +26,8 @@ def espace():
 
 def _account_page(status: int = 200, **extra):
     user, c = current_user(), conn()
-    cartes = c.execute("SELECT id_nat, associee_le FROM cartes WHERE compte_id = ?",
-                       (user["id"],)).fetchall()
+    cartes = [{"id_nat": row["id_nat"], "le": _date(row["associee_le"])}
+              for row in accounts.cards_of(c, user["id"])]
     return render("compte.html", status, nom=accounts.name_of(user), compte=user,
                   type=accounts.TYPES[user["type"]], cartes=cartes,
                   assistants=accounts.delegations_given(c, user["id"]),
@@ -34,10 +35,42 @@ def _account_page(status: int = 200, **extra):
                   verification=sess().get("telephone"), **extra)
 
 
+def _date(epoch: float) -> str:
+    return time.strftime("%d/%m/%Y", time.localtime(epoch))
+
+
 @bp.get("/compte")
 @login_required
 def compte():
     return _account_page()
+
+
+NOT_YOURS = "Cette carte n'est pas associée à votre compte ou en a déjà été retirée."
+
+
+@bp.post("/compte/cartes/retirer")
+@login_required
+def retirer_carte():
+    """Remove a card from the account (one linked by mistake, before the holder check, or
+    one lost): first the question, then, confirmed, the removal. The card no longer logs
+    in, the sessions it opened end (not this one), the account's address is told; to use
+    it again, it must be associated again (password, code when due, holder check)."""
+    user, c = current_user(), conn()
+    id_nat = form("id_nat", 64)
+    if id_nat not in {row["id_nat"] for row in accounts.cards_of(c, user["id"])}:
+        raise Refusal(NOT_YOURS, 404)
+    if form("confirmation") != "oui":
+        return _account_page(retrait=id_nat)
+    with db.tx(c):
+        if not accounts.unlink_card(c, user, id_nat):  # removed meanwhile in another tab
+            raise Refusal(NOT_YOURS, 404)
+        sessions.end_card_sessions(c, user["id"], id_nat, sess())
+        send(mails.card_removed(user["email"], accounts.name_of(user), user["identifiant"],
+                                id_nat, url("/mot-de-passe-oublie")))
+    flash("succes", f"La carte n° {id_nat} a été retirée de votre compte. Elle ne permet plus "
+                    "de vous connecter ; pour l'utiliser de nouveau, connectez-vous par carte CPx "
+                    "puis associez-la à votre compte avec votre identifiant et votre mot de passe.")
+    return redirect("/compte")
 
 
 @bp.post("/compte/email/lien")
@@ -75,6 +108,10 @@ def normalize_phone(raw: str) -> str | None:
     return None
 
 
+PHONE_LOCKED = ("Trop de codes de vérification erronés. Pour votre sécurité, la vérification du "
+                "numéro de téléphone est suspendue pendant 15 minutes.")
+
+
 @bp.post("/compte/telephone")
 @login_required
 def telephone():
@@ -82,9 +119,19 @@ def telephone():
     if numero is None:
         return _account_page(400, erreur="Renseignez un numéro de téléphone mobile valide "
                                          "(par exemple 06 12 34 56 78).")
+    c, key = conn(), str(current_user()["id"])
+    # Counted per account, not per session: each send reaches whatever number was typed.
+    if ratelimit.blocked(c, "code-telephone", key):
+        return _account_page(429, erreur=PHONE_LOCKED)
+    if ratelimit.blocked(c, "envoi-sms", key):
+        return _account_page(429, erreur="Trop de SMS de vérification envoyés pour votre compte. "
+                                         "Pour votre sécurité, attendez 15 minutes avant de "
+                                         "demander un nouveau code.")
     cfg = current_app.config["SITE"]
     code = codes.new_code()
-    send(mails.phone_code(numero, code, int(cfg.code_ttl.total_seconds() // 60)))
+    with db.tx(c):
+        ratelimit.record(c, "envoi-sms", key)
+        send(mails.phone_code(numero, code, int(cfg.code_ttl.total_seconds() // 60)))
     sess().set("telephone", codes.pending(code, cfg.code_ttl.total_seconds(), numero=numero))
     flash("info", "Un code de vérification vous a été envoyé par SMS. Renseignez-le ci-dessous.")
     return redirect("/compte")
@@ -93,16 +140,29 @@ def telephone():
 @bp.post("/compte/telephone/code")
 @login_required
 def telephone_code():
+    c, key = conn(), str(current_user()["id"])
+    # Wrong codes count for the account: a new code or another session starts no new count.
+    if ratelimit.blocked(c, "code-telephone", key):
+        sess().pop("telephone")
+        return _account_page(429, erreur=PHONE_LOCKED)
     state = sess().get("telephone")
     if not state:
         return redirect("/compte")
-    problem = codes.check(state, form("code", 20))
+    tries = state["essais"]
+    problem = codes.check(state, form("code", 20), ratelimit.left(c, "code-telephone", key))
     sess().set("telephone", state)
+    if state["essais"] > tries:  # a wrong code, not an expired one
+        with db.tx(c):
+            ratelimit.record(c, "code-telephone", key)
+        if ratelimit.blocked(c, "code-telephone", key):
+            sess().pop("telephone")
+            return _account_page(429, erreur=PHONE_LOCKED)
     if problem:
         return _account_page(401, erreur=problem)
     sess().pop("telephone")
-    with db.tx(conn()):
-        accounts.update(conn(), current_user()["id"], telephone=state["numero"], telephone_verifie=1)
+    with db.tx(c):
+        ratelimit.clear(c, "code-telephone", key)
+        accounts.update(c, current_user()["id"], telephone=state["numero"], telephone_verifie=1)
     flash("succes", "Votre numéro de téléphone est vérifié. Vous pouvez désormais choisir de "
                     "recevoir le code de confirmation par SMS ou par e-mail.")
     return redirect("/compte")

@@ -91,7 +91,7 @@ def cgu():
         send(mails.validate_email(pending["email"], name, holder["rpps"],
                                   url(f"/email/valider/{token}"),
                                   int(cfg.link_ttl.total_seconds() // 3600)))
-        target = open_session(compte_id, "carte CPx")
+        target = open_session(compte_id, "carte CPx", holder["idNat"])
     flash("succes", f"Votre compte a été créé. Votre identifiant de connexion est votre numéro "
                     f"RPPS : {holder['rpps']}. Cliquez sur le lien de l'e-mail envoyé à "
                     f"{pending['email']} pour valider votre adresse e-mail.")

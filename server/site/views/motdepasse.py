@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, request
 
-from .. import accounts, db, links, mails, ratelimit
+from .. import accounts, db, links, mails, ratelimit, sessions
 from ..passwords import hash_password, password_problem
-from ..web import Refusal, client_ip, conn, flash, form, render, send, url
+from ..web import Refusal, client_ip, conn, flash, form, renew_session, render, send, sess, url
 
 bp = Blueprint("motdepasse", __name__)
 
@@ -36,10 +36,31 @@ def _link_page(objet: str, token: str):
         # Clicking the link received by e-mail proves the address.
         accounts.update(c, compte["id"], mot_de_passe=hash_password(mdp), email_valide=1)
         ratelimit.clear(c, "identifiant", compte["identifiant"])
+        logged_in = _end_sessions(compte["id"])
         send(mails.password_changed(compte["email"], accounts.name_of(compte), url("/")))
-    flash("succes", "Votre mot de passe a été enregistré. Un e-mail de confirmation vous a été "
-                    "envoyé. Vous pouvez maintenant vous connecter.")
+    if logged_in:
+        flash("succes", "Votre mot de passe a été enregistré. Un e-mail de confirmation vous a "
+                        "été envoyé. Les autres sessions ouvertes avec votre compte ont été "
+                        "fermées.")
+    else:
+        flash("succes", "Votre mot de passe a été enregistré. Un e-mail de confirmation vous a "
+                        "été envoyé. Vous pouvez maintenant vous connecter.")
     return redirect("/")
+
+
+def _end_sessions(compte_id: int) -> bool:
+    """A new password: whoever is logged in to the account elsewhere, or half-way through a
+    login to it, is out. This browser's session stays logged in when it was (under a new id:
+    a copy of its cookie opens nothing), and forgets a login to the account it had pending.
+    True when it stays logged in."""
+    sessions.end_others(conn(), compte_id, sess())
+    if sess().compte_id == compte_id:
+        renew_session()
+        return True
+    for step in ("mfa", "cgu"):
+        if (sess().get(step) or {}).get("compte_id") == compte_id:
+            sess().pop(step)
+    return False
 
 
 @bp.route("/mot-de-passe/definir/<token>", methods=["GET", "POST"])
