@@ -12,7 +12,8 @@
                                       dist/host/cpsbridge-host
     python build.py manifests         host manifests per OS (dist/manifests/) and the policy
                                       templates (dist/policies/)
-    python build.py policies          manifests/policies/ from extension/ids.json (committed)
+    python build.py policies          manifests/policies/ and the MSI's policy components
+                                      from extension/ids.json (committed)
     python build.py deb               dist/cpsbridge_<version>_<arch>.deb
     python build.py                   every step registered with `in_all=True`, in order
                                       (extension, host, manifests, deb)
@@ -335,58 +336,165 @@ def managed_storage() -> dict:
     return data
 
 
-def _chromium_policy(ext_id: str, update_url: str) -> dict:
+def derived_chromium_id(key_b64: str) -> str:
+    """The id Chromium gives an extension whose manifest carries `key`: the first 128 bits of
+    the key's SHA-256, one letter a–p per hex digit."""
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(base64.b64decode(key_b64)).hexdigest()[:32]
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
+
+
+def _ids() -> dict:
+    """extension/ids.json, checked: the key's id is the one its key gives, and each store's id
+    is either a Chromium id or null (not published there: left out of every policy)."""
+    from host.manifests import chromium_ids
+
+    ids = json.loads((EXTENSION / "ids.json").read_text("utf-8"))
+    if derived_chromium_id(ids["chromiumKey"]) != ids["chromium"]:
+        raise SystemExit("extension/ids.json: 'chromium' is not the id of 'chromiumKey' "
+                         f"({derived_chromium_id(ids['chromiumKey'])})")
+    try:
+        chromium_ids(ids)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from exc
+    return ids
+
+
+def _chromium_policy(store_id: str | None, update_url: str, managed_ids: list[str]) -> dict:
+    """One Chromium browser's policies. The install policies only for the id its store
+    assigned, once known: the key's id is not in any store, and an id forced from a store
+    that does not have it installs nothing. Managed storage for every id the extension may
+    have here (a self-hosted build keeps the key's id)."""
     from host import HOST_NAME
 
+    policy: dict = {}
+    if store_id:
+        policy["ExtensionInstallForcelist"] = [f"{store_id};{update_url}"]
+        policy["ExtensionSettings"] = {store_id: {"installation_mode": "force_installed",
+                                                  "update_url": update_url,
+                                                  "toolbar_pin": "force_pinned"}}
+    policy["NativeMessagingAllowlist"] = [HOST_NAME]
+    policy["3rdparty"] = {"extensions": {i: managed_storage() for i in managed_ids}}
+    return policy
+
+
+def _firefox_policy(addon_id: str) -> dict:
+    return {"ExtensionSettings": {addon_id: {"installation_mode": "force_installed",
+                                             "install_url": _firefox_install_url(addon_id)}},
+            "3rdparty": {"Extensions": {addon_id: managed_storage()}}}
+
+
+def policies_by_browser() -> dict[str, dict]:
+    """The policies of Chrome, Edge and Firefox, from extension/ids.json: the one source of
+    the JSON templates, the .reg files and the MSI's Policies feature."""
+    ids = _ids()
+    chrome_store, edge_store = ids.get("chromeWebStore"), ids.get("edgeAddons")
+    managed = lambda store: list(dict.fromkeys(i for i in (ids["chromium"], store) if i))  # noqa: E731
     return {
-        "ExtensionInstallForcelist": [f"{ext_id};{update_url}"],
-        "ExtensionSettings": {ext_id: {"installation_mode": "force_installed",
-                                       "update_url": update_url, "toolbar_pin": "force_pinned"}},
-        "NativeMessagingAllowlist": [HOST_NAME],
-        "3rdparty": {"extensions": {ext_id: managed_storage()}},
+        "chrome": _chromium_policy(chrome_store, CHROME_UPDATE_URL, managed(chrome_store)),
+        "edge": _chromium_policy(edge_store, EDGE_UPDATE_URL, managed(edge_store)),
+        "firefox": _firefox_policy(ids["firefox"]),
     }
+
+
+# Where each browser reads its machine policies on Windows.
+WINDOWS_POLICY_KEYS = {"chrome": r"SOFTWARE\Policies\Google\Chrome",
+                       "edge": r"SOFTWARE\Policies\Microsoft\Edge",
+                       "firefox": r"SOFTWARE\Policies\Mozilla\Firefox"}
+
+
+def registry_values(browser: str, policy: dict) -> list[tuple[str, str, str]]:
+    """(key under HKLM, value name, string) of one browser's policies, as the registry holds
+    them: a list policy is a subkey of numbered values; ExtensionSettings is a JSON string;
+    managed storage is under 3rdparty\\extensions\\<id>\\policy (Chrome, Edge) or
+    3rdparty\\Extensions\\<id> (Firefox)."""
+    key = WINDOWS_POLICY_KEYS[browser]
+    out = []
+    if "ExtensionSettings" in policy:
+        out.append((key, "ExtensionSettings",
+                    json.dumps(policy["ExtensionSettings"], separators=(",", ":"))))
+    for name in ("ExtensionInstallForcelist", "NativeMessagingAllowlist"):
+        out += [(f"{key}\\{name}", str(i), v) for i, v in enumerate(policy.get(name, []), 1)]
+    third = policy.get("3rdparty", {})
+    for ext_id, data in third.get("extensions", {}).items():
+        for name, items in data.items():
+            out += [(f"{key}\\3rdparty\\extensions\\{ext_id}\\policy\\{name}", str(i), v)
+                    for i, v in enumerate(items, 1)]
+    for ext_id, data in third.get("Extensions", {}).items():
+        for name, items in data.items():
+            out += [(f"{key}\\3rdparty\\Extensions\\{ext_id}\\{name}", str(i), v)
+                    for i, v in enumerate(items, 1)]
+    return out
 
 
 def _reg_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _reg_file(key: str, policy: dict, ext_id: str) -> bytes:
-    """A .reg file (UTF-16 with BOM, CRLF, as regedit writes them) for one browser's policies:
-    list policies are subkeys of numbered values; ExtensionSettings is a JSON string."""
+def _reg_file(values: list[tuple[str, str, str]]) -> bytes:
+    """A .reg file (UTF-16 with BOM, CRLF, as regedit writes them), one section per key."""
     lines = ["Windows Registry Editor Version 5.00", ""]
-
-    def section(path: str, values: dict[str, str]) -> None:
-        lines.append(f"[HKEY_LOCAL_MACHINE\\{path}]")
-        lines.extend(f"{_reg_string(k)}={_reg_string(v)}" for k, v in values.items())
+    for key in dict.fromkeys(k for k, _, _ in values):
+        lines.append(f"[HKEY_LOCAL_MACHINE\\{key}]")
+        lines.extend(f"{_reg_string(n)}={_reg_string(v)}" for k, n, v in values if k == key)
         lines.append("")
-
-    section(key, {"ExtensionSettings": json.dumps(policy["ExtensionSettings"], separators=(",", ":"))})
-    for name in ("ExtensionInstallForcelist", "NativeMessagingAllowlist"):
-        section(f"{key}\\{name}", {str(i): v for i, v in enumerate(policy[name], 1)})
-    for name, items in policy["3rdparty"]["extensions"][ext_id].items():
-        section(f"{key}\\3rdparty\\extensions\\{ext_id}\\policy\\{name}",
-                {str(i): v for i, v in enumerate(items, 1)})
     return ("\r\n".join(lines)).encode("utf-16")
 
 
 def policy_files() -> dict[str, bytes]:
     """manifests/policies/…: generated from extension/ids.json and managed_schema.json."""
-    ids = json.loads((EXTENSION / "ids.json").read_text("utf-8"))
-    chrome = _chromium_policy(ids["chromium"], CHROME_UPDATE_URL)
-    edge = _chromium_policy(ids["edge"], EDGE_UPDATE_URL)
-    firefox = {"policies": {
-        "ExtensionSettings": {ids["firefox"]: {"installation_mode": "force_installed",
-                                               "install_url": _firefox_install_url(ids["firefox"])}},
-        "3rdparty": {"Extensions": {ids["firefox"]: managed_storage()}}}}
+    policies = policies_by_browser()
     text = lambda d: (json.dumps(d, ensure_ascii=False, indent=2) + "\n").encode()  # noqa: E731
     return {
-        "linux/chrome.json": text(chrome),
-        "linux/edge.json": text(edge),
-        "windows/chrome.reg": _reg_file(r"SOFTWARE\Policies\Google\Chrome", chrome, ids["chromium"]),
-        "windows/edge.reg": _reg_file(r"SOFTWARE\Policies\Microsoft\Edge", edge, ids["edge"]),
-        "firefox/policies.json": text(firefox),
+        "linux/chrome.json": text(policies["chrome"]),
+        "linux/edge.json": text(policies["edge"]),
+        "windows/chrome.reg": _reg_file(registry_values("chrome", policies["chrome"])),
+        "windows/edge.reg": _reg_file(registry_values("edge", policies["edge"])),
+        "windows/firefox.reg": _reg_file(registry_values("firefox", policies["firefox"])),
+        "firefox/policies.json": text({"policies": policies["firefox"]}),
     }
+
+
+# The MSI's Policies feature (packaging/wix/cpsbridge.wxs) holds the values of the .reg files,
+# in a block that `build.py policies` writes. Component GUIDs are fixed once and for all.
+WXS = ROOT / "packaging" / "wix" / "cpsbridge.wxs"
+WXS_BEGIN = "<!-- BEGIN GENERATED POLICIES (python build.py policies; do not edit) -->"
+WXS_END = "<!-- END GENERATED POLICIES -->"
+WIX_POLICY_COMPONENTS = {"chrome": ("ChromePolicies", "c31e8c8c-b3b9-4718-a484-2d66a0d8b0ed"),
+                         "edge": ("EdgePolicies", "142a518a-332f-4385-b079-2c9583ebc27c"),
+                         "firefox": ("FirefoxPolicies", "6de8569d-25bd-4652-ac41-e585a77e9408")}
+
+
+def _wix_value(value: str) -> str:
+    """An attribute value of RegistryValue, a Windows Installer "Formatted" string: [...] would
+    be read as a property, $(...) and !(...) by WiX itself. None of ours has them; one that
+    did would need escaping, so it stops the build rather than install something else."""
+    if any(bad in value for bad in ("[", "]", "$(", "!(")):
+        raise SystemExit(f"a policy value the MSI would rewrite: {value}")
+    for char, entity in (("&", "&amp;"), ('"', "&quot;"), ("<", "&lt;"), (">", "&gt;")):
+        value = value.replace(char, entity)
+    return value
+
+
+def wxs_text() -> str:
+    """packaging/wix/cpsbridge.wxs with its policy components generated from the same values
+    as the .reg files (LF line ends)."""
+    text = WXS.read_bytes().decode("utf-8").replace("\r\n", "\n")
+    start, end = text.index(WXS_BEGIN), text.index(WXS_END)
+    indent = text[text.rindex("\n", 0, start) + 1:start]
+    lines = [WXS_BEGIN, "<!-- The values of manifests/policies/windows/chrome.reg, edge.reg "
+                        "and firefox.reg. -->"]
+    for browser, policy in policies_by_browser().items():
+        cid, guid = WIX_POLICY_COMPONENTS[browser]
+        lines.append(f'<Component Id="{cid}" Directory="INSTALLFOLDER" Guid="{guid}">')
+        for i, (key, name, value) in enumerate(registry_values(browser, policy)):
+            lines.append(f'  <RegistryValue Root="HKLM" Key="{_wix_value(key)}" '
+                         f'Name="{_wix_value(name)}" Type="string" Value="{_wix_value(value)}"'
+                         + (' KeyPath="yes"' if i == 0 else "") + " />")
+        lines.append("</Component>")
+    return text[:start] + f"\n{indent}".join(lines) + f"\n{indent}" + text[end:]
 
 
 def same_generated_bytes(name: str, on_disk: bytes, wanted: bytes) -> bool:
@@ -399,9 +507,14 @@ def same_generated_bytes(name: str, on_disk: bytes, wanted: bytes) -> bool:
 
 
 def policies_up_to_date() -> list[str]:
-    return [name for name, data in policy_files().items()
-            if not (POLICIES / name).is_file()
-            or not same_generated_bytes(name, (POLICIES / name).read_bytes(), data)]
+    """The generated files that differ from what extension/ids.json gives: names under
+    manifests/policies/, and the MSI source's policy block (empty: all fine)."""
+    stale = [name for name, data in policy_files().items()
+             if not (POLICIES / name).is_file()
+             or not same_generated_bytes(name, (POLICIES / name).read_bytes(), data)]
+    if WXS.read_bytes().replace(b"\r\n", b"\n") != wxs_text().encode("utf-8"):
+        stale.append("packaging/wix/cpsbridge.wxs")
+    return stale
 
 
 @command("policies", help="generate the enterprise policy templates in manifests/policies/")
@@ -411,6 +524,8 @@ def build_policies(args: argparse.Namespace) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         say(f"wrote {path.relative_to(ROOT)}")
+    WXS.write_bytes(wxs_text().encode("utf-8"))
+    say(f"wrote the policy components of {WXS.relative_to(ROOT)}")
 
 
 @command("manifests", help="host manifests per OS into dist/manifests/, policies into dist/policies/",
@@ -421,13 +536,15 @@ def build_manifests(args: argparse.Namespace) -> None:
 
     stale = policies_up_to_date()
     if stale:
-        raise SystemExit(f"out of date: manifests/policies/{stale}: run `python build.py policies`")
+        raise SystemExit(f"out of date (manifests/policies/, packaging/wix): {stale}: "
+                         "run `python build.py policies`")
     for os_name, host_path in INSTALLED_HOST.items():
         for family in ("chromium", "firefox"):
             path = DIST / "manifests" / os_name / f"{HOST_NAME}.{family}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(render(family, host_path), ensure_ascii=False, indent=2) + "\n",
-                            "utf-8")
+            # Windows: the host's file name, relative to the manifest beside it (the MSI's).
+            manifest = render(family, host_path, windows=os_name == "windows")
+            path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
     if (DIST / "policies").exists():
         shutil.rmtree(DIST / "policies")
     shutil.copytree(POLICIES, DIST / "policies")

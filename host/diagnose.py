@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 
 from host import HOST_NAME, __version__, config
-from host.manifests import extension_ids
+from host.manifests import chromium_ids, extension_ids
 from host.registration import (BROWSERS, FAMILY, LABEL, Context, manifest_dirs, packaging,
                                sandbox_note, sandbox_refusal, windows_key)
 
@@ -41,6 +41,13 @@ WINDOWS_POLICY_KEYS = {"chrome": r"Software\Policies\Google\Chrome",
                        "chromium": r"Software\Policies\Chromium",
                        "edge": r"Software\Policies\Microsoft\Edge",
                        "brave": r"Software\Policies\BraveSoftware\Brave"}
+FIREFOX_POLICY_KEY = r"Software\Policies\Mozilla\Firefox"  # GPO, and the MSI's Policies feature
+# Where each browser looks for the key naming a host manifest on Windows, in its order:
+# (system, registry view). Chromium (native_process_launcher_win.cc): HKCU then HKLM, each in
+# the 32-bit view (WOW6432Node) then the 64-bit one. Firefox (NativeManifests.sys.mjs): HKCU
+# (64-bit), then HKLM 32-bit, then HKLM 64-bit.
+WINDOWS_LOOKUP = {"chromium": [(False, 32), (False, 64), (True, 32), (True, 64)],
+                  "firefox": [(False, 64), (True, 32), (True, 64)]}
 FIREFOX_POLICY_FILES = {
     "linux": ["/etc/firefox/policies/policies.json", "/etc/firefox-esr/policies/policies.json",
               "/usr/lib/firefox-esr/distribution/policies.json",
@@ -64,9 +71,14 @@ class Check:
 
 
 class Diagnosis:
-    def __init__(self, ctx: Context, online: bool):
+    def __init__(self, ctx: Context, online: bool, registry=None):
         self.ctx = ctx
         self.online = online
+        # What is read from the Windows registry: tests give another object with the same
+        # two methods as WindowsRegistryReader.
+        if registry is None and ctx.windows:
+            registry = WindowsRegistryReader()
+        self.registry = registry
         self.checks: list[Check] = []
         self.settings = config.Settings()
         self.policy_origins: dict[str, list[str]] = {}  # browser -> origins from managed storage
@@ -267,13 +279,9 @@ class Diagnosis:
 
     def _manifest_locations(self, browser: str) -> list[tuple[str, str]]:
         """(level, manifest path) where the browser would find ours, in the browser's order."""
-        found = []
         if self.ctx.windows:
-            for system in (False, True):
-                path = _read_registry_default(windows_key(browser, system))
-                if path:
-                    found.append(("système" if system else "utilisateur", path))
-            return found
+            return windows_manifest_locations(browser, self.registry)
+        found = []
         for system in (False, True):
             for d in manifest_dirs(browser, system, self.ctx):
                 p = PurePosixPath(d, f"{HOST_NAME}.json")
@@ -289,14 +297,18 @@ class Diagnosis:
             return f"le manifeste {path} est illisible ({exc.__class__.__name__})"
         if not isinstance(data, dict) or data.get("name") != HOST_NAME or data.get("type") != "stdio":
             return f"le manifeste {path} ne décrit pas {HOST_NAME}"
-        exe = data.get("path", "")
+        given = data.get("path", "")
+        exe = manifest_executable(path, given, self.ctx.windows)
+        if given and exe is None:
+            return (f"le manifeste {path} donne un chemin relatif ({given}), que les navigateurs "
+                    "refusent ici")
         if not exe or not os.path.isfile(exe) or not os.access(exe, os.X_OK):
             return f"le manifeste {path} désigne un exécutable absent : {exe or '(vide)'}"
         if FAMILY[browser] == "firefox":
             if self.ids["firefox"] not in data.get("allowed_extensions", []):
                 return f"le manifeste {path} n'autorise pas l'extension {self.ids['firefox']}"
         else:
-            wanted = {f"chrome-extension://{self.ids[k]}/" for k in ("chromium", "edge")}
+            wanted = {f"chrome-extension://{i}/" for i in chromium_ids(self.ids)}
             if not wanted <= set(data.get("allowed_origins", [])):
                 return f"le manifeste {path} n'autorise pas l'extension CPS Bridge (" + \
                     ", ".join(sorted(wanted)) + ")"
@@ -357,8 +369,7 @@ class Diagnosis:
                          manifest=path, level=level, packaging=kind)
 
     def _chromium_policy(self, browser: str) -> dict:
-        policies, source = _chromium_policies(browser, self.ctx)
-        ext_id = self.ids["edge" if browser == "edge" else "chromium"]
+        policies, source = _chromium_policies(browser, self.ctx, self.registry)
         blocks = []
         blocklist = policies.get("NativeMessagingBlocklist") or []
         allowlist = policies.get("NativeMessagingAllowlist") or []
@@ -366,25 +377,34 @@ class Diagnosis:
             blocks.append(f"la stratégie NativeMessagingBlocklist bloque {HOST_NAME} "
                           "(ajoutez-le à NativeMessagingAllowlist)")
         settings = policies.get("ExtensionSettings") or {}
-        mine = settings.get(ext_id) or {}
-        forced = any(str(e).split(";")[0] == ext_id
-                     for e in policies.get("ExtensionInstallForcelist") or [])
-        allowed = forced or ext_id in (policies.get("ExtensionInstallAllowlist") or []) or \
-            mine.get("installation_mode") in ("allowed", "force_installed", "normal_installed")
-        ext_blocked = mine.get("installation_mode") == "blocked" or (not allowed and (
-            ext_id in (policies.get("ExtensionInstallBlocklist") or [])
-            or "*" in (policies.get("ExtensionInstallBlocklist") or [])
-            or (settings.get("*") or {}).get("installation_mode") == "blocked"))
-        if ext_blocked:
-            blocks.append(f"une stratégie d'entreprise interdit l'extension {ext_id}")
-        managed = (((policies.get("3rdparty") or {}).get("extensions") or {}).get(ext_id) or {})
-        if isinstance(managed.get("allowedOrigins"), list):
-            self.policy_origins[browser] = managed["allowedOrigins"]
+
+        def blocked(ext_id: str) -> bool:
+            mine = settings.get(ext_id) or {}
+            forced = any(str(e).split(";")[0] == ext_id
+                         for e in policies.get("ExtensionInstallForcelist") or [])
+            allowed = forced or ext_id in (policies.get("ExtensionInstallAllowlist") or []) or \
+                mine.get("installation_mode") in ("allowed", "force_installed", "normal_installed")
+            return mine.get("installation_mode") == "blocked" or (not allowed and (
+                ext_id in (policies.get("ExtensionInstallBlocklist") or [])
+                or "*" in (policies.get("ExtensionInstallBlocklist") or [])
+                or (settings.get("*") or {}).get("installation_mode") == "blocked"))
+
+        # The extension has one id per channel (the key's, each store's): blocked when every
+        # one of them is (a hospital allows the one it deploys).
+        ext_ids = chromium_ids(self.ids)
+        if all(blocked(i) for i in ext_ids):
+            blocks.append("une stratégie d'entreprise interdit l'extension " + ", ".join(ext_ids))
+        stores = (policies.get("3rdparty") or {}).get("extensions") or {}
+        for ext_id in ext_ids:
+            managed = stores.get(ext_id) or {}
+            if isinstance(managed.get("allowedOrigins"), list):
+                known = self.policy_origins.setdefault(browser, [])
+                known += [o for o in managed["allowedOrigins"] if o not in known]
         return {"blocks": blocks, "source": source,
                 "blocked_user_level": policies.get("NativeMessagingUserLevelHosts") is False}
 
     def _firefox_policy(self) -> dict:
-        policies, source = _firefox_policies(self.ctx)
+        policies, source = _firefox_policies(self.ctx, self.registry)
         ext_id = self.ids["firefox"]
         settings = policies.get("ExtensionSettings") or {}
         mine = settings.get(ext_id) or {}
@@ -480,10 +500,11 @@ def _ca_bundle() -> str | bool:
 
 # -- policy sources -----------------------------------------------------------------------------
 
-def _chromium_policies(browser: str, ctx: Context) -> tuple[dict, str | None]:
+def _chromium_policies(browser: str, ctx: Context, registry=None) -> tuple[dict, str | None]:
     if ctx.windows:
-        key = WINDOWS_POLICY_KEYS[browser]
-        return _read_registry_tree("HKLM\\" + key), "HKLM\\" + key
+        # User policies first, then machine policies, which win (as Chrome merges them).
+        keys = [f"{hive}\\{WINDOWS_POLICY_KEYS[browser]}" for hive in ("HKCU", "HKLM")]
+        return _registry_layers(keys, "chromium", registry)
     if ctx.platform == "darwin":
         path = Path(f"/Library/Managed Preferences/{MACOS_DOMAINS[browser]}.plist")
         try:
@@ -502,8 +523,10 @@ def _chromium_policies(browser: str, ctx: Context) -> tuple[dict, str | None]:
     return merged, str(folder) if merged else None
 
 
-def _firefox_policies(ctx: Context) -> tuple[dict, str | None]:
+def _firefox_policies(ctx: Context, registry=None) -> tuple[dict, str | None]:
     platform = "win32" if ctx.windows else ("darwin" if ctx.platform == "darwin" else "linux")
+    policies: dict = {}
+    source: str | None = None
     for path in FIREFOX_POLICY_FILES[platform]:
         p = ctx.on_disk(path)
         try:
@@ -511,69 +534,144 @@ def _firefox_policies(ctx: Context) -> tuple[dict, str | None]:
         except (OSError, ValueError):
             continue
         if isinstance(data, dict) and isinstance(data.get("policies"), dict):
-            return data["policies"], str(p)
-    return {}, None
+            policies, source = data["policies"], str(p)
+            break
+    if not ctx.windows:
+        return policies, source
+    # Windows: the registry's policies (GPO, the MSI's Policies feature) come on top of
+    # policies.json, user ones first, then the machine's, which win (Firefox's
+    # WindowsGPOPoliciesProvider and CombinedProvider).
+    keys = [f"{hive}\\{FIREFOX_POLICY_KEY}" for hive in ("HKCU", "HKLM")]
+    from_registry, where = _registry_layers(keys, "firefox", registry)
+    if not from_registry:
+        return policies, source
+    return {**policies, **from_registry}, ", ".join(x for x in (source, where) if x)
 
 
-def _read_registry_default(key: str) -> str | None:
-    try:
-        import winreg
-    except ImportError:
-        return None
-    hive, sub = key.split("\\", 1)
-    try:
-        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE if hive == "HKLM"
-                            else winreg.HKEY_CURRENT_USER, sub) as k:
-            return winreg.QueryValueEx(k, "")[0]
-    except OSError:
-        return None
+def _registry_layers(keys: list[str], family: str, registry) -> tuple[dict, str | None]:
+    """The policies under `keys`, later ones winning, and where they were found."""
+    merged: dict = {}
+    found = []
+    for key in keys:
+        raw = registry.tree(key) if registry is not None else None
+        if raw:
+            merged.update(registry_policies(raw, family))
+            found.append(key)
+    return merged, ", ".join(found) or None
 
 
-def _read_registry_tree(key: str) -> dict:
-    """A Chromium policy key as a dict: values as they are, list policies (subkeys of
-    numbered values) as lists, 3rdparty as nested dicts."""
-    try:
-        import winreg
-    except ImportError:
-        return {}
-    hive, sub = key.split("\\", 1)
+def registry_policies(raw: dict, family: str) -> dict:
+    """A policy key as read from the registry ({name: value, or a dict for a subkey}) made
+    into what the browsers make of it, the shape of the JSON policy files: a key of numbered
+    values or subkeys is a list; ExtensionSettings is a JSON string (REG_SZ, or REG_MULTI_SZ
+    lines); Chrome keeps an extension's managed storage under 3rdparty\\extensions\\<id>\\policy,
+    Firefox under 3rdparty\\Extensions\\<id>."""
+    def walk(node):
+        if isinstance(node, dict):
+            if node and all(k.isdigit() for k in node):
+                return [walk(node[k]) for k in sorted(node, key=int)]
+            return {k: walk(v) for k, v in node.items()}
+        return node
 
-    def walk(handle) -> dict | list:
-        out: dict = {}
-        i = 0
-        while True:
-            try:
-                name, value, _ = winreg.EnumValue(handle, i)
-            except OSError:
-                break
-            out[name] = value
-            i += 1
-        i = 0
-        while True:
-            try:
-                child = winreg.EnumKey(handle, i)
-            except OSError:
-                break
-            with winreg.OpenKey(handle, child) as h:
-                out[child] = walk(h)
-            i += 1
-        if out and all(k.isdigit() for k in out):
-            return [out[k] for k in sorted(out, key=int)]
-        return out
-
-    try:
-        with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE if hive == "HKLM"
-                            else winreg.HKEY_CURRENT_USER, sub) as k:
-            tree = walk(k)
-    except OSError:
+    tree = walk(raw)
+    if not isinstance(tree, dict):
         return {}
     settings = tree.get("ExtensionSettings")
-    if isinstance(settings, str):  # ExtensionSettings is a JSON string in the registry
+    if isinstance(settings, list):  # REG_MULTI_SZ: one JSON text in lines
+        settings = "\n".join(str(x) for x in settings)
+    if isinstance(settings, str):
         try:
             tree["ExtensionSettings"] = json.loads(settings)
         except ValueError:
             tree["ExtensionSettings"] = {}
-    return tree if isinstance(tree, dict) else {}
+    if family == "chromium":
+        extensions = (tree.get("3rdparty") or {}).get("extensions")
+        if isinstance(extensions, dict):
+            for ext_id, entry in extensions.items():
+                if isinstance(entry, dict) and isinstance(entry.get("policy"), dict):
+                    extensions[ext_id] = entry["policy"]
+    return tree
+
+
+def windows_manifest_locations(browser: str, registry) -> list[tuple[str, str]]:
+    """(level, manifest path) named by our keys, in the order the browser reads them."""
+    found: list[tuple[str, str]] = []
+    for system, view in WINDOWS_LOOKUP[FAMILY[browser]]:
+        path = None if registry is None else registry.default(windows_key(browser, system), view)
+        level = "système" if system else "utilisateur"
+        if isinstance(path, str) and path and (level, path) not in found:
+            found.append((level, path))
+    return found
+
+
+def manifest_executable(manifest: str, given: str, windows: bool) -> str | None:
+    """The executable a manifest's `path` names. On Windows a relative path is taken from the
+    manifest's folder, as Chrome and Firefox do (the MSI's manifests name the host so); on
+    Linux and macOS the browsers refuse it: None."""
+    if not given:
+        return None
+    if windows:
+        return given if ntpath.isabs(given) else ntpath.join(ntpath.dirname(manifest), given)
+    return given if os.path.isabs(given) else None
+
+
+class WindowsRegistryReader:
+    """What diagnose reads from the registry ("HKLM\\…" or "HKCU\\…")."""
+
+    @staticmethod
+    def _access(view: int) -> int:
+        import winreg  # only reached on Windows
+
+        return winreg.KEY_READ | (winreg.KEY_WOW64_32KEY if view == 32 else winreg.KEY_WOW64_64KEY)
+
+    def _open(self, key: str, view: int):
+        import winreg
+
+        hive, sub = key.split("\\", 1)
+        return winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE if hive == "HKLM"
+                              else winreg.HKEY_CURRENT_USER, sub, 0, self._access(view))
+
+    def default(self, key: str, view: int) -> str | None:
+        """The default value of `key` in the 32- or 64-bit view of the registry."""
+        import winreg
+
+        try:
+            with self._open(key, view) as k:
+                return winreg.QueryValueEx(k, "")[0]
+        except OSError:
+            return None
+
+    def tree(self, key: str) -> dict | None:
+        """Values and subkeys under `key` (64-bit view, where GPO and the 64-bit MSI write),
+        as nested dicts; None when the key is absent."""
+        import winreg
+
+        def walk(handle) -> dict:
+            out: dict = {}
+            i = 0
+            while True:
+                try:
+                    name, value, _ = winreg.EnumValue(handle, i)
+                except OSError:
+                    break
+                out[name] = value
+                i += 1
+            i = 0
+            while True:
+                try:
+                    child = winreg.EnumKey(handle, i)
+                except OSError:
+                    break
+                with winreg.OpenKey(handle, child, 0, self._access(64)) as h:
+                    out[child] = walk(h)
+                i += 1
+            return out
+
+        try:
+            with self._open(key, 64) as k:
+                return walk(k)
+        except OSError:
+            return None
 
 
 # -- the command --------------------------------------------------------------------------------

@@ -1,13 +1,17 @@
 """`cpsbridge-host install|uninstall`: register the host with each browser.
 
     cpsbridge-host install   [--user|--system] [--browser chrome|chromium|edge|brave|firefox|all]
-                             [--host-path PATH] [--root DIR] [--force] [--dry-run]
+                             [--host-path PATH] [--extension-id ID]... [--root DIR] [--force]
+                             [--dry-run]
     cpsbridge-host uninstall [--user|--system] [--browser …] [--root DIR] [--force] [--dry-run]
 
 A browser finds a native host through a manifest file in a fixed folder (Linux, macOS) or
 through a registry key whose default value is the manifest's path (Windows). The plan of
 files and keys is computed first (`plan()`), for any platform, then carried out; both
-commands are idempotent and say what they did, in French, on stdout.
+commands are idempotent and say what they did, in French, on stdout. Per user, `install`
+for every browser registers only the browsers this user has (their own folder, or their
+program, is there): it never creates ~/.config/google-chrome for a Chrome that is not
+installed. `uninstall` removes the folders of ours it leaves empty, never a browser's own.
 
 `--root DIR` lays the system files out under DIR instead of / (packaging: build.py stages
 the .deb with it). Browsers packaged as a Snap or a Flatpak run in a sandbox that cannot
@@ -26,6 +30,7 @@ import argparse
 import json
 import ntpath
 import os
+import posixpath
 import shlex
 import shutil
 import sys
@@ -34,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from host import HOST_NAME
-from host.manifests import render
+from host.manifests import id_family, render
 
 BROWSERS = ("chrome", "chromium", "edge", "brave", "firefox")
 FAMILY = {"chrome": "chromium", "chromium": "chromium", "edge": "chromium", "brave": "chromium",
@@ -65,6 +70,18 @@ LINUX_USER = {  # relative to $XDG_CONFIG_HOME (default ~/.config)
     "edge": "microsoft-edge/NativeMessagingHosts",
     "brave": "BraveSoftware/Brave-Browser/NativeMessagingHosts",
 }
+# A browser's own folder for a user (its profile), relative to the same bases: its being
+# there tells that the browser is used, and it is never removed.
+LINUX_PROFILE = {"chrome": "google-chrome", "chromium": "chromium", "edge": "microsoft-edge",
+                 "brave": "BraveSoftware/Brave-Browser"}
+MACOS_PROFILE = {"chrome": "Google/Chrome", "chromium": "Chromium", "edge": "Microsoft Edge",
+                 "brave": "BraveSoftware/Brave-Browser", "firefox": "Firefox"}
+MACOS_APPS = {"chrome": "Google Chrome.app", "chromium": "Chromium.app",
+              "edge": "Microsoft Edge.app", "brave": "Brave Browser.app", "firefox": "Firefox.app"}
+# Parents of the Linux system manifest folders that a system install may have had to create,
+# and that uninstall removes once empty (/etc, /etc/opt, /usr/lib themselves never).
+LINUX_SYSTEM_PARENTS = ("/etc/opt/chrome", "/etc/chromium", "/etc/opt/edge", "/etc/brave",
+                        "/usr/lib/mozilla")
 MACOS_SYSTEM = {
     "chrome": "/Library/Google/Chrome/NativeMessagingHosts",
     "chromium": "/Library/Application Support/Chromium/NativeMessagingHosts",
@@ -202,6 +219,62 @@ def windows_key(browser: str, system: bool) -> str:
     return ("HKLM" if system else "HKCU") + "\\" + WINDOWS_KEYS[browser] + "\\" + HOST_NAME
 
 
+def windows_manifest_host_path(manifest: str, host_path: str) -> str:
+    """The `path` a Windows manifest gives: the executable's file name when it sits beside the
+    manifest (the install folder, which may be moved or be on another drive: Chrome and
+    Firefox resolve a relative path from the manifest's folder), else its absolute path."""
+    here = ntpath.normcase(ntpath.dirname(ntpath.normpath(manifest)))
+    there = ntpath.normcase(ntpath.dirname(ntpath.normpath(host_path)))
+    if ntpath.isabs(host_path) and there == here:
+        return ntpath.basename(host_path)
+    return host_path
+
+
+def our_windows_manifests(system: bool, ctx: Context) -> set[str]:
+    """Our manifest files at this level, as a registry value names them (case and separators
+    normalised): a key whose value is another file is not ours to delete."""
+    return {ntpath.normcase(ntpath.normpath(windows_manifest_path(b, system, ctx)))
+            for b in BROWSERS}
+
+
+# -- which browsers a user has ---------------------------------------------------------------
+
+def profile_dirs(browser: str, ctx: Context) -> list[str]:
+    """The browser's own folders for this user (Linux, macOS): one of them exists once the
+    browser has run. Never created nor removed by us."""
+    if ctx.platform == "darwin":
+        return [str(PurePosixPath(ctx.home, "Library", "Application Support",
+                                  MACOS_PROFILE[browser]))]
+    if browser == "firefox":
+        return [str(PurePosixPath(ctx.home, ".mozilla")),
+                str(PurePosixPath(ctx.config_base(), "mozilla"))]
+    return [str(PurePosixPath(ctx.config_base(), LINUX_PROFILE[browser]))]
+
+
+def browser_present(browser: str, ctx: Context) -> bool:
+    """Whether this user has `browser`: its folder exists, or its program is installed (a
+    browser not yet started has no folder, and would lose the host)."""
+    if any(Path(d).is_dir() for d in profile_dirs(browser, ctx)):
+        return True
+    if ctx.platform == "darwin":
+        return any(Path(base, MACOS_APPS[browser]).is_dir()
+                   for base in ("/Applications", str(PurePosixPath(ctx.home, "Applications"))))
+    return packaging(browser, ctx) is not None
+
+
+def browsers_to_register(requested: str, system: bool, ctx: Context) -> tuple[list[str], list[str]]:
+    """(browsers to register, browsers left out). A browser named with --browser is always
+    registered. For all browsers: system-wide every one (a browser installed later finds the
+    host; the folders are under /etc, /usr/lib, Program Files), per user on Linux and macOS
+    only those this user has, so as not to create their folders in the user's home."""
+    if requested != "all":
+        return [requested], []
+    if system or ctx.windows:
+        return list(BROWSERS), []
+    present = [b for b in BROWSERS if browser_present(b, ctx)]
+    return present, [b for b in BROWSERS if b not in present]
+
+
 # -- how a browser is packaged (Linux) -----------------------------------------------------
 
 def _is_snap_wrapper(path: str) -> bool:
@@ -307,8 +380,10 @@ def default_host_path() -> str | None:
     return sys.executable if getattr(sys, "frozen", False) else None
 
 
-def manifest_text(browser: str, host_path: str) -> str:
-    return json.dumps(render(FAMILY[browser], host_path), ensure_ascii=False, indent=2) + "\n"
+def manifest_text(browser: str, host_path: str, extra_ids: Iterable[str] = (),
+                  windows: bool = False) -> str:
+    manifest = render(FAMILY[browser], host_path, list(extra_ids), windows=windows)
+    return json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
 
 
 def absolute_host_path(host_path: str, ctx: Context) -> str:
@@ -322,8 +397,9 @@ def absolute_host_path(host_path: str, ctx: Context) -> str:
 
 
 def plan(browsers: list[str], system: bool, ctx: Context, host_path: str | None,
-         check_sandbox: bool = True) -> Plan:
-    """Every file and key `install` would write for `browsers` (`uninstall` removes them)."""
+         check_sandbox: bool = True, extra_ids: Iterable[str] = ()) -> Plan:
+    """Every file and key `install` would write for `browsers` (`uninstall` removes them).
+    `extra_ids`: extension ids the manifests allow besides the known ones (--extension-id)."""
     out = Plan(system=system)
     if host_path is None:
         launcher, text = source_launcher(system, ctx)
@@ -339,12 +415,14 @@ def plan(browsers: list[str], system: bool, ctx: Context, host_path: str | None,
             note = sandbox_note(browser, kind)
             if note:
                 out.notes[browser] = note
-        text = manifest_text(browser, host_path)
         if ctx.windows:
             manifest = windows_manifest_path(browser, system, ctx)
+            text = manifest_text(browser, windows_manifest_host_path(manifest, host_path),
+                                 extra_ids, windows=True)
             out.steps.append(Step(browser, "file", manifest, text))
             out.steps.append(Step(browser, "registry", windows_key(browser, system), manifest))
             continue
+        text = manifest_text(browser, host_path, extra_ids)
         for d in manifest_dirs(browser, system, ctx):
             out.steps.append(Step(browser, "file", str(PurePosixPath(d, f"{HOST_NAME}.json")), text))
     return out
@@ -415,7 +493,7 @@ def _remove_file(step: Step, ctx: Context, dry_run: bool) -> str:
 
 class WindowsRegistry:
     """The default values of our keys ("HKLM\\…" or "HKCU\\…"). Tests give carry_out another
-    object with the same three methods."""
+    object with the same four methods."""
 
     @staticmethod
     def _split(key: str):
@@ -434,6 +512,17 @@ class WindowsRegistry:
         except OSError:
             return None
 
+    def exists(self, key: str) -> bool:
+        """The key is there, with or without a default value."""
+        import winreg
+
+        hive, sub = self._split(key)
+        try:
+            with winreg.OpenKey(hive, sub):
+                return True
+        except OSError:
+            return False
+
     def write(self, key: str, value: str) -> None:
         import winreg
 
@@ -448,19 +537,40 @@ class WindowsRegistry:
         winreg.DeleteKey(hive, sub)
 
 
-def _registry(step: Step, remove: bool, dry_run: bool, registry) -> str:
+def _registry(step: Step, remove: bool, dry_run: bool, registry, ours: set[str]) -> str:
+    """Write or delete one key. Deleted only when its default value names one of `ours` (our
+    manifests at this level), or when it has none (a key of our name left half-written):
+    a key naming another file belongs to someone else, and stays."""
     current = registry.read(step.target)
     if remove:
-        if current is None:
+        if not registry.exists(step.target):
             return "absente, rien à faire"
+        if current and not (isinstance(current, str)
+                            and ntpath.normcase(ntpath.normpath(current)) in ours):
+            return (f"laissée en place : elle désigne {current}, qui n'est pas un manifeste "
+                    "de CPS Bridge")
         if not dry_run:
             registry.delete(step.target)
-        return "serait supprimée" if dry_run else "supprimée"
+        done = "serait supprimée" if dry_run else "supprimée"
+        return done if current else done + " (clé sans valeur)"
     if current == step.content:
         return "déjà à jour"
     if not dry_run:
         registry.write(step.target, step.content)
     return "serait écrite" if dry_run else "écrite"
+
+
+def permission_message(target: str | None, remove: bool, ctx: Context, key: bool = False) -> str:
+    """What to say when the system refuses a change: what, and how to get the right
+    (winreg's PermissionError names no file: never "None")."""
+    what = (f"la clé de registre {target}" if key else (target or "les fichiers du module"))
+    verb = "supprimer" if remove else ("modifier" if key else "écrire")
+    if ctx.windows:
+        how = ("Relancez la commande dans une invite de commandes ouverte en administrateur "
+               "(clic droit, « Exécuter en tant qu'administrateur »), ou utilisez --user.")
+    else:
+        how = "Relancez la commande en administrateur (sudo), ou utilisez --user."
+    return f"droits insuffisants pour {verb} {what}. {how}"
 
 
 def our_windows_keys() -> list[str]:
@@ -483,12 +593,17 @@ def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout
     steps = list(reversed(p.steps)) if remove else p.steps
     if registry is None and ctx.windows:
         registry = WindowsRegistry()
+    ours = our_windows_manifests(p.system, ctx) if ctx.windows else set()
     removed_keys: list[str] = []
     for step in steps:
         who = LABEL.get(step.browser, "Lanceur")
         if step.kind == "registry":
-            what = _registry(step, remove, dry_run, registry)
-            if remove:
+            try:
+                what = _registry(step, remove, dry_run, registry, ours)
+            except PermissionError as exc:
+                why = permission_message(step.target, remove, ctx, key=True)
+                raise RegistrationError(why) from exc
+            if remove and what.startswith(("supprimée", "serait supprimée")):
                 removed_keys.append(step.target)
             print(f"{who} : clé de registre {step.target} : {what}", file=out)
             continue
@@ -506,6 +621,35 @@ def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout
         else:
             what = _write_file(step, ctx, dry_run, p.system)
         print(f"{who} : {step.target} : {what}", file=out)
+    if remove and not dry_run:
+        for folder in folders_to_clean(p, ctx):
+            try:
+                ctx.on_disk(folder).rmdir()  # only an empty folder goes
+            except OSError:
+                continue  # absent, not empty (another host's manifest), or not ours to remove
+            print(f"Dossier {folder} : supprimé (vide)", file=out)
+
+
+def folders_to_clean(p: Plan, ctx: Context) -> list[str]:
+    """The folders of ours that uninstall removes when it leaves them empty, deepest first:
+    those holding our files (manifest folders, the launcher's), and the parents a system
+    install may have had to create. Never a browser's own folder (its profile, or the user's
+    ~/.config, ~/.mozilla), which only hold ours."""
+    path = ntpath if ctx.windows else posixpath
+    found: list[str] = []
+    for step in p.steps:
+        if step.kind != "file":
+            continue
+        folder = path.dirname(step.target)
+        found.append(folder)
+        if ctx.windows:
+            base = windows_base(p.system, ctx)  # %LOCALAPPDATA%\CPS Bridge, or the install folder
+            if ntpath.normcase(folder).startswith(ntpath.normcase(base) + "\\"):
+                found.append(base)
+        elif p.system and ctx.platform != "darwin":
+            found += [d for d in LINUX_SYSTEM_PARENTS if folder.startswith(d + "/")]
+    unique = list(dict.fromkeys(found))
+    return sorted(unique, key=lambda d: d.count(path.sep), reverse=True)
 
 
 # -- files of the installed Debian package ----------------------------------------------------
@@ -557,6 +701,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
     if command == "install":
         p.add_argument("--host-path", help="exécutable du module à déclarer "
                        "(défaut : cet exécutable ; depuis les sources, un lanceur est écrit)")
+        p.add_argument("--extension-id", action="append", default=[], metavar="ID",
+                       help="identifiant d'extension à autoriser en plus de ceux de CPS Bridge "
+                       "(répétable) : celui que le Chrome Web Store ou Edge Add-ons a attribué "
+                       "(32 lettres a à p), ou un identifiant de module Firefox")
     p.add_argument("--root", default="/", help="racine où poser les fichiers système "
                    "(préparation d'un paquet)")
     p.add_argument("--force", action="store_true", help="remplace ou supprime aussi les "
@@ -579,7 +727,17 @@ def main(argv: list[str]) -> int:
         return int(exc.code or 0) and 2
     system = args.system or (not args.user and _is_admin())
     ctx = Context(root=args.root)
-    browsers = list(BROWSERS) if args.browser == "all" else [args.browser]
+    extra_ids = getattr(args, "extension_id", [])
+    bad = [i for i in extra_ids if id_family(i) is None]
+    if bad:
+        print("Erreur : identifiant d'extension invalide : " + ", ".join(bad) + ". Chrome et "
+              "Edge : 32 lettres de a à p (celui qu'affiche chrome://extensions ou la page de "
+              "l'extension sur la boutique) ; Firefox : nom@domaine ou {GUID}.", file=sys.stderr)
+        return 2
+    if command == "install":
+        browsers, left_out = browsers_to_register(args.browser, system, ctx)
+    else:  # uninstall looks everywhere, and creates nothing
+        browsers, left_out = (list(BROWSERS) if args.browser == "all" else [args.browser]), []
     host_path = getattr(args, "host_path", None) or default_host_path()
     if host_path is not None:
         if args.root not in ("", "/") and not os.path.isabs(host_path):
@@ -594,12 +752,19 @@ def main(argv: list[str]) -> int:
             return 1
     remove = command == "uninstall"
     p = plan(browsers, system, ctx, host_path,
-             check_sandbox=not remove and args.root in ("", "/"))
+             check_sandbox=not remove and args.root in ("", "/"), extra_ids=extra_ids)
     if remove and args.browser != "all":  # the launcher may still serve other browsers
         p.steps = [s for s in p.steps if s.browser]
     level = "tous les utilisateurs" if system else "l'utilisateur courant"
     verb = "Retrait" if remove else "Installation"
     print(f"{verb} de {HOST_NAME} pour {level}" + (" (simulation)" if args.dry_run else ""))
+    for browser in left_out:
+        print(f"{LABEL[browser]} : ignoré, absent pour cet utilisateur (ni son dossier ni son "
+              f"programme) ; `--browser {browser}` le déclare quand même.")
+    if not browsers:
+        print("Aucun navigateur trouvé pour cet utilisateur : rien n'a été écrit. Lancez une "
+              "fois le navigateur, ou nommez-le avec --browser.")
+        return 0
     for browser, why in p.refused.items():
         print(f"{LABEL[browser]} : refusé. {why}")
     for browser, note in p.notes.items():
@@ -616,9 +781,11 @@ def main(argv: list[str]) -> int:
         return EXIT_PACKAGE_FILES
     try:
         carry_out(p, ctx, remove, args.dry_run)
+    except RegistrationError as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 1
     except PermissionError as exc:
-        print(f"Erreur : droits insuffisants pour écrire {exc.filename}. Relancez la commande en "
-              "administrateur (sudo), ou utilisez --user.", file=sys.stderr)
+        print(f"Erreur : {permission_message(exc.filename, remove, ctx)}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"Erreur : {exc.filename or ''} : {exc.strerror or exc}.", file=sys.stderr)

@@ -59,13 +59,19 @@ def test_policies_with_crlf_line_ends_are_still_up_to_date(tmp_path, monkeypatch
     for p in copy.rglob("*.json"):
         p.write_bytes(p.read_bytes().replace(b"\n", b"\r\n"))
     monkeypatch.setattr(build, "POLICIES", copy)
+    wxs = tmp_path / "cpsbridge.wxs"  # the MSI source, whose policy block is generated too
+    wxs.write_bytes(build.WXS.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    monkeypatch.setattr(build, "WXS", wxs)
     assert build.policies_up_to_date() == []
     # …but a real change is still seen, and the UTF-16 .reg files are compared exactly.
     chrome = copy / "linux" / "chrome.json"
-    chrome.write_bytes(chrome.read_bytes().replace(b"force_installed", b"normal_installed"))
+    chrome.write_bytes(chrome.read_bytes().replace(b'"fr.viatrajectoire.cpsbridge"', b'"autre"'))
     reg = copy / "windows" / "edge.reg"
     reg.write_bytes(reg.read_bytes().replace(b"\r\x00\n\x00", b"\n\x00"))
-    assert sorted(build.policies_up_to_date()) == ["linux/chrome.json", "windows/edge.reg"]
+    wxs.write_bytes(wxs.read_bytes().replace(b'Name="1"', b'Name="2"', 1))
+    assert sorted(build.policies_up_to_date()) == ["linux/chrome.json",
+                                                   "packaging/wix/cpsbridge.wxs",
+                                                   "windows/edge.reg"]
 
 
 def _readelf_glibc(path: Path) -> set[tuple[int, ...]]:

@@ -285,3 +285,123 @@ def test_a_former_windows_config_in_programdata_is_reported_not_read(tmp_path, m
     assert (check.id, check.status) == ("config.ancien", "warning")
     assert "n'est plus lu" in check.message
     assert "C:\\Program Files\\CPS Bridge\\config.json" in check.fix
+
+
+# -- Windows: the registry, read through a fake (no registry on this machine) ------------------
+
+class FakeRegistryReader:
+    """The two calls diagnose makes: default values by (key, view), policy trees by key."""
+
+    def __init__(self, defaults: dict | None = None, trees: dict | None = None):
+        self.defaults = defaults or {}
+        self.trees = trees or {}
+
+    def default(self, key: str, view: int) -> str | None:
+        return self.defaults.get((key, view))
+
+    def tree(self, key: str) -> dict | None:
+        return self.trees.get(key)
+
+
+WIN_CTX_ENV = {"ProgramFiles": "C:\\Program Files", "USERPROFILE": "C:\\Users\\dr",
+               "LOCALAPPDATA": "C:\\Users\\dr\\AppData\\Local"}
+
+
+def _tree_of_reg(name: str) -> dict:
+    """A policy .reg template of ours as the registry holds it once imported (or written by
+    the MSI's Policies feature): nested keys and values under the browser's policy key."""
+    from tests.deploy.test_packaging_sources import POLICIES, parse_reg
+
+    reg = parse_reg(POLICIES / "windows" / name)
+    base = {"chrome.reg": "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Google\\Chrome",
+            "firefox.reg": "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox"}[name]
+    tree: dict = {}
+    for key, values in reg.items():
+        assert key.startswith(base), key
+        node = tree
+        for part in [p for p in key[len(base):].split("\\") if p]:
+            node = node.setdefault(part, {})
+        node.update(values)
+    return tree
+
+
+def test_windows_manifest_keys_are_read_in_both_views_in_each_browsers_order(monkeypatch):
+    from host.diagnose import Diagnosis
+    from host.registration import Context, windows_key
+
+    monkeypatch.delenv("CPSBRIDGE_SYSTEM_CONFIG", raising=False)
+    user = "C:\\Users\\dr\\AppData\\Local\\CPS Bridge\\NativeMessagingHosts\\x.chromium.json"
+    wow = "C:\\Program Files (x86)\\CPS Bridge\\x.chromium.json"  # WOW6432Node: 32-bit view
+    native = "D:\\CPS Bridge\\x.chromium.json"
+    reader = FakeRegistryReader(defaults={
+        (windows_key("chrome", False), 32): user, (windows_key("chrome", False), 64): user,
+        (windows_key("chrome", True), 32): wow, (windows_key("chrome", True), 64): native,
+        (windows_key("firefox", True), 32): wow.replace("chromium", "firefox"),
+    })
+    d = Diagnosis(Context(platform="win32", env=WIN_CTX_ENV), online=False, registry=reader)
+    # Chrome: HKCU then HKLM, 32-bit view first; HKCU\Software is one key in both views.
+    assert d._manifest_locations("chrome") == [("utilisateur", user), ("système", wow),
+                                               ("système", native)]
+    assert d._manifest_locations("firefox") == [("système", wow.replace("chromium", "firefox"))]
+    assert d._manifest_locations("edge") == []
+
+
+def test_windows_policies_are_read_from_the_registry_for_firefox_too(tmp_path, monkeypatch):
+    """What the MSI's Policies feature and a GPO write: HKLM\\Software\\Policies\\Mozilla\\Firefox
+    for Firefox, Chrome's key for Chrome; machine policies win over the user's."""
+    from host.config import PRODUCTION_ORIGINS
+    from host.diagnose import Diagnosis
+    from host.registration import Context
+
+    monkeypatch.chdir(tmp_path)  # no policies.json under "C:\Program Files\…" here
+    monkeypatch.delenv("CPSBRIDGE_SYSTEM_CONFIG", raising=False)
+    firefox_key = "HKLM\\Software\\Policies\\Mozilla\\Firefox"
+    chrome_key = "HKLM\\Software\\Policies\\Google\\Chrome"
+    reader = FakeRegistryReader(trees={firefox_key: _tree_of_reg("firefox.reg"),
+                                       chrome_key: _tree_of_reg("chrome.reg")})
+    ctx = Context(platform="win32", env=WIN_CTX_ENV)
+    d = Diagnosis(ctx, online=False, registry=reader)
+    firefox = d._firefox_policy()
+    assert firefox["blocks"] == [] and firefox_key in firefox["source"]
+    assert d.policy_origins["firefox"] == PRODUCTION_ORIGINS  # 3rdparty\Extensions\<id>
+    chrome = d._chromium_policy("chrome")
+    assert chrome["blocks"] == [] and chrome["source"] == chrome_key
+    assert d.policy_origins["chrome"] == PRODUCTION_ORIGINS  # 3rdparty\extensions\<id>\policy
+
+    # A user policy that blocks every add-on, a machine one that allows ours: the machine wins.
+    reader.trees["HKCU\\Software\\Policies\\Mozilla\\Firefox"] = {
+        "ExtensionSettings": json.dumps({"*": {"installation_mode": "blocked"}})}
+    assert Diagnosis(ctx, online=False, registry=reader)._firefox_policy()["blocks"] == []
+    # A GPO blocking them all for the machine (REG_MULTI_SZ JSON, as the ADMX writes it).
+    reader.trees[firefox_key] = {
+        "ExtensionSettings": ['{"*": {', '"installation_mode": "blocked"}}']}
+    blocks = Diagnosis(ctx, online=False, registry=reader)._firefox_policy()["blocks"]
+    assert len(blocks) == 1 and "ExtensionSettings" in blocks[0]
+    # Chrome: a machine blocklist of every native host.
+    reader.trees[chrome_key] = {"NativeMessagingBlocklist": {"1": "*"}}
+    blocks = Diagnosis(ctx, online=False, registry=reader)._chromium_policy("chrome")["blocks"]
+    assert len(blocks) == 1 and "NativeMessagingBlocklist" in blocks[0]
+
+
+def test_a_windows_manifest_naming_the_host_relatively_is_checked_beside_it(tmp_path, monkeypatch):
+    """The MSI's manifests name `cpsbridge-host.exe`, which the browsers take from the
+    manifest's folder: diagnose looks there (Windows paths are plain file names here)."""
+    from host.diagnose import Diagnosis, manifest_executable
+    from host.manifests import render
+    from host.registration import Context
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CPSBRIDGE_SYSTEM_CONFIG", raising=False)
+    manifest = "D:\\CPS\\fr.viatrajectoire.cpsbridge.chromium.json"
+    exe = "D:\\CPS\\cpsbridge-host.exe"
+    Path(manifest).write_text(json.dumps(render("chromium", "cpsbridge-host.exe", windows=True)))
+    Path("cpsbridge-host.exe").write_text("")  # in the current folder: not the one that counts
+    d = Diagnosis(Context(platform="win32", env=WIN_CTX_ENV), online=False,
+                  registry=FakeRegistryReader())
+    assert d._manifest_problem("chrome", manifest).endswith(f"exécutable absent : {exe}")
+    Path(exe).write_text("")
+    os.chmod(exe, 0o755)
+    assert d._manifest_problem("chrome", manifest) is None
+    # Linux and macOS: a relative path is refused by the browsers, and said so.
+    assert manifest_executable("/etc/x/m.json", "cpsbridge-host", windows=False) is None
+    assert manifest_executable("/etc/x/m.json", "/opt/h", windows=False) == "/opt/h"

@@ -19,7 +19,7 @@ import yaml
 
 from host import HOST_NAME
 from host.config import PRODUCTION_ORIGINS
-from host.manifests import INSTALLED_HOST, extension_ids
+from host.manifests import INSTALLED_HOST, chromium_ids, extension_ids
 from host.registration import BROWSERS, FAMILY, windows_key
 from tests.testbed.hostproc import REPO, SOURCE_HOST
 
@@ -72,10 +72,17 @@ def wix() -> ET.Element:
 
 
 def test_msi_installs_the_host_where_the_windows_manifests_point(wix):
+    """The manifests and the host share the install folder, whatever it is (INSTALLFOLDER may
+    be changed, on any drive): the manifests name the host by its file name, relative to their
+    own folder, which Chrome and Firefox accept on Windows."""
     std = wix.find(".//w:StandardDirectory[@Id='ProgramFiles64Folder']", NS)
-    folder = std.find("w:Directory[@Id='INSTALLFOLDER']", NS).get("Name")
-    assert str(PureWindowsPath("C:\\Program Files", folder, "cpsbridge-host.exe")) == INSTALLED_HOST["windows"]
-    assert wix.find(".//w:ComponentGroup[@Id='HostFiles']/w:Files", NS).get("Include") == "$(var.HostDir)\\**"
+    assert std.find("w:Directory[@Id='INSTALLFOLDER']", NS).get("Name") == "CPS Bridge"
+    group = wix.find(".//w:ComponentGroup[@Id='HostFiles']", NS)
+    assert group.get("Directory") == component(wix, "Manifests").get("Directory") == "INSTALLFOLDER"
+    assert group.find("w:Files", NS).get("Include") == "$(var.HostDir)\\**"
+    assert INSTALLED_HOST["windows"] == "cpsbridge-host.exe"
+    assert not PureWindowsPath(INSTALLED_HOST["windows"]).is_absolute()
+    assert "C:\\" not in json.dumps(INSTALLED_HOST["windows"])
 
 
 def test_msi_writes_the_documented_hklm_key_of_every_browser(wix, tmp_path):
@@ -92,18 +99,88 @@ def test_msi_writes_the_documented_hklm_key_of_every_browser(wix, tmp_path):
         assert json.loads(built.read_text())["path"] == INSTALLED_HOST["windows"]
 
 
-@pytest.mark.parametrize("browser, comp", [("chrome", "ChromePolicies"), ("edge", "EdgePolicies")])
+def reg_values(reg: dict[str, dict[str, str]]) -> set[tuple[str, str, str]]:
+    return {(k.split("\\", 1)[1].lower(), n, v)
+            for k, values in reg.items() for n, v in values.items()}
+
+
+@pytest.mark.parametrize("browser, comp", [("chrome", "ChromePolicies"), ("edge", "EdgePolicies"),
+                                           ("firefox", "FirefoxPolicies")])
 def test_msi_policies_are_those_of_the_reg_templates(wix, browser, comp):
+    """Every value, ExtensionSettings and managed storage (3rdparty) included."""
     reg = parse_reg(POLICIES / "windows" / f"{browser}.reg")
-    from_reg = {(k.split("\\", 1)[1].lower(), n, v) for k, values in reg.items()
-                for n, v in values.items() if n != "ExtensionSettings"}
-    assert registry_values(component(wix, comp)) == from_reg
+    assert registry_values(component(wix, comp)) == reg_values(reg)
+    assert any("\\3rdparty\\" in k for k in reg)
+    keypaths = [v for v in component(wix, comp).findall("w:RegistryValue", NS) if v.get("KeyPath")]
+    assert len(keypaths) == 1 and {v.get("Root") for v in component(wix, comp)} == {"HKLM"}
 
 
-def test_msi_firefox_policy_is_that_of_policies_json(wix):
-    (_, name, value), = registry_values(component(wix, "FirefoxPolicies"))
+def test_windows_firefox_policies_are_those_of_policies_json():
+    """What the .reg (and so the MSI) writes is what policies.json says, once Firefox has read
+    the registry (host.diagnose reads it the same way)."""
+    from host.diagnose import registry_policies
+
+    reg = parse_reg(POLICIES / "windows" / "firefox.reg")
+    tree: dict = {}
+    prefix = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Mozilla\\Firefox"
+    for key, values in reg.items():
+        node = tree
+        for part in [p for p in key[len(prefix):].split("\\") if p]:
+            node = node.setdefault(part, {})
+        node.update(values)
     policies = json.loads((POLICIES / "firefox" / "policies.json").read_text())["policies"]
-    assert name == "ExtensionSettings" and json.loads(value) == policies["ExtensionSettings"]
+    assert registry_policies(tree, "firefox") == policies
+
+
+def _ids_with_stores(tmp_path: Path, chrome: str | None, edge: str | None) -> Path:
+    """A copy of extension/ (ids and managed schema) with the stores' ids filled in."""
+    ext = tmp_path / "extension"
+    ext.mkdir()
+    ids = dict(IDS, chromeWebStore=chrome, edgeAddons=edge)
+    (ext / "ids.json").write_text(json.dumps(ids))
+    shutil.copy(REPO / "extension" / "managed_schema.json", ext / "managed_schema.json")
+    return ext
+
+
+def test_store_ids_once_known_go_into_every_policy_and_the_msi(tmp_path, monkeypatch):
+    """The Chrome Web Store and Edge Add-ons assign their own ids (not the key's): once
+    filled in extension/ids.json, each browser's templates force-install that id from that
+    store, and the MSI's components still carry the .reg values (ids made up here)."""
+    build = build_module()
+    cws, edge_id = "a" * 16 + "b" * 16, "c" * 16 + "d" * 16
+    monkeypatch.setattr(build, "EXTENSION", _ids_with_stores(tmp_path, cws, edge_id))
+    files = build.policy_files()
+    chrome = json.loads(files["linux/chrome.json"])
+    assert chrome["ExtensionInstallForcelist"] == [
+        f"{cws};https://clients2.google.com/service/update2/crx"]
+    assert set(chrome["ExtensionSettings"]) == {cws}  # never the key's id from the store
+    assert set(chrome["3rdparty"]["extensions"]) == {IDS["chromium"], cws}
+    edge = json.loads(files["linux/edge.json"])
+    assert edge["ExtensionInstallForcelist"] == [
+        f"{edge_id};https://edge.microsoft.com/extensionwebstorebase/v1/crx"]
+    assert set(edge["3rdparty"]["extensions"]) == {IDS["chromium"], edge_id}
+    wix = ET.fromstring(build.wxs_text())
+    for browser, comp in (("chrome", "ChromePolicies"), ("edge", "EdgePolicies"),
+                          ("firefox", "FirefoxPolicies")):
+        path = tmp_path / f"{browser}.reg"
+        path.write_bytes(files[f"windows/{browser}.reg"])
+        assert registry_values(component(wix, comp)) == reg_values(parse_reg(path))
+    settings = [v for v in component(wix, "ChromePolicies") if v.get("Name") == "ExtensionSettings"]
+    assert json.loads(settings[0].get("Value")) == chrome["ExtensionSettings"]
+    # The host manifests allow them too.
+    assert chromium_ids(json.loads((tmp_path / "extension/ids.json").read_text())) == \
+        [IDS["chromium"], cws, edge_id]
+
+
+@pytest.mark.parametrize("chrome, edge", [("A_RENSEIGNER", None), (None, "x" * 32),
+                                          ("ojnpopkpgdnmkpgbnihogpenoomlejc", None)])
+def test_a_store_id_left_as_a_placeholder_or_malformed_stops_the_build(tmp_path, monkeypatch,
+                                                                       chrome, edge):
+    build = build_module()
+    monkeypatch.setattr(build, "EXTENSION", _ids_with_stores(tmp_path, chrome, edge))
+    with pytest.raises(SystemExit) as err:
+        build.policy_files()
+    assert "32 letters a-p" in str(err.value)
 
 
 def test_the_workflow_builds_the_msi_on_a_windows_runner_and_the_pkg_on_a_mac():
@@ -129,15 +206,40 @@ def test_the_macos_recipe_is_valid_shell_installing_where_the_manifests_point():
     assert "pkgbuild" in text and '--identifier "$IDENTIFIER"' in text
 
 
+def test_the_ids_keep_the_keys_id_apart_from_each_stores():
+    """extension/ids.json: the key's id (unpacked, self-hosted builds) is the one its key
+    gives; each store's id is its own entry, null until the extension is published there."""
+    build = build_module()
+    assert build.derived_chromium_id(IDS["chromiumKey"]) == IDS["chromium"]
+    assert "edge" not in IDS  # the old entry that gave Edge the key's id
+    for store in ("chromeWebStore", "edgeAddons"):
+        assert store in IDS and (IDS[store] is None or len(IDS[store]) == 32)
+    assert chromium_ids(IDS)[0] == IDS["chromium"]
+
+
+def test_the_deployment_guide_says_what_it_must_set_for_a_store_build():
+    text = (REPO / "docs" / "DEPLOYMENT.md").read_text()
+    for needed in ("chromeWebStore", "edgeAddons", "--extension-id",
+                   "install --system --extension-id", "ExtensionInstallForcelist", "INSTALLFOLDER"):
+        assert needed in text, needed
+
+
 def test_policy_templates_are_generated_from_the_ids_and_up_to_date():
     assert build_module().policies_up_to_date() == [], "run `python build.py policies`"
-    chrome = json.loads((POLICIES / "linux" / "chrome.json").read_text())
-    assert chrome["ExtensionInstallForcelist"] == [
-        f"{IDS['chromium']};https://clients2.google.com/service/update2/crx"]
-    assert chrome["ExtensionSettings"][IDS["chromium"]]["installation_mode"] == "force_installed"
-    assert chrome["NativeMessagingAllowlist"] == [HOST_NAME]
-    edge = json.loads((POLICIES / "linux" / "edge.json").read_text())
-    assert edge["ExtensionInstallForcelist"][0].startswith(IDS["edge"] + ";https://edge.microsoft.com/")
+    templates = {"chrome": json.loads((POLICIES / "linux" / "chrome.json").read_text()),
+                 "edge": json.loads((POLICIES / "linux" / "edge.json").read_text())}
+    for browser, store, url in (("chrome", "chromeWebStore", "https://clients2.google.com/"),
+                                ("edge", "edgeAddons", "https://edge.microsoft.com/")):
+        policy = templates[browser]
+        assert policy["NativeMessagingAllowlist"] == [HOST_NAME]
+        if IDS[store] is None:  # not published there: nothing is forced from that store
+            assert "ExtensionInstallForcelist" not in policy and "ExtensionSettings" not in policy
+        else:
+            (forced,) = policy["ExtensionInstallForcelist"]
+            assert forced.startswith(f"{IDS[store]};{url}")
+            assert set(policy["ExtensionSettings"]) == {IDS[store]}
+        # Never the key's id from a store: no store has it.
+        assert IDS["chromium"] not in json.dumps(policy.get("ExtensionInstallForcelist", []))
     firefox = json.loads((POLICIES / "firefox" / "policies.json").read_text())["policies"]
     assert firefox["ExtensionSettings"][IDS["firefox"]]["installation_mode"] == "force_installed"
 
@@ -145,7 +247,7 @@ def test_policy_templates_are_generated_from_the_ids_and_up_to_date():
 def test_managed_storage_in_every_template_fits_the_extension_schema():
     schema = json.loads((REPO / "extension" / "managed_schema.json").read_text())
     stores = [json.loads((POLICIES / "linux" / f"{b}.json").read_text())["3rdparty"]["extensions"]
-              [IDS[b if b == "edge" else "chromium"]] for b in ("chrome", "edge")]
+              [IDS["chromium"]] for b in ("chrome", "edge")]
     stores.append(json.loads((POLICIES / "firefox" / "policies.json").read_text())
                   ["policies"]["3rdparty"]["Extensions"][IDS["firefox"]])
     for store in stores:
@@ -156,8 +258,11 @@ def test_managed_storage_in_every_template_fits_the_extension_schema():
     key = (f"HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Google\\Chrome\\3rdparty\\extensions\\"
            f"{IDS['chromium']}\\policy\\allowedOrigins")
     assert list(reg[key].values()) == PRODUCTION_ORIGINS
-    settings = json.loads(reg["HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Google\\Chrome"]["ExtensionSettings"])
-    assert settings == json.loads((POLICIES / "linux" / "chrome.json").read_text())["ExtensionSettings"]
+    chrome = json.loads((POLICIES / "linux" / "chrome.json").read_text())
+    if "ExtensionSettings" in chrome:  # once the Chrome Web Store id is known
+        base = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Google\\Chrome"
+        settings = json.loads(reg[base]["ExtensionSettings"])
+        assert settings == chrome["ExtensionSettings"]
 
 
 def test_diagnose_finds_nothing_wrong_with_our_own_policies_in_place(tmp_path):

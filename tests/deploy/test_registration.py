@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from host import HOST_NAME, __version__
-from host.manifests import extension_ids, render
-from host.registration import (BROWSERS, Context, carry_out, keys_naming, manifest_dirs, plan,
-                               source_launcher, windows_key, windows_manifest_path)
+from host.manifests import chromium_ids, extension_ids, render
+from host.registration import (BROWSERS, Context, RegistrationError, carry_out, keys_naming,
+                               manifest_dirs, plan, source_launcher, windows_key,
+                               windows_manifest_path)
 from tests.testbed.hostproc import REPO, SOURCE_HOST, one_shot
 
 IDS = extension_ids()
@@ -57,9 +58,10 @@ def test_user_install_writes_the_manifest_where_the_browser_looks_and_uninstall_
     assert manifest["name"] == HOST_NAME and manifest["type"] == "stdio"
     if browser == "firefox":
         assert manifest["allowed_extensions"] == [IDS["firefox"]]
-    else:
-        assert set(manifest["allowed_origins"]) == {f"chrome-extension://{IDS['chromium']}/",
-                                                   f"chrome-extension://{IDS['edge']}/"}
+    else:  # the key's id, and each store's once it is known
+        assert set(manifest["allowed_origins"]) == {f"chrome-extension://{i}/"
+                                                   for i in chromium_ids(IDS)}
+        assert f"chrome-extension://{IDS['chromium']}/" in manifest["allowed_origins"]
     assert launcher.is_file() and os.access(launcher, os.X_OK)
     assert str(manifest_file) in r.stdout and "écrit" in r.stdout
 
@@ -83,13 +85,64 @@ def test_the_registered_launcher_is_a_working_host(tmp_path, host_env):
     assert code == 0 and frames[0]["result"]["version"] == "1.2.0"
 
 
-def test_uninstall_all_removes_every_file_it_wrote(tmp_path):
-    env = user_env(tmp_path)
+PROFILES = {"chrome": ".config/google-chrome", "chromium": ".config/chromium",
+            "edge": ".config/microsoft-edge", "brave": ".config/BraveSoftware/Brave-Browser",
+            "firefox": ".mozilla"}
+
+
+def test_uninstall_all_removes_every_file_it_wrote_and_the_folders_it_made(tmp_path):
+    env = user_env(tmp_path, path=str(tmp_path / "no-bin"))
+    for profile in PROFILES.values():  # every browser has been used by this user
+        (tmp_path / profile).mkdir(parents=True)
+    before = sorted(p for p in tmp_path.rglob("*"))
     assert run_host(env, "install", "--user").returncode == 0
     written = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert len(written) == len(BROWSERS) + 1  # a manifest each, and the launcher
-    assert run_host(env, "uninstall", "--user").returncode == 0
+    r = run_host(env, "uninstall", "--user")
+    assert r.returncode == 0, r.stderr
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+    # The NativeMessagingHosts folders and ~/.local/share/cpsbridge are gone; the browsers'
+    # own folders stay (and ~/.local/share, which is not ours either).
+    assert sorted(p for p in tmp_path.rglob("*") if p not in before) == \
+        [tmp_path / ".local", tmp_path / ".local/share"]
+    assert "Dossier " + str(tmp_path / ".local/share/cpsbridge") + " : supprimé (vide)" in r.stdout
+
+
+def test_install_for_every_browser_skips_those_this_user_does_not_have(tmp_path):
+    (tmp_path / ".config/chromium").mkdir(parents=True)
+    env = user_env(tmp_path, path=str(tmp_path / "no-bin"))  # no browser program either
+    r = run_host(env, "install", "--user")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / USER_FILES["chromium"] / f"{HOST_NAME}.json").is_file()
+    for browser in ("chrome", "edge", "brave", "firefox"):
+        assert not (tmp_path / PROFILES[browser]).exists(), browser  # not created
+        assert f"--browser {browser}" in r.stdout
+    assert "Google Chrome : ignoré" in r.stdout
+    # Named explicitly, a browser is registered even without its folder.
+    r = run_host(env, "install", "--user", "--browser", "edge")
+    assert r.returncode == 0 and (tmp_path / USER_FILES["edge"] / f"{HOST_NAME}.json").is_file()
+    # A browser whose program is installed but never started is registered too.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "google-chrome").write_text("#!/bin/sh\n")
+    (bin_dir / "google-chrome").chmod(0o755)
+    r = run_host(user_env(tmp_path, path=str(bin_dir)), "install", "--user")
+    assert (tmp_path / USER_FILES["chrome"] / f"{HOST_NAME}.json").is_file(), r.stdout
+    # Nobody at all: nothing written, said plainly.
+    home = tmp_path / "empty"
+    r = run_host(user_env(home, path=str(tmp_path / "no-bin")), "install", "--user")
+    assert r.returncode == 0 and "Aucun navigateur trouvé" in r.stdout
+    assert not home.exists()
+
+
+def test_uninstall_leaves_a_folder_that_holds_something_else(tmp_path):
+    env = user_env(tmp_path)
+    assert run_host(env, "install", "--user", "--browser", "chrome").returncode == 0
+    other = tmp_path / USER_FILES["chrome"] / "com.example.other.json"
+    other.write_text("{}")
+    r = run_host(env, "uninstall", "--user", "--browser", "chrome")
+    assert r.returncode == 0 and other.is_file()
+    assert not (tmp_path / USER_FILES["chrome"] / f"{HOST_NAME}.json").exists()
 
 
 def test_firefox_keeping_its_profile_in_xdg_folders_gets_the_manifest_there_too(tmp_path):
@@ -113,7 +166,9 @@ def test_a_snap_browser_is_refused_clearly_and_nothing_is_written(tmp_path):
     assert r.returncode == 3
     assert "Chromium : refusé" in r.stdout and "Snap" in r.stdout
     assert not (tmp_path / "home" / USER_FILES["chromium"]).exists()
-    # With every browser asked, the others are still registered and the command succeeds.
+    # With every browser asked, the others this user has are still registered and the
+    # command succeeds.
+    (tmp_path / "home" / PROFILES["chrome"]).mkdir(parents=True)
     r = run_host(env, "install", "--user")
     assert r.returncode == 0 and "Chromium : refusé" in r.stdout
     assert (tmp_path / "home" / USER_FILES["chrome"] / f"{HOST_NAME}.json").is_file()
@@ -143,6 +198,31 @@ def test_system_install_under_a_staging_root(tmp_path):
     r = run_host(env, "uninstall", "--system", "--root", str(tmp_path / "root"))
     assert r.returncode == 0
     assert not list((tmp_path / "root/etc").rglob("*.json"))
+    # The folders the install made are gone too; /etc, /etc/opt and /usr/lib stay.
+    left = sorted(p.relative_to(tmp_path / "root").as_posix()
+                  for p in (tmp_path / "root").rglob("*") if p.is_dir())
+    assert left == ["etc", "etc/opt", "opt", "opt/cpsbridge", "usr", "usr/lib"], left
+
+
+def test_install_extension_id_adds_a_store_id_to_the_manifests(tmp_path):
+    env = user_env(tmp_path)
+    store_id = "abcdefghijklmnopabcdefghijklmnop"  # what a store would assign (made up here)
+    r = run_host(env, "install", "--user", "--browser", "chrome", "--extension-id", store_id,
+                 "--extension-id", "hopital@example.fr")
+    assert r.returncode == 0, r.stderr
+    manifest = json.loads((tmp_path / USER_FILES["chrome"] / f"{HOST_NAME}.json").read_text())
+    assert f"chrome-extension://{store_id}/" in manifest["allowed_origins"]
+    assert f"chrome-extension://{IDS['chromium']}/" in manifest["allowed_origins"]
+    r = run_host(env, "install", "--user", "--browser", "firefox", "--extension-id", store_id,
+                 "--extension-id", "hopital@example.fr")
+    manifest = json.loads((tmp_path / USER_FILES["firefox"] / f"{HOST_NAME}.json").read_text())
+    assert manifest["allowed_extensions"] == sorted([IDS["firefox"], "hopital@example.fr"])
+    # A malformed id (a letter past p, a URL) is refused in French, and nothing is written.
+    for bad in ("abcdefghijklmnopabcdefghijklmnoz", f"chrome-extension://{store_id}/", "x"):
+        r = run_host(user_env(tmp_path / "other"), "install", "--user", "--browser", "chrome",
+                     "--extension-id", bad)
+        assert r.returncode == 2 and "identifiant d'extension invalide" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr and not (tmp_path / "other").exists()
 
 
 def test_bad_input_gets_a_french_message_and_a_status_never_a_traceback(tmp_path):
@@ -194,8 +274,29 @@ def test_windows_plan_names_the_documented_registry_keys(system, hive, base):
         f"{hive}\\Software\\Mozilla\\NativeMessagingHosts\\{HOST_NAME}": firefox_manifest,
     }
     files = {s.target: json.loads(s.content) for s in p.steps if s.kind == "file"}
-    assert files[chromium_manifest] == render("chromium", WIN_HOST)
-    assert files[firefox_manifest]["path"] == WIN_HOST
+    # Beside the host (system): its file name, which the browsers take from the manifest's
+    # folder; elsewhere (per user): the host's absolute path.
+    named = "cpsbridge-host.exe" if system else WIN_HOST
+    assert files[chromium_manifest] == render("chromium", named, windows=True)
+    assert files[firefox_manifest]["path"] == named
+
+
+@pytest.mark.parametrize("env, host, system, expected", [
+    # The install folder moved to another drive (ProgramW6432 names it): still beside the host.
+    (dict(WIN_ENV, ProgramW6432="D:\\Programmes"), "D:\\Programmes\\CPS Bridge\\cpsbridge-host.exe",
+     True, "cpsbridge-host.exe"),
+    # Case and separators do not count on Windows.
+    (WIN_ENV, "c:/program files/cps bridge/cpsbridge-host.exe", True, "cpsbridge-host.exe"),
+    # The host elsewhere: its absolute path, whatever the level.
+    (WIN_ENV, "E:\\Outils\\cpsbridge-host.exe", True, "E:\\Outils\\cpsbridge-host.exe"),
+    (WIN_ENV, "E:\\Outils\\cpsbridge-host.exe", False, "E:\\Outils\\cpsbridge-host.exe"),
+])
+def test_windows_manifests_name_the_host_relatively_only_beside_it(env, host, system, expected):
+    p = plan(["edge", "firefox"], system, Context(platform="win32", env=env), host)
+    paths = {json.loads(s.content)["path"] for s in p.steps if s.kind == "file"}
+    assert paths == {expected}
+    with pytest.raises(ValueError):  # Linux and macOS browsers refuse a relative path
+        render("chromium", "cpsbridge-host.exe")
 
 
 def test_macos_plan_uses_the_documented_folders():
@@ -233,13 +334,17 @@ def test_windows_system_files_are_where_the_msi_puts_them_never_in_programdata()
 # -- Windows: Chrome, Chromium, Edge and Brave share one manifest file --------------------------
 
 class FakeRegistry:
-    """The three calls carry_out makes, on a dict (no registry on this machine)."""
+    """The four calls carry_out makes, on a dict (no registry on this machine): a key mapped
+    to None has no default value."""
 
-    def __init__(self, values: dict[str, str]):
+    def __init__(self, values: dict[str, str | None]):
         self.values = dict(values)
 
     def read(self, key: str) -> str | None:
         return self.values.get(key)
+
+    def exists(self, key: str) -> bool:
+        return key in self.values
 
     def write(self, key: str, value: str) -> None:
         self.values[key] = value
@@ -468,3 +573,54 @@ def test_a_snap_firefox_is_accepted_with_a_note_and_gets_the_usual_manifest(tmp_
     assert checks["sandbox.firefox"]["status"] == "warning"
     assert "xdg-desktop-portal" in checks["sandbox.firefox"]["message"]
     assert "browser.firefox" not in json.loads(d.stdout)["blocking"]
+
+
+def test_windows_uninstall_deletes_only_the_keys_naming_our_manifests(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ctx = Context(platform="win32", env=WIN_ENV)
+    ours = windows_manifest_path("chrome", False, ctx)
+    registry = FakeRegistry({
+        windows_key("chrome", False): ours.upper(),  # ours (case does not count)
+        windows_key("edge", False): "C:\\Autre\\fr.viatrajectoire.cpsbridge.json",  # not ours
+        windows_key("brave", False): None,  # a key of our name without a value
+    })
+    out = io.StringIO()
+    carry_out(plan(list(BROWSERS), False, ctx, WIN_HOST), ctx, remove=True, dry_run=False,
+              out=out, registry=registry)
+    lines = dict(line.split(" : ", 2)[1:] for line in out.getvalue().splitlines()
+                 if " : clé de registre " in line)
+    lines = {k.removeprefix("clé de registre "): v for k, v in lines.items()}
+    assert lines[windows_key("chrome", False)] == "supprimée"
+    assert lines[windows_key("edge", False)].startswith("laissée en place : elle désigne C:\\Autre")
+    assert lines[windows_key("brave", False)] == "supprimée (clé sans valeur)"
+    assert lines[windows_key("firefox", False)] == "absente, rien à faire"
+    assert registry.values == {
+        windows_key("edge", False): "C:\\Autre\\fr.viatrajectoire.cpsbridge.json"}
+
+
+class RefusingRegistry(FakeRegistry):
+    """A key HKLM that only an administrator may change: winreg raises PermissionError with
+    no file name."""
+
+    def write(self, key: str, value: str) -> None:
+        raise PermissionError(13, "Accès refusé")
+
+    def delete(self, key: str) -> None:
+        raise PermissionError(13, "Accès refusé")
+
+
+@pytest.mark.parametrize("remove", [False, True])
+def test_a_registry_permission_error_says_which_key_and_what_to_do(tmp_path, monkeypatch, remove):
+    monkeypatch.chdir(tmp_path)
+    ctx = Context(platform="win32", env=WIN_ENV)
+    p = plan(["chrome"], True, ctx, WIN_HOST)
+    key = windows_key("chrome", True)
+    registry = RefusingRegistry({key: windows_manifest_path("chrome", True, ctx)} if remove else {})
+    if not remove:
+        monkeypatch.setattr("host.registration._write_file", lambda *a, **k: "écrit")
+    with pytest.raises(RegistrationError) as err:
+        carry_out(p, ctx, remove=remove, dry_run=False, out=io.StringIO(), registry=registry)
+    message = str(err.value)
+    assert key in message and "None" not in message
+    assert ("supprimer" if remove else "modifier") in message
+    assert "administrateur" in message and "--user" in message
