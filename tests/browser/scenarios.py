@@ -172,6 +172,52 @@ def test_card_login(browser, site, fresh_host, artifacts, dupont, dupont_account
     tab.close()
 
 
+def test_assistant_finishes_the_account_a_doctor_delegated(browser, site, pki, fresh_host, artifacts,
+                                                           dupont, dupont_account):
+    """Manual III.1 through the extension: Dr DUPONT delegates from his account page; the
+    assistant follows the e-mailed link, clicks « Se connecter par carte CPx » on the
+    invitation (its tile tells the site the login belongs to the invitation), chooses her
+    certificate, types her code porteur, completes the form and acts for him."""
+    from tests.site.browser import last_message, path_of
+
+    email = "sophie.petit@cabinet.example.test"
+    tab = open_home(browser, site)
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    choose(dialog, dupont)
+    type_pin(dialog, PIN)
+    browser.wait_no_dialog()
+    wait_logged_in(tab)
+    tab.goto(site.url + "compte")
+    tab.fill("#email_assistant", email)
+    tab.click("form[action='/compte/assistants'] button[type='submit']")
+    tab.wait_text("body", f"Une invitation a été envoyée à {email}.")
+    logout(tab)
+
+    tab.goto(site.url + path_of(last_message(site, email).links[0]).lstrip("/"))
+    assert tab.wait_text('[data-testid="delegant"]', "DUPONT") == "Dr Jean DUPONT"
+    assert tab.text(TILE) == "Se connecter par carte CPx"
+    tab.wait_text(TILE_STATUS, "détectée", timeout=60)
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    choose(dialog, pki.holders["petit"].certificate_id)
+    type_pin(dialog, PIN)
+    browser.wait_no_dialog()
+    tab.wait_url("/assistant/finalisation")
+    tab.wait_for("#profession")
+    tab.evaluate("document.querySelector('#profession').value = 'Secrétaire médicale'")
+    tab.fill("#mot_de_passe", PASSWORD)
+    tab.fill("#confirmation", PASSWORD)
+    tab.click("input[name='accepte']")
+    shot(tab, artifacts, browser, "assistant-finalisation")
+    tab.click("form[action='/assistant/finalisation'] button[type='submit']")
+    wait_logged_in(tab)
+    assert tab.wait_text(USER, "PETIT") == "Sophie PETIT"
+    assert "Vous agissez pour le compte de : Dr Jean DUPONT" in tab.text("body")
+    logout(tab)
+    tab.close()
+
+
 def test_wrong_pin_then_right(browser, site, fresh_host, artifacts, dupont, dupont_account):
     tab = open_home(browser, site)
     tab.click(TILE)
