@@ -43,18 +43,22 @@ def _home() -> str:
     return os.path.expanduser("~")
 
 
+def windows_install_folder(env) -> str:
+    """Where the MSI installs the host, and the system-wide files beside it: ProgramW6432 is
+    the 64-bit Program Files, even seen from a 32-bit Python."""
+    import ntpath  # only asked for Windows paths
+
+    base = env.get("ProgramW6432") or env.get("ProgramFiles") or "C:\\Program Files"
+    return ntpath.normpath(ntpath.join(base, "CPS Bridge"))
+
+
 def system_config_path(platform: str = sys.platform) -> str:
     if "CPSBRIDGE_SYSTEM_CONFIG" in os.environ:
         return os.environ["CPSBRIDGE_SYSTEM_CONFIG"]
     if platform.startswith("win"):
         # Beside the host in the install folder, which only administrators may write to: in
         # %ProgramData% any user may create files, hence choose pkcs11Modules for everyone.
-        # ProgramW6432: the 64-bit folder where the MSI installs, even seen from a 32-bit Python.
-        import ntpath
-
-        base = (os.environ.get("ProgramW6432") or os.environ.get("ProgramFiles")
-                or "C:\\Program Files")
-        return ntpath.join(base, "CPS Bridge", "config.json")
+        return windows_install_folder(os.environ) + "\\config.json"
     if platform == "darwin":
         return "/Library/Application Support/CPS Bridge/config.json"
     return "/etc/cpsbridge/config.json"

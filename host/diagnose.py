@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 
 from host import HOST_NAME, __version__, config
 from host.manifests import chromium_ids, extension_ids
-from host.registration import (BROWSERS, FAMILY, LABEL, Context, manifest_dirs, packaging,
-                               sandbox_note, sandbox_refusal, windows_key)
+from host.registration import (BROWSERS, FAMILY, LABEL, Context, hive_and_subkey, manifest_dirs,
+                               packaging, sandbox_note, sandbox_refusal, windows_key)
 
 EXPIRY_WARNING = timedelta(days=30)
 STATUS_LABEL = {"ok": "OK", "info": "INFO", "warning": "ATTENTION", "error": "ERREUR"}
@@ -324,12 +324,9 @@ class Diagnosis:
                 self.add(cid, "error", refusal.split(" : ")[0] + ".", refusal.split(" : ", 1)[1],
                          packaging=kind)
                 continue
-            if sandbox_note(browser, kind):  # accepted, but through the desktop portal
-                self.add(f"sandbox.{browser}", "warning", f"{label} est installé en Snap : il "
-                         "lance le module par le portail du bureau (xdg-desktop-portal avec la "
-                         "prise en charge des WebExtensions, Ubuntu 22.04 et suivantes).",
-                         f"Si {label} ne trouve pas le module, mettez à jour xdg-desktop-portal "
-                         f"ou installez {label} depuis le paquet .deb de Mozilla.", packaging=kind)
+            note = sandbox_note(browser, kind)
+            if note:  # accepted, but through the desktop portal
+                self.add(f"sandbox.{browser}", "warning", *note, packaging=kind)
             found = self._manifest_locations(browser)
             policy = self._chromium_policy(browser) if FAMILY[browser] == "chromium" else \
                 self._firefox_policy()
@@ -627,9 +624,8 @@ class WindowsRegistryReader:
     def _open(self, key: str, view: int):
         import winreg
 
-        hive, sub = key.split("\\", 1)
-        return winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE if hive == "HKLM"
-                              else winreg.HKEY_CURRENT_USER, sub, 0, self._access(view))
+        hive, sub = hive_and_subkey(key)
+        return winreg.OpenKey(hive, sub, 0, self._access(view))
 
     def default(self, key: str, view: int) -> str | None:
         """The default value of `key` in the 32- or 64-bit view of the registry."""

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from host import HOST_NAME
+from host.config import windows_install_folder
 from host.manifests import id_family, render
 
 BROWSERS = ("chrome", "chromium", "edge", "brave", "firefox")
@@ -198,9 +199,7 @@ def windows_base(system: bool, ctx: Context) -> str:
     could plant a manifest or a config naming their own program for everyone). Per user:
     %LOCALAPPDATA%\\CPS Bridge."""
     if system:
-        # ProgramW6432: the 64-bit folder where the MSI installs, even seen from a 32-bit Python.
-        base = ctx.env.get("ProgramW6432") or ctx.env.get("ProgramFiles") or "C:\\Program Files"
-        return str(PureWindowsPath(base, "CPS Bridge"))
+        return windows_install_folder(ctx.env)
     local = ctx.env.get("LOCALAPPDATA") or str(PureWindowsPath(ctx.home, "AppData", "Local"))
     return str(PureWindowsPath(local, "CPS Bridge"))
 
@@ -219,12 +218,17 @@ def windows_key(browser: str, system: bool) -> str:
     return ("HKLM" if system else "HKCU") + "\\" + WINDOWS_KEYS[browser] + "\\" + HOST_NAME
 
 
+def same_windows_path(path: str) -> str:
+    """A Windows path in the form that compares: case and separators do not count there."""
+    return ntpath.normcase(ntpath.normpath(path))
+
+
 def windows_manifest_host_path(manifest: str, host_path: str) -> str:
     """The `path` a Windows manifest gives: the executable's file name when it sits beside the
     manifest (the install folder, which may be moved or be on another drive: Chrome and
     Firefox resolve a relative path from the manifest's folder), else its absolute path."""
-    here = ntpath.normcase(ntpath.dirname(ntpath.normpath(manifest)))
-    there = ntpath.normcase(ntpath.dirname(ntpath.normpath(host_path)))
+    here = ntpath.dirname(same_windows_path(manifest))
+    there = ntpath.dirname(same_windows_path(host_path))
     if ntpath.isabs(host_path) and there == here:
         return ntpath.basename(host_path)
     return host_path
@@ -233,7 +237,7 @@ def windows_manifest_host_path(manifest: str, host_path: str) -> str:
 def our_windows_manifests(system: bool, ctx: Context) -> set[str]:
     """Our manifest files at this level, as a registry value names them (case and separators
     normalised): a key whose value is another file is not ours to delete."""
-    return {ntpath.normcase(ntpath.normpath(windows_manifest_path(b, system, ctx)))
+    return {same_windows_path(windows_manifest_path(b, system, ctx))
             for b in BROWSERS}
 
 
@@ -327,14 +331,16 @@ def sandbox_refusal(browser: str, kind: str | None, ctx: Context) -> str | None:
             "l'éditeur (ou de la distribution), puis relancez cette commande.")
 
 
-def sandbox_note(browser: str, kind: str | None) -> str | None:
-    """What to know about a sandboxed browser that is accepted, or None."""
+def sandbox_note(browser: str, kind: str | None) -> tuple[str, str] | None:
+    """What to know about a sandboxed browser that is accepted: (what happens, what to do if
+    it fails), said by install and by diagnose; None when there is nothing to know."""
     if browser == "firefox" and kind == "snap":
         return ("Firefox est installé en Snap : il lance le module CPS Bridge par le portail du "
                 "bureau (xdg-desktop-portal avec la prise en charge des WebExtensions, présente "
                 "sur Ubuntu 22.04 et suivantes), qui lit les manifestes aux emplacements "
-                "habituels. Si Firefox ne trouve pas le module, mettez à jour xdg-desktop-portal "
-                "ou installez Firefox depuis le paquet .deb de Mozilla.")
+                "habituels.",
+                "Si Firefox ne trouve pas le module, mettez à jour xdg-desktop-portal ou "
+                "installez Firefox depuis le paquet .deb de Mozilla.")
     return None
 
 
@@ -353,7 +359,7 @@ class Step:
 class Plan:
     steps: list[Step] = field(default_factory=list)
     refused: dict[str, str] = field(default_factory=dict)  # browser -> why
-    notes: dict[str, str] = field(default_factory=dict)  # browser -> what to know
+    notes: dict[str, tuple[str, str]] = field(default_factory=dict)  # browser -> sandbox_note
     system: bool = False
 
 
@@ -491,21 +497,23 @@ def _remove_file(step: Step, ctx: Context, dry_run: bool) -> str:
     return "supprimé"
 
 
+def hive_and_subkey(key: str):
+    """("HKLM\\…" or "HKCU\\…") -> (winreg hive, subkey), for our keys and diagnose's."""
+    import winreg  # only reached on Windows
+
+    hive_name, sub = key.split("\\", 1)
+    return (winreg.HKEY_LOCAL_MACHINE if hive_name == "HKLM" else winreg.HKEY_CURRENT_USER), sub
+
+
 class WindowsRegistry:
     """The default values of our keys ("HKLM\\…" or "HKCU\\…"). Tests give carry_out another
     object with the same four methods."""
 
-    @staticmethod
-    def _split(key: str):
-        import winreg  # only reached on Windows
-
-        hive_name, sub = key.split("\\", 1)
-        return (winreg.HKEY_LOCAL_MACHINE if hive_name == "HKLM" else winreg.HKEY_CURRENT_USER), sub
 
     def read(self, key: str) -> str | None:
         import winreg
 
-        hive, sub = self._split(key)
+        hive, sub = hive_and_subkey(key)
         try:
             with winreg.OpenKey(hive, sub) as k:
                 return winreg.QueryValueEx(k, "")[0]
@@ -516,7 +524,7 @@ class WindowsRegistry:
         """The key is there, with or without a default value."""
         import winreg
 
-        hive, sub = self._split(key)
+        hive, sub = hive_and_subkey(key)
         try:
             with winreg.OpenKey(hive, sub):
                 return True
@@ -526,14 +534,14 @@ class WindowsRegistry:
     def write(self, key: str, value: str) -> None:
         import winreg
 
-        hive, sub = self._split(key)
+        hive, sub = hive_and_subkey(key)
         with winreg.CreateKeyEx(hive, sub, 0, winreg.KEY_WRITE) as k:
             winreg.SetValueEx(k, "", 0, winreg.REG_SZ, value)
 
     def delete(self, key: str) -> None:
         import winreg
 
-        hive, sub = self._split(key)
+        hive, sub = hive_and_subkey(key)
         winreg.DeleteKey(hive, sub)
 
 
@@ -546,7 +554,7 @@ def _registry(step: Step, remove: bool, dry_run: bool, registry, ours: set[str])
         if not registry.exists(step.target):
             return "absente, rien à faire"
         if current and not (isinstance(current, str)
-                            and ntpath.normcase(ntpath.normpath(current)) in ours):
+                            and same_windows_path(current) in ours):
             return (f"laissée en place : elle désigne {current}, qui n'est pas un manifeste "
                     "de CPS Bridge")
         if not dry_run:
@@ -582,10 +590,10 @@ def keys_naming(manifest: str, values: dict[str, str | None],
                 gone: Iterable[str] = ()) -> list[str]:
     """The keys of `values` (key -> default value) that name `manifest`, leaving out those in
     `gone` (removed, or that a dry run would remove). Windows paths: case does not count."""
-    want = ntpath.normcase(ntpath.normpath(manifest))
+    want = same_windows_path(manifest)
     gone = set(gone)
     return [k for k, v in values.items()
-            if k not in gone and v and ntpath.normcase(ntpath.normpath(v)) == want]
+            if k not in gone and v and same_windows_path(v) == want]
 
 
 def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout,
@@ -768,7 +776,7 @@ def main(argv: list[str]) -> int:
     for browser, why in p.refused.items():
         print(f"{LABEL[browser]} : refusé. {why}")
     for browser, note in p.notes.items():
-        print(f"{LABEL[browser]} : à savoir. {note}")
+        print(f"{LABEL[browser]} : à savoir. {' '.join(note)}")
     conflicts = [] if args.force else package_conflicts(p, ctx, remove)
     if conflicts:
         print(f"Erreur : ces manifestes appartiennent au paquet {DEB_PACKAGE} (dpkg) : les "
