@@ -47,6 +47,16 @@ def choose(dialog, certificate_id):
     dialog.wait_for(DIALOG_PIN)
 
 
+def card_through_dialog(browser, tab, certificate_id):
+    """Click the tile, choose the certificate and type the code porteur in the trusted
+    dialog: the card login as a person makes it, up to the dialog closing."""
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    choose(dialog, certificate_id)
+    type_pin(dialog, PIN)
+    browser.wait_no_dialog()
+
+
 def wait_logged_in(tab, timeout=60):
     try:
         tab.wait_url("/espace", timeout=timeout)
@@ -159,11 +169,7 @@ def test_liberal_account_creation_from_the_card(browser, site, pki, fresh_host, 
 def test_card_login(browser, site, fresh_host, artifacts, dupont, dupont_account):
     tab = open_home(browser, site)
     tab.wait_text(TILE_STATUS, "détectée", timeout=60)
-    tab.click(TILE)
-    dialog = browser.wait_dialog()
-    choose(dialog, dupont)
-    type_pin(dialog, PIN)
-    browser.wait_no_dialog()
+    card_through_dialog(browser, tab, dupont)
     wait_logged_in(tab)
     assert tab.wait_text(USER, "DUPONT") == "Dr Jean DUPONT"
     assert "Vous êtes connecté" in tab.text("body")
@@ -182,11 +188,7 @@ def test_assistant_finishes_the_account_a_doctor_delegated(browser, site, pki, f
 
     email = "sophie.petit@cabinet.example.test"
     tab = open_home(browser, site)
-    tab.click(TILE)
-    dialog = browser.wait_dialog()
-    choose(dialog, dupont)
-    type_pin(dialog, PIN)
-    browser.wait_no_dialog()
+    card_through_dialog(browser, tab, dupont)
     wait_logged_in(tab)
     tab.goto(site.url + "compte")
     tab.fill("#email_assistant", email)
@@ -198,11 +200,7 @@ def test_assistant_finishes_the_account_a_doctor_delegated(browser, site, pki, f
     assert tab.wait_text('[data-testid="delegant"]', "DUPONT") == "Dr Jean DUPONT"
     assert tab.text(TILE) == "Se connecter par carte CPx"
     tab.wait_text(TILE_STATUS, "détectée", timeout=60)
-    tab.click(TILE)
-    dialog = browser.wait_dialog()
-    choose(dialog, pki.holders["petit"].certificate_id)
-    type_pin(dialog, PIN)
-    browser.wait_no_dialog()
+    card_through_dialog(browser, tab, pki.holders["petit"].certificate_id)
     tab.wait_url("/assistant/finalisation")
     tab.wait_for("#profession")
     tab.evaluate("document.querySelector('#profession').value = 'Secrétaire médicale'")

@@ -157,12 +157,17 @@ def test_a_request_ending_after_logout_does_not_bring_the_session_back(site, bro
         assert location(browser.post("/deconnexion", allow_redirects=False)) == "/"
         # ... and writes what it changed once the logout is done (as /connexion/site-tiers).
         stale.set("retour", "/compte")
-        with db.tx(c):
-            sessions.save(c, stale)
-        assert c.execute("SELECT 1 FROM sessions WHERE id = ?", (stale.id,)).fetchone() is None
+        assert_saving_revives_nothing(c, stale)
     finally:
         c.close()
     assert location(as_cookie(site, raw, "/espace")) == "/"
+
+
+def assert_saving_revives_nothing(c, stale) -> None:
+    """The stale request's end: it saves what it changed; the deleted row stays deleted."""
+    with db.tx(c):
+        sessions.save(c, stale)
+    assert c.execute("SELECT 1 FROM sessions WHERE id = ?", (stale.id,)).fetchone() is None
 
 
 def test_a_request_ending_after_login_does_not_bring_the_old_session_back(site, browser):
@@ -182,9 +187,7 @@ def test_a_request_ending_after_login_does_not_bring_the_old_session_back(site, 
                             {"code": code_in(last_message(site, "fin2@chu.example.test"))})
         assert page.url.endswith("/compte") and cookie(browser) != raw
         stale.set("messages", [])
-        with db.tx(c):
-            sessions.save(c, stale)
-        assert c.execute("SELECT 1 FROM sessions WHERE id = ?", (stale.id,)).fetchone() is None
+        assert_saving_revives_nothing(c, stale)
     finally:
         c.close()
     assert location(as_cookie(site, raw, "/espace")) == "/"
