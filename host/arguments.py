@@ -36,6 +36,10 @@ def _wait(v: Any) -> bool:
     return type(v) is int and 0 <= v <= 120_000
 
 
+def _any_string(v: Any) -> bool:
+    return type(v) is str
+
+
 def _optional_string(v: Any) -> bool:
     return v is None or type(v) is str
 
@@ -45,7 +49,9 @@ SHAPES: dict[str, dict[str, tuple[bool, Callable[[Any], bool]]]] = {
     "status": {}, "watch": {}, "unwatch": {},
     "list-certificates": {"waitForCardMs": (False, _wait)},
     "authenticate": {"challengeNonce": (True, _string(44, 128, _base64)),
-                     "origin": (True, _string(1, 255)),
+                     # Any string: its form (length included) is the origin check's,
+                     # so every origin refused gets one code, ERR_CPS_ORIGIN_NOT_ALLOWED (§4).
+                     "origin": (True, _any_string),
                      "certificateId": (True, _string(64, 64, _lower_hex)),
                      "pin": (False, _optional_string)},
     "cancel": {"requestId": (True, _string(1, 64))},

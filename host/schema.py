@@ -34,7 +34,9 @@ class ListCertificatesArgs(Strict):
 
 class AuthenticateArgs(Strict):
     challengeNonce: str = Field(min_length=44, max_length=128)
-    origin: str = Field(min_length=1, max_length=255)
+    # Shape only: an origin of the wrong form or length is ERR_CPS_ORIGIN_NOT_ALLOWED,
+    # like any origin not allowed (host/origins.py), not ERR_CPS_INVALID_REQUEST.
+    origin: str
     certificateId: str = Field(pattern=r"^[0-9a-f]{64}$")
     # Shape only here: digits and length against the token are checked before the card
     # (ERR_CPS_PIN_FORMAT), not here (ERR_CPS_INVALID_REQUEST).

@@ -151,6 +151,7 @@ def test_a_missing_pin_without_pin_pad_is_a_format_error(card_host, pki):
     "https://evil.example", "http://localhost:8443", "https://localhost:8443/path",
     "https://user@localhost:8443", "https://localhost:8443?q", "https://localhost:8443#f",
     "javascript:alert(1)", "https://localhost:99999", "https://localhost:8444",
+    "", "https://" + "a" * 63 + "." + "b" * 63 + "." + "c" * 63 + "." + "d" * 63 + ":8443",
 ])
 def test_origins_not_allowed_are_refused_before_the_card(card_host, pki, origin):
     cid = pki.holders["dupont"].certificate_id
