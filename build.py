@@ -3,8 +3,11 @@
 
     python build.py errors            extension/src/errors.js (+ the page library's messages)
                                       from host/errors.json (both committed)
-    python build.py extension         release archives: dist/extension/cpsbridge-chromium.zip
-                                      and dist/extension/cpsbridge-firefox.xpi (reproducible)
+    python build.py extension         release archives (reproducible) in dist/extension/:
+                                      cpsbridge-chromium.zip (with the key: the key's id, for
+                                      self-hosting), cpsbridge-chromium-store.zip (without it:
+                                      the Chrome Web Store and Edge Add-ons refuse `key`) and
+                                      cpsbridge-firefox.xpi
     python build.py extension --dev   unpacked development builds: dist/extension-dev/chromium/
                                       and dist/extension-dev/firefox/ (also allow https://localhost
                                       and https://127.0.0.1 on any port)
@@ -156,15 +159,22 @@ EXTENSION = ROOT / "extension"
 EXTENSION_PARTS = ("_locales", "src", "content", "dialog", "popup", "icons", "managed_schema.json")
 DEV_ORIGINS = ["https://localhost", "https://127.0.0.1"]  # any port
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+# (family, archive, for a store): the store upload differs only by having no `key`.
+RELEASE_ARCHIVES = (("chromium", "cpsbridge-chromium.zip", False),
+                    ("chromium", "cpsbridge-chromium-store.zip", True),
+                    ("firefox", "cpsbridge-firefox.xpi", False))
 
 
-def extension_manifest(family: str, *, dev: bool) -> dict:
+def extension_manifest(family: str, *, dev: bool, store: bool = False) -> dict:
+    """One browser family's manifest. `store`: for upload to the Chrome Web Store or Edge
+    Add-ons, which refuse a manifest with `key` and give the extension their own id."""
     ids = json.loads((EXTENSION / "ids.json").read_text("utf-8"))
     manifest = json.loads((EXTENSION / "manifest.base.json").read_text("utf-8"))
     manifest.pop("_comment", None)
     if family == "chromium":
         manifest["background"] = {"service_worker": "src/background.js", "type": "module"}
-        manifest["key"] = ids["chromiumKey"]
+        if not store:
+            manifest["key"] = ids["chromiumKey"]
         manifest["storage"] = {"managed_schema": "managed_schema.json"}
         manifest["minimum_chrome_version"] = "116"
     elif family == "firefox":
@@ -184,7 +194,7 @@ def build_info_js(*, dev: bool) -> str:
             f"devOrigins: {json.dumps(DEV_ORIGINS if dev else [])}}});\n")
 
 
-def extension_files(family: str, *, dev: bool) -> dict[str, bytes]:
+def extension_files(family: str, *, dev: bool, store: bool = False) -> dict[str, bytes]:
     """Every file of one browser's extension, by archive path."""
     files: dict[str, bytes] = {}
     for part in EXTENSION_PARTS:
@@ -195,7 +205,7 @@ def extension_files(family: str, *, dev: bool) -> dict[str, bytes]:
         for p in paths:
             files[p.relative_to(EXTENSION).as_posix()] = p.read_bytes()
     files["src/build-info.js"] = build_info_js(dev=dev).encode()
-    manifest = extension_manifest(family, dev=dev)
+    manifest = extension_manifest(family, dev=dev, store=store)
     files["manifest.json"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
     return files
 
@@ -240,9 +250,8 @@ def build_extension(args: argparse.Namespace) -> None:
         return
     out = args.out or DIST / "extension"
     out.mkdir(parents=True, exist_ok=True)
-    for family, name in (("chromium", "cpsbridge-chromium.zip"),
-                         ("firefox", "cpsbridge-firefox.xpi")):
-        data = reproducible_zip(extension_files(family, dev=False))
+    for family, name, store in RELEASE_ARCHIVES:
+        data = reproducible_zip(extension_files(family, dev=False, store=store))
         (out / name).write_bytes(data)
         say(f"release build: {out / name} ({len(data)} bytes)")
 

@@ -28,7 +28,7 @@ def archive(path: Path) -> dict[str, bytes]:
 def test_release_archives_are_reproducible(tmp_path):
     build("extension", "--out", str(tmp_path / "a"))
     build("extension", "--out", str(tmp_path / "b"))
-    for name in ("cpsbridge-chromium.zip", "cpsbridge-firefox.xpi"):
+    for name in ("cpsbridge-chromium.zip", "cpsbridge-chromium-store.zip", "cpsbridge-firefox.xpi"):
         a, b = (tmp_path / d / name for d in ("a", "b"))
         assert a.read_bytes() == b.read_bytes(), f"{name} differs between two builds"
 
@@ -60,6 +60,19 @@ def test_release_manifests_and_contents(tmp_path):
             assert needed in files
         # no development origin anywhere in a release build
         assert not any(b"localhost" in v or b"127.0.0.1" in v for v in files.values())
+
+
+def test_the_store_archive_is_the_release_without_the_key(tmp_path):
+    """The Chrome Web Store and Edge Add-ons refuse a manifest with `key`; they give their
+    own id. Nothing else may differ from what was tested as the release."""
+    build("extension", "--out", str(tmp_path))
+    release = archive(tmp_path / "cpsbridge-chromium.zip")
+    store = archive(tmp_path / "cpsbridge-chromium-store.zip")
+    manifest, with_key = (json.loads(a["manifest.json"]) for a in (store, release))
+    assert "key" not in manifest
+    assert with_key.pop("key") and with_key == manifest
+    assert {n: v for n, v in release.items() if n != "manifest.json"} == \
+        {n: v for n, v in store.items() if n != "manifest.json"}
 
 
 def test_development_build_allows_localhost(tmp_path):
