@@ -18,6 +18,7 @@ How it measures, so that a ratio compares the host with its baseline and nothing
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -321,40 +322,49 @@ class Warm:
 
 
 def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> Warm:
-    """An open host's authenticate beside the in-process loop, in alternating blocks of
-    `size`, each block in new processes (one process can be luckier than another in
-    where its threads run). Frames are made before and read after the clock, like the
-    loop's arguments. CPU time counts the work of each side, which the waits for a
-    processor that load adds to wall time (more of them for two processes than for one)
-    do not inflate. Beside them, for the reader, the parts no host can skip: the loop with
-    a C_GetTokenInfo before each login, and a bare pipe round trip of the answer's size."""
+    """An open host's authenticate beside the in-process loop, one of each in turn, in
+    `blocks` sets of new processes (one process can be luckier than another in where its
+    threads run) of `size` turns each. Taking turns one iteration at a time, not one block
+    at a time, matters on this shared machine: its slow spells last longer than a block
+    and fall on whichever side ran then (per process medians of the loop alone ranged
+    1.6–2.6 ms), so that block turns gave ratios from 0.9 to 1.4 run to run. Frames are
+    made before and read after the clock, like the loop's arguments. CPU time counts the
+    work of each side, which the waits for a processor that load adds to wall time do not
+    inflate. Beside them, for the reader, the parts no host can skip: the loop with a
+    C_GetTokenInfo before each login (in the same turns), and a bare pipe round trip of the
+    answer's size."""
     warm = Warm()
     for _ in range(blocks):
-        with InProcessLoop(env, label) as loop:
+        with contextlib.ExitStack() as stack:
+            # One after the other: SoftHSM2 fails a C_GetTokenInfo now and then (GeneralError)
+            # while another process initialises on the same token.
+            loop = stack.enter_context(InProcessLoop(env, label))
             loop.block(3)  # warm
-            times, cpu = loop.block(size)
-            warm.loop.extend(times)
-            warm.loop_cpu.append(cpu / size)
-        with InProcessLoop(env, label, token_info=True) as loop:
-            loop.block(3)  # warm
-            warm.loop_token_info.extend(loop.block(size)[0])
-        with Client(SOURCE_HOST, env) as host:
+            loop_token_info = stack.enter_context(InProcessLoop(env, label, token_info=True))
+            loop_token_info.block(3)
+            host = stack.enter_context(Client(SOURCE_HOST, env))
             host.request("list-certificates")
-            for _ in range(3):  # warm
+            for _ in range(3):
                 answer_size = len(host.exchange(host.frame("authenticate", _authenticate_args(cid))))
-            cpu = cpu_seconds(host.proc.pid)
+            loop_cpu, host_cpu = 0.0, cpu_seconds(host.proc.pid)
             for _ in range(size):
+                times, cpu = loop.block(1)
+                warm.loop.extend(times)
+                loop_cpu += cpu
+                warm.loop_token_info.extend(loop_token_info.block(1)[0])
                 frame = host.frame("authenticate", _authenticate_args(cid))
                 t = time.perf_counter()
                 body = host.exchange(frame)
                 warm.host.append(time.perf_counter() - t)
                 host.result(body)
-            warm.host_cpu.append((cpu_seconds(host.proc.pid) - cpu) / size)
+            # The host waits on its stdin while the loops run: its CPU is its own turns'.
+            warm.host_cpu.append((cpu_seconds(host.proc.pid) - host_cpu) / size)
+            warm.loop_cpu.append(loop_cpu / size)
             warm.rss_kb = max(warm.rss_kb, next(
                 int(line.split()[1]) for line in
                 Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
                 if line.startswith("VmHWM:")))
-        warm.echo.extend(echo_round_trips(env, answer_size, statistics.median(times), size))
+        warm.echo.extend(echo_round_trips(env, answer_size, statistics.median(warm.loop), size))
     return warm
 
 
