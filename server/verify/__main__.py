@@ -34,6 +34,18 @@ class Request(BaseModel):
     nonce: str
     nonceIssuedAt: datetime
 
+    @field_validator("nonceIssuedAt", mode="before")
+    @classmethod
+    def _iso_8601(cls, value: Any) -> Any:
+        # §6 says ISO 8601; pydantic reads only its RFC 3339 profile, and would refuse the
+        # basic format (20261125T120000Z) that Python's own reader takes.
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                pass  # pydantic's own message then says what is wrong
+        return value
+
     @field_validator("nonceIssuedAt")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:

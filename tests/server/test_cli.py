@@ -49,6 +49,20 @@ def test_valid_token_names_the_holder(pki, pki_dir, responder, nonce):
     assert responder.hits["ocsp"] == 1  # revocation is hard by default: it asked
 
 
+@pytest.mark.parametrize("written", [
+    "%Y-%m-%dT%H:%M:%SZ", "%Y%m%dT%H%M%SZ", "%Y-%m-%dT%H:%M:%S+00:00", "%Y-%m-%dT%H:%M:%S",
+])
+def test_the_nonce_date_in_any_iso_8601_form(pki, pki_dir, nonce, written):
+    """Extended or basic format, with Z, an offset, or none (read as UTC)."""
+    req = request(pki, nonce)
+    req["nonceIssuedAt"] = (datetime.now(timezone.utc) - timedelta(seconds=5)).strftime(written)
+    out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], json.dumps(req)))
+    assert out["valid"] is True, out
+    req["nonceIssuedAt"] = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime(written)
+    out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], json.dumps(req)))
+    assert out == {"valid": False, "reason": "NONCE_EXPIRED"}
+
+
 def test_ec_holder_with_revocation_off(pki, pki_dir, responder, nonce):
     out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"],
                      json.dumps(request(pki, nonce, slug="robert"))))
