@@ -10,10 +10,11 @@ from .db import now
 WINDOW = 15 * 60
 # "identifiant": wrong passwords and wrong codes de confirmation alike; "envoi-code": codes
 # sent per account; "lien-email": validation links sent per account; "envoi-sms": phone
-# verification SMS sent per account (to any number typed: no SMS pumping, no harassing a
-# number); "code-telephone": wrong phone verification codes per account.
+# verification SMS sent per account (to any number typed: no SMS pumping); "sms-numero":
+# the same SMS per number, whatever the account (no harassing a number from many accounts);
+# "code-telephone": wrong phone verification codes per account.
 LIMITS = {"identifiant": 5, "ip": 30, "carte": 20, "oubli": 10, "envoi-code": 5, "lien-email": 3,
-          "envoi-sms": 3, "code-telephone": 5}
+          "envoi-sms": 3, "sms-numero": 3, "code-telephone": 5}
 
 
 def _count(conn: sqlite3.Connection, kind: str, value: str) -> int:

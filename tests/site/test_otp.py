@@ -186,6 +186,31 @@ def test_phone_codes_sent_are_limited(site, browser):
     assert sms_to(site, victim) == 1
 
 
+NUMBER_LIMIT = ("Trop de SMS de vérification envoyés à ce numéro. Pour votre sécurité, attendez "
+                "15 minutes avant de demander un nouveau code.")
+
+
+def test_phone_codes_to_one_number_are_limited_whatever_the_account(site, browser):
+    """Several accounts cannot together flood one number: a few SMS per number in a quarter
+    of an hour; another number is still served."""
+    victim, numero = "+33677777777", "06 77 77 77 77"
+    for n, name in enumerate(("hdurand", "idurand", "jdurand")):
+        sender = browser if n == 0 else Browser(site)
+        established(site, sender, name, f"{name[0]}.durand@chu.example.test")
+        page = sender.post("/compte/telephone", {"telephone": numero})
+        assert "Un code de vérification vous a été envoyé par SMS" in page.text
+    established(site, other := Browser(site), "kdurand", "k.durand@chu.example.test")
+    refused = other.post("/compte/telephone", {"telephone": numero})
+    assert refused.status_code == 429 and alert(refused.text) == NUMBER_LIMIT
+    assert sms_to(site, victim) == 3
+    page = other.post("/compte/telephone", {"telephone": "06 88 88 88 88"})
+    assert "Un code de vérification vous a été envoyé par SMS" in page.text
+    age(site, "UPDATE tentatives SET le = le - 15 * 60 - 1 WHERE cle = ?", f"sms-numero:{victim}")
+    page = other.post("/compte/telephone", {"telephone": numero})
+    assert "Un code de vérification vous a été envoyé par SMS" in page.text
+    assert sms_to(site, victim) == 4
+
+
 def test_wrong_phone_codes_lock_the_verification(site, browser):
     """Wrong phone codes count for the account, not for the code or the session: a new code,
     or another session, does not start the count again."""

@@ -127,10 +127,15 @@ def telephone():
         return _account_page(429, erreur="Trop de SMS de vérification envoyés pour votre compte. "
                                          "Pour votre sécurité, attendez 15 minutes avant de "
                                          "demander un nouveau code.")
+    if ratelimit.blocked(c, "sms-numero", numero):
+        return _account_page(429, erreur="Trop de SMS de vérification envoyés à ce numéro. "
+                                         "Pour votre sécurité, attendez 15 minutes avant de "
+                                         "demander un nouveau code.")
     cfg = current_app.config["SITE"]
     code = codes.new_code()
     with db.tx(c):
         ratelimit.record(c, "envoi-sms", key)
+        ratelimit.record(c, "sms-numero", numero)
         send(mails.phone_code(numero, code, int(cfg.code_ttl.total_seconds() // 60)))
     sess().set("telephone", codes.pending(code, cfg.code_ttl.total_seconds(), numero=numero))
     flash("info", "Un code de vérification vous a été envoyé par SMS. Renseignez-le ci-dessous.")
