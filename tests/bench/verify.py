@@ -97,7 +97,7 @@ def main() -> int:
             worst = min(worst, r_off / bare)
     verdict = "met" if worst >= TARGET else "NOT met"
     print(f"target {TARGET}x with revocation off: {verdict} (worst {worst:.2f}x)")
-    return 0
+    return 0 if worst >= TARGET else 1  # `./run bench` lists a missed target by this status
 
 
 if __name__ == "__main__":
