@@ -703,7 +703,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     level = p.add_mutually_exclusive_group()
     level.add_argument("--user", action="store_true", help="pour l'utilisateur courant")
     level.add_argument("--system", action="store_true",
-                       help="pour tous les utilisateurs (administrateur) ; par défaut en root")
+                       help="pour tous les utilisateurs (administrateur) ; par défaut en root "
+                       "(Linux, macOS ; sous Windows, à donner)")
     p.add_argument("--browser", choices=[*BROWSERS, "all"], default="all",
                    help="navigateur visé (défaut : tous)")
     if command == "install":
