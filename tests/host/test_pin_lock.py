@@ -182,11 +182,30 @@ def test_card_operations_never_interleave(cards, pki, monkeypatch):
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:]))
 
 
+class Keypad:
+    """The real SoftHSM2 token seen through a PIN pad reader, at python-pkcs11's level, under
+    the host's own login code: a login asked with PROTECTED_AUTH gets the code the keypad
+    `typed` (SoftHSM2 has no keypad; vpcd readers have none either), or, with `cancel`,
+    times out as a real reader does (CKR_FUNCTION_CANCELED). Records what the host asked."""
+
+    def __init__(self, token, typed: str, cancel: bool, asked: list):
+        self._token, self._typed, self._cancel, self._asked = token, typed, cancel, asked
+
+    def __getattr__(self, name):
+        return getattr(self._token, name)
+
+    def open(self, user_pin=None, **kw):
+        self._asked.append(user_pin)
+        if user_pin is pkcs11.PROTECTED_AUTH:
+            if self._cancel:
+                raise pkcs11.exceptions.FunctionCancelled()
+            user_pin = self._typed
+        return self._token.open(user_pin=user_pin, **kw)
+
+
 class PinPadCard(Pkcs11Card):
-    """A PIN pad reader over the real SoftHSM2 card: the token reports a protected
-    authentication path, and the 'keypad' types `typed` when the host logs in with
-    PROTECTED_AUTH (SoftHSM2 has no keypad; vpcd readers have none either). `cancel`
-    makes the keypad time out as a real reader does (CKR_FUNCTION_CANCELED)."""
+    """The real card behind a PIN pad reader: the token reports a protected authentication
+    path (the flag SoftHSM2 cannot set), and logins go through a `Keypad`."""
 
     def __init__(self, settings, typed="1234", cancel=False):
         super().__init__(settings)
@@ -196,13 +215,9 @@ class PinPadCard(Pkcs11Card):
         real = super()._pin_state(slot, token)
         return type(real)(real.min_length, real.max_length, real.status, True)
 
-    def _login(self, token, pin):
-        self.pins_seen.append(pin)
-        if self.cancel:
-            raise pkcs11.exceptions.FunctionCancelled()
-        if pin is pkcs11.PROTECTED_AUTH or pin is None:
-            return super()._login(token, self.typed)
-        return super()._login(token, pin)
+    def _find(self, certificate_id):
+        entry, slot, token = super()._find(certificate_id)
+        return entry, slot, Keypad(token, self.typed, self.cancel, self.pins_seen)
 
 
 def pinpad_handlers(cards, monkeypatch, **kw):
@@ -218,7 +233,7 @@ def test_a_pin_pad_reader_gets_no_pin_from_the_host(cards, pki, monkeypatch):
     cid = pki.holders["dupont"].certificate_id
     assert next(c for c in listed if c["certificateId"] == cid)["pin"]["pinPad"] is True
     assert "token" in handlers.authenticate(new_nonce(), ORIGIN, cid, None)
-    assert card.pins_seen == [None], "the host must let the reader's keypad take the PIN"
+    assert card.pins_seen == [pkcs11.PROTECTED_AUTH], "the host must let the keypad take the PIN"
 
 
 def test_a_pin_pad_that_times_out(cards, pki, monkeypatch):

@@ -28,7 +28,6 @@ def test_many_requests_in_one_process_each_get_one_answer(host):
     ids = [host.send("status") for _ in range(20)]
     answers = [host.response(i) for i in ids]
     assert [a["id"] for a in answers] == ids
-    assert host.responses.keys() >= set(ids)
     assert all(host.responses[i].empty() for i in ids)
 
 
@@ -36,9 +35,9 @@ def test_many_requests_in_one_process_each_get_one_answer(host):
     (b"\xff\xfe not utf-8", None),
     (b"{not json", None),
     (b"[1, 2]", None),
-    (b'{"id": "x1", "command": "status", "arguments": {"verbose": true}}', "arguments"),
-    (b'{"id": "x2", "command": "authenticate", "arguments": {"pin": "1234"}}', None),
-    (b'{"id": "x3", "command": "list-certificates", "arguments": {"waitForCardMs": 999999}}', None),
+    (b'{"id": "x1", "command": "status", "arguments": {"verbose": true}}', "verbose"),
+    (b'{"id": "x2", "command": "authenticate", "arguments": {"pin": "1234"}}', "challengeNonce"),
+    (b'{"id": "x3", "command": "list-certificates", "arguments": {"waitForCardMs": 999999}}', "waitForCardMs"),
     (b"[" * 60_000, None),  # deeper than the JSON parser goes: bad input, not a crash
     (b'{"id": "x4", "command": "status", "arguments": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", None),
 ])
@@ -51,6 +50,8 @@ def test_bad_messages_get_an_error_and_the_host_goes_on(host, body, field):
     err = (host.response(rid) if rid else host.unmatched.get(timeout=10))["error"]
     assert err["code"] == "ERR_CPS_INVALID_REQUEST"
     assert err["message"].startswith("La demande")
+    if field is not None:  # named, never its value
+        assert field in err["details"].get("fields", [err["details"].get("field")])
     assert host.request("status")["result"]["protocol"] == 1  # still serving
 
 
@@ -98,7 +99,7 @@ def test_eof_in_the_middle_of_a_frame_exits_0_within_a_second_writing_nothing(ho
     started = time.monotonic()
     h.proc.stdin.close()
     assert h.proc.wait(5) == 0
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.0  # §2's deadline for the browser, not a speed
     h._reader.join(2)
     assert bytes(h.raw_stdout) == b""
 
