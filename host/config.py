@@ -159,10 +159,9 @@ def _apply(settings: Settings, data: object, source: str) -> Settings:
                 raise ConfigError(source, key, "un chemin de fichier est attendu")
             changes[key] = value
         elif key == "cardTypePolicies":
-            from host.holder import CARD_TYPES
+            from host.holder import CARD_TYPES, is_card_type_table
 
-            if not isinstance(value, dict) or not all(
-                    isinstance(k, str) and v in CARD_TYPES for k, v in value.items()):
+            if not is_card_type_table(value):
                 raise ConfigError(source, key, "un objet OID -> " + "/".join(CARD_TYPES) + " est attendu")
             changes[key] = dict(value)
         else:

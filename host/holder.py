@@ -9,17 +9,10 @@ from __future__ import annotations
 
 CARD_TYPES: tuple[str, ...] = ("CPS", "CPF", "CPE", "CPA", "CDE")
 
-# Card type is read from the certificate-policy OID, through a table, never guessed from
-# the profession. These OIDs belong to the project's test PKI (a private 2.25 arc).
-# Production IGC-Santé policy OIDs are added through the host configuration
-# (`cardTypePolicies`) and the verifier's, from the ANS certificate templates.
-TEST_CARD_TYPE_POLICIES: dict[str, str] = {
-    "2.25.258118230373226431806513622463526384673.1": "CPS",
-    "2.25.258118230373226431806513622463526384673.2": "CPF",
-    "2.25.258118230373226431806513622463526384673.3": "CPE",
-    "2.25.258118230373226431806513622463526384673.4": "CPA",
-    "2.25.258118230373226431806513622463526384673.5": "CDE",
-}
+# Card type is read from the certificate-policy OIDs through a table given by configuration
+# (the host's `cardTypePolicies`, the verifier's `card_type_policies`), never guessed from
+# the profession: the IGC-Santé OIDs per card type come from the ANS certificate templates.
+# None are built in (the test PKI brings its own table, tests/testbed/pki.py).
 
 OID_CN, OID_SN, OID_GN, OID_TITLE = "2.5.4.3", "2.5.4.4", "2.5.4.42", "2.5.4.12"
 
@@ -35,15 +28,21 @@ def split_id_nat(id_nat: str) -> tuple[str, str | None, str | None]:
     return "OTHER", None, None
 
 
-def card_type(policy_oids: list[str], extra: dict[str, str] | None = None) -> str:
+def is_card_type_table(value: object) -> bool:
+    """A usable `cardTypePolicies`: an object of certificate-policy OIDs -> CARD_TYPES."""
+    return isinstance(value, dict) and all(isinstance(k, str) and v in CARD_TYPES
+                                           for k, v in value.items())
+
+
+def card_type(policy_oids: list[str], table: dict[str, str] | None = None) -> str:
     """The one card type the policies name, else UNKNOWN (none, or contradictory)."""
-    table = {**TEST_CARD_TYPE_POLICIES, **(extra or {})}
+    table = table or {}
     found = {table[oid] for oid in policy_oids if oid in table}
     return found.pop() if len(found) == 1 else "UNKNOWN"
 
 
 def holder_fields(subject: Rdns, policy_oids: list[str],
-                  extra_policies: dict[str, str] | None = None) -> dict:
+                  card_type_policies: dict[str, str] | None = None) -> dict:
     """The IGC-Santé subject: a multi-valued RDN CN=idNat + SN + GN, then title.
     Raises ValueError when there is no idNat (not a CPx holder certificate)."""
     cn = sn = gn = title = None
@@ -60,4 +59,4 @@ def holder_fields(subject: Rdns, policy_oids: list[str],
     id_type, rpps, adeli = split_id_nat(cn)
     return {"idNat": cn, "idType": id_type, "rpps": rpps, "adeli": adeli,
             "familyName": sn or "", "givenName": gn or "", "title": title,
-            "cardType": card_type(policy_oids, extra_policies)}
+            "cardType": card_type(policy_oids, card_type_policies)}

@@ -10,9 +10,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from host.holder import CARD_TYPES, TEST_CARD_TYPE_POLICIES, holder_fields, split_id_nat
+from host.holder import CARD_TYPES, holder_fields, split_id_nat
 
-__all__ = ["CARD_TYPES", "TEST_CARD_TYPE_POLICIES", "Holder", "holder_of", "split_id_nat"]
+__all__ = ["CARD_TYPES", "Holder", "holder_of", "split_id_nat"]
 
 IdType = Literal["RPPS", "ADELI", "OTHER"]
 CardType = Literal["CPS", "CPF", "CPE", "CPA", "CDE", "UNKNOWN"]

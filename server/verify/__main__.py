@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from host.holder import CARD_TYPES, is_card_type_table
 from server.verify import RevocationPolicy, Verifier, load_trust_anchors
 
 MAX_INPUT_BYTES = 1024 * 1024
@@ -74,6 +75,19 @@ def _seconds(minimum: float, maximum: float, zero_allowed: bool):
     return parse
 
 
+def _card_type_policies(path: str) -> dict[str, str]:
+    """An argparse type: the JSON file of certificate-policy OID -> card type."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (OSError, ValueError) as e:
+        raise argparse.ArgumentTypeError(f"{path}: {e}") from None
+    if not is_card_type_table(value):
+        raise argparse.ArgumentTypeError(
+            f"{path}: a JSON object OID -> {'/'.join(CARD_TYPES)} is expected")
+    return value
+
+
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m server.verify",
                                      description="Verify one CPS Bridge token read on stdin.")
@@ -89,6 +103,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="fetch an intermediate missing from --trust from the AIA "
                              "caIssuers URL of the token's certificate (off: these URLs "
                              "come from a certificate not yet trusted)")
+    parser.add_argument("--card-type-policies", type=_card_type_policies, metavar="FILE",
+                        help="JSON object: certificate-policy OID -> CPS, CPF, CPE, CPA or CDE "
+                             "(the IGC-Santé OIDs, from the ANS certificate templates); "
+                             "without it, every holder's cardType is UNKNOWN")
     return parser.parse_args(argv)
 
 
@@ -125,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         verifier = Verifier(anchors, revocation=args.revocation,
                             clock_skew=timedelta(seconds=args.clock_skew),
                             http_timeout=args.timeout,
-                            fetch_intermediates=args.fetch_intermediates)
+                            fetch_intermediates=args.fetch_intermediates,
+                            card_type_policies=args.card_type_policies)
         outcome = verifier.verify(request.token, origin=request.origin, nonce=request.nonce,
                                   nonce_issued_at=request.nonceIssuedAt)
     except (UnusableInput, ValueError) as e:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from host import certificate
 from host.holder import holder_fields
 from host.identity import holder_of
-from tests.testbed.pki import der
+from tests.testbed.pki import CARD_TYPE_POLICIES, der
 
 KU_NAMES = certificate.KEY_USAGE_BITS
 _KEY = ec.generate_private_key(ec.SECP256R1())
@@ -55,8 +55,15 @@ def test_every_certificate_of_the_test_pki(pki):
     for h in pki.holders.values():
         for cert in filter(None, (h.auth_cert, h.sig_cert)):
             assert read(cert) == expected(cert)
-            assert holder_fields(read(cert)["subject"], read(cert)["policies"]) == \
-                holder_of(cert).model_dump()
+            fields = holder_fields(read(cert)["subject"], read(cert)["policies"], CARD_TYPE_POLICIES)
+            spec = h.spec
+            assert (fields["idNat"], fields["familyName"], fields["givenName"], fields["title"],
+                    fields["cardType"]) == (spec.id_nat, spec.family, spec.given, spec.title,
+                                            spec.card_type)
+            # the host (its own DER reader) and the verifier (cryptography) name people alike
+            assert fields == holder_of(cert, CARD_TYPE_POLICIES).model_dump()
+            assert holder_fields(read(cert)["subject"], read(cert)["policies"])["cardType"] == \
+                "UNKNOWN", "a card type without a configured table is a guess"
     assert certificate.read(der(pki.holders["robert"].auth_cert)).curve == "secp256r1"
     assert certificate.read(der(pki.holders["dupont"].auth_cert)).key_type == "rsa"
     assert not certificate.read(der(pki.holders["dupont"].sig_cert)).for_authentication

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from server.verify import Verifier
+from tests.testbed.pki import CARD_TYPE_POLICIES
 from tests.testbed.revocation import RevocationServer
 
 
@@ -33,8 +34,9 @@ def anchors(pki):
 
 @pytest.fixture
 def verifier(anchors):
-    """Revocation off: for the tests of the other steps."""
-    return Verifier(anchors, revocation="off")
+    """Revocation off: for the tests of the other steps. Told the test PKI's card types,
+    as a production verifier is told IGC-Santé's."""
+    return Verifier(anchors, revocation="off", card_type_policies=CARD_TYPE_POLICIES)
 
 
 @pytest.fixture

@@ -40,7 +40,8 @@ def answer(done: subprocess.CompletedProcess) -> dict:
 
 def test_valid_token_names_the_holder(pki, pki_dir, responder, nonce):
     h = pki.holders["dupont"]
-    out = answer(run(["--trust", str(pki_dir / "trust")], json.dumps(request(pki, nonce))))
+    out = answer(run(["--trust", str(pki_dir / "trust"), "--card-type-policies",
+                      str(pki_dir / "card-type-policies.json")], json.dumps(request(pki, nonce))))
     assert out["valid"] is True
     assert out["fingerprint"] == h.certificate_id
     assert out["holder"] == {"idNat": "899700367917", "idType": "RPPS", "rpps": "99700367917",
@@ -67,7 +68,19 @@ def test_ec_holder_with_revocation_off(pki, pki_dir, responder, nonce):
     out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"],
                      json.dumps(request(pki, nonce, slug="robert"))))
     assert out["valid"] is True and out["holder"]["idNat"] == "899700666666"
+    assert out["holder"]["cardType"] == "UNKNOWN"  # no --card-type-policies: never a guess
     assert sum(responder.hits.values()) == 0
+
+
+@pytest.mark.parametrize("content", ['{"1.2.3": "XYZ"}', '["CPS"]', "{", None])
+def test_unusable_card_type_policies_exit_2(pki, pki_dir, nonce, tmp_path, content):
+    path = tmp_path / "policies.json"
+    if content is not None:
+        path.write_text(content)
+    done = run(["--trust", str(pki_dir / "trust"), "--card-type-policies", str(path)],
+               json.dumps(request(pki, nonce)))
+    assert done.returncode == 2 and done.stdout == b""
+    assert b"--card-type-policies" in done.stderr
 
 
 @pytest.mark.parametrize("change,reason", [

@@ -14,7 +14,7 @@ from host.identity import holder_of
 from server.verify import REASONS, Verifier
 from tests.server.tokens import ORIGIN, make_token
 from tests.testbed import pki as testbed_pki
-from tests.testbed.pki import HOLDERS, _usage, der, new_key
+from tests.testbed.pki import CARD_TYPE_POLICIES, HOLDERS, _usage, der, new_key
 
 UTC = timezone.utc
 
@@ -37,7 +37,7 @@ def test_good_tokens_name_the_holder(pki, verifier, nonce, just_now, slug, algor
     assert out.valid, out.detail
     assert out.reason is None
     assert out.fingerprint == h.certificate_id
-    assert out.holder == holder_of(h.auth_cert)
+    assert out.holder == holder_of(h.auth_cert, CARD_TYPE_POLICIES)
     assert out.holder.idNat == h.spec.id_nat
     assert (out.holder.familyName, out.holder.givenName) == (h.spec.family, h.spec.given)
     assert out.holder.title == h.spec.title and out.holder.cardType == h.spec.card_type

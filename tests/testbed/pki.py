@@ -20,10 +20,18 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from host.identity import TEST_CARD_TYPE_POLICIES
-
 UTC = dt.timezone.utc
-PolicyOid = {card_type: oid for oid, card_type in TEST_CARD_TYPE_POLICIES.items()}
+# The test PKI's certificate policies, one per card type (a private 2.25 arc). Hosts and
+# verifiers learn them as production ones learn IGC-Santé's: by configuration (the host's
+# `cardTypePolicies`, softcard.SoftHsm.env; the verifier's `card_type_policies`).
+CARD_TYPE_POLICIES: dict[str, str] = {
+    "2.25.258118230373226431806513622463526384673.1": "CPS",
+    "2.25.258118230373226431806513622463526384673.2": "CPF",
+    "2.25.258118230373226431806513622463526384673.3": "CPE",
+    "2.25.258118230373226431806513622463526384673.4": "CPA",
+    "2.25.258118230373226431806513622463526384673.5": "CDE",
+}
+PolicyOid = {card_type: oid for oid, card_type in CARD_TYPE_POLICIES.items()}
 
 
 def _now() -> dt.datetime:
@@ -243,7 +251,8 @@ class TestPKI:
 
     def write(self, directory: Path) -> Path:
         """trust/ holds the anchors (root and intermediate, DER); holders/<slug>/ the
-        holder material; pki.json an index for other processes (site, demo)."""
+        holder material; card-type-policies.json the card types of its policy OIDs (for
+        `server.verify --card-type-policies`); pki.json an index for other processes."""
         directory.mkdir(parents=True, exist_ok=True)
         trust = directory / "trust"
         trust.mkdir(exist_ok=True)
@@ -251,6 +260,7 @@ class TestPKI:
         (trust / "test-ac-fort-personnes.der").write_bytes(der(self.ca_cert))
         (directory / "ca-key.pem").write_bytes(key_pem(self.ca_key))
         (directory / "ca.der").write_bytes(der(self.ca_cert))
+        (directory / "card-type-policies.json").write_text(json.dumps(CARD_TYPE_POLICIES))
         index = {"baseUrl": self.base_url, "trust": str(trust), "holders": {}}
         for slug, h in self.holders.items():
             d = directory / "holders" / slug

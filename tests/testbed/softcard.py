@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from tests.testbed.pki import Issued, TestPKI, der, key_pem
+from tests.testbed.pki import CARD_TYPE_POLICIES, Issued, TestPKI, der, key_pem
 
 SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 CPS_ID_PREFIX = bytes.fromhex("E828BD080F8025000001FF0010")
@@ -51,9 +52,16 @@ class SoftHsm:
     def module(self) -> str:
         return SOFTHSM_MODULE
 
+    @property
+    def host_config(self) -> Path:
+        """A host user config naming the test PKI's card types, as IT would configure the
+        IGC-Santé ones (`cardTypePolicies`)."""
+        return self.root / "host-config.json"
+
     def env(self) -> dict[str, str]:
-        """What a host process needs to see these cards and only these."""
-        return {"SOFTHSM2_CONF": str(self.conf), "CPSBRIDGE_PKCS11_MODULE": SOFTHSM_MODULE}
+        """What a host process needs to see these cards, only these, and their card types."""
+        return {"SOFTHSM2_CONF": str(self.conf), "CPSBRIDGE_PKCS11_MODULE": SOFTHSM_MODULE,
+                "CPSBRIDGE_USER_CONFIG": str(self.host_config)}
 
     @classmethod
     def create(cls, root: Path) -> "SoftHsm":
@@ -63,7 +71,9 @@ class SoftHsm:
         (root / "softhsm2.conf").write_text(
             f"directories.tokendir = {tokens}\nobjectstore.backend = file\nlog.level = ERROR\n"
             "slots.removable = true\n")
-        return cls(root)
+        hsm = cls(root)
+        hsm.host_config.write_text(json.dumps({"cardTypePolicies": CARD_TYPE_POLICIES}))
+        return hsm
 
     def _util(self, *args: str) -> None:
         env = dict(os.environ, SOFTHSM2_CONF=str(self.conf))
