@@ -178,6 +178,19 @@ def test_card_login(browser, site, fresh_host, artifacts, dupont, dupont_account
     tab.close()
 
 
+def test_an_expired_card_is_refused_by_the_site(browser, site, pki, fresh_host, artifacts):
+    """The host signs with any certificate the card holds; the site's verifier refuses an
+    expired one (CERT_EXPIRED), and the tile says so. Nobody is logged in."""
+    tab = open_home(browser, site)
+    tab.wait_text(TILE_STATUS, "détectée", timeout=60)
+    card_through_dialog(browser, tab, pki.holders["expire"].certificate_id)
+    alert = tab.wait_text(TILE_ALERT, "expiré")
+    assert alert.startswith("Le certificat de votre carte CPS a expiré."), alert
+    assert not tab.count(LOGOUT) and "/espace" not in tab.url()
+    shot(tab, artifacts, browser, "carte-expiree")
+    tab.close()
+
+
 def test_assistant_finishes_the_account_a_doctor_delegated(browser, site, pki, fresh_host, artifacts,
                                                            dupont, dupont_account):
     """Manual III.1 through the extension: Dr DUPONT delegates from his account page; the

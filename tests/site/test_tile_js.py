@@ -1,45 +1,16 @@
-"""The site's tile script (static/connexion.js) in a real Chromium, against the real site,
-verifier and host.
-
-The extension itself is not loaded here (its own browser suite does that): a small page-side
-stand-in answers the §9 messages the way the extension does, and has the real host sign.
-It fakes the extension's transport only; the token is the host's, from a SoftHSM2 card."""
+"""The site's pages in a real Chromium, without the extension: what a browser that lacks it
+sees, and the site's own forms. The tile's card flows, with the real extension, host and
+cards, are the browser suite's (tests/browser/scenarios.py)."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
 
-from tests.site.browser import sign
-from tests.site.flows import established
-
 pytestmark = pytest.mark.browser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-STAND_IN = """
-window.addEventListener("message", async (event) => {
-  const m = event.data;
-  if (event.source !== window || !m || m.cpsbridge !== "request") return;
-  window.postMessage({cpsbridge: "ack", requestId: m.requestId}, location.origin);
-  let answer;
-  if (m.action === "status") {
-    answer = {result: STATUS};
-  } else {
-    const token = await window.hostSign(m.challengeNonce);
-    answer = token.error ? {error: token.error} : {result: {token: token}};
-  }
-  window.postMessage({cpsbridge: "response", requestId: m.requestId, ...answer}, location.origin);
-});
-"""
-
-STATUS = {"extension": "1.2.0", "host": {"version": "1.2.0", "protocol": 1,
-          "pcsc": {"available": True, "readers": [{"name": "Lecteur", "cardPresent": True,
-                                                   "atr": "3BAC00", "cardType": "CPS3"}]},
-          "pkcs11": {"module": "softhsm", "loaded": True}},
-          "card": {"cardType": "CPS", "certificates": 1, "pinStatus": "ok"}}
 
 
 @pytest.fixture
@@ -67,38 +38,6 @@ def test_without_the_extension(chromium, site):
     page.click("#tuile-cps")
     alert = page.locator('[data-cpsbridge-tile] [role="alert"]')
     alert.filter(has_text="extension CPS Bridge").wait_for()
-
-
-def test_card_login_through_the_tile(chromium, site, host, ids, browser):
-    # An établissement account whose card is linked already.
-    established(site, browser, "jdupont", "jean.dupont@chu.example.test", nom="Dupont",
-                prenom="Jean", profession="Médecin", rpps="99700367917")
-    answer = browser.card_login(host, ids["dupont"])
-    browser.follow(answer)
-    browser.post("/connexion/carte-cps/association",
-                 {"identifiant": "jdupont", "mot_de_passe": "Hopital2024sur"})
-
-    page = page_for(chromium, site)
-    page.expose_function("hostSign", lambda nonce: sign(host, nonce, site.origin, ids["dupont"]))
-    page.add_init_script(STAND_IN.replace("STATUS", json.dumps(STATUS)))
-    page.goto(site.url)
-    page.locator("[data-cpsbridge-status]").filter(
-        has_text="Carte CPS détectée : cliquez pour vous identifier.").wait_for()
-    page.click("#tuile-cps")
-    page.wait_for_url("**/espace")
-    assert page.locator('[data-testid="utilisateur"]').inner_text() == "Dr Jean DUPONT"
-    assert "Vous êtes connecté" in page.content()
-
-
-def test_a_refusal_shows_in_the_tile(chromium, site, host, ids):
-    page = page_for(chromium, site)
-    page.expose_function("hostSign", lambda nonce: sign(host, nonce, site.origin, ids["expire"]))
-    page.add_init_script(STAND_IN.replace("STATUS", json.dumps(STATUS)))
-    page.goto(site.url)
-    page.click("#tuile-cps")
-    page.locator('[data-cpsbridge-tile] [role="alert"]').filter(
-        has_text="Le certificat de votre carte CPS a expiré.").wait_for()
-    assert page.url == site.url
 
 
 def test_forms_post_from_a_real_browser(chromium, site):
