@@ -11,10 +11,11 @@ WINDOW = 15 * 60
 # "identifiant": wrong passwords and wrong codes de confirmation alike; "envoi-code": codes
 # sent per account; "lien-email": validation links sent per account; "envoi-sms": phone
 # verification SMS sent per account (to any number typed: no SMS pumping); "sms-numero":
-# the same SMS per number, whatever the account (no harassing a number from many accounts);
+# the same SMS per number, whatever the account (no harassing a number from many accounts;
+# above one account's own limit, so that one account alone cannot lock a number out);
 # "code-telephone": wrong phone verification codes per account.
 LIMITS = {"identifiant": 5, "ip": 30, "carte": 20, "oubli": 10, "envoi-code": 5, "lien-email": 3,
-          "envoi-sms": 3, "sms-numero": 3, "code-telephone": 5}
+          "envoi-sms": 3, "sms-numero": 5, "code-telephone": 5}
 
 
 def _count(conn: sqlite3.Connection, kind: str, value: str) -> int:

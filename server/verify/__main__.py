@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import re
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ from host.holder import CARD_TYPES, is_card_type_table
 from server.verify import RevocationPolicy, Verifier, load_trust_anchors
 
 MAX_INPUT_BYTES = 1024 * 1024
+_BASIC_DATE_TIME = re.compile(r"\d{8}T\d{6}(?:[.,]\d{1,6})?(?:Z|[+-]\d{2}(?:\d{2})?)?")
 # Beyond these, datetime and socket arithmetic overflow (a traceback, not a verdict); far
 # beyond any sensible setting anyway.
 MAX_CLOCK_SKEW = 24 * 3600.0
@@ -38,13 +40,11 @@ class Request(BaseModel):
     @field_validator("nonceIssuedAt", mode="before")
     @classmethod
     def _iso_8601(cls, value: Any) -> Any:
-        # §6 says ISO 8601; pydantic reads only its RFC 3339 profile, and would refuse the
-        # basic format (20261125T120000Z) that Python's own reader takes.
-        if isinstance(value, str):
-            try:
-                return datetime.fromisoformat(value)
-            except ValueError:
-                pass  # pydantic's own message then says what is wrong
+        # §6 says ISO 8601; pydantic reads only its extended profile (RFC 3339). The basic
+        # format (20261125T120000Z) is read here, and only it: Python's reader alone would
+        # also take any separator, hour-only times and week dates.
+        if isinstance(value, str) and _BASIC_DATE_TIME.fullmatch(value):
+            return datetime.fromisoformat(value)
         return value
 
     @field_validator("nonceIssuedAt")
@@ -82,6 +82,8 @@ def _card_type_policies(path: str) -> dict[str, str]:
             value = json.load(f)
     except (OSError, ValueError) as e:
         raise argparse.ArgumentTypeError(f"{path}: {e}") from None
+    except RecursionError:
+        raise argparse.ArgumentTypeError(f"{path}: nested too deeply") from None
     if not is_card_type_table(value):
         raise argparse.ArgumentTypeError(
             f"{path}: a JSON object OID -> {'/'.join(CARD_TYPES)} is expected")

@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import select
+import shutil
 import statistics
 import struct
 import subprocess
@@ -347,16 +348,27 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
             for _ in range(3):
                 answer_size = len(host.exchange(host.frame("authenticate", _authenticate_args(cid))))
             loop_cpu, host_cpu = 0.0, cpu_seconds(host.proc.pid)
-            for _ in range(size):
+            set_loop: list[float] = []
+
+            def loop_turn() -> None:
+                nonlocal loop_cpu
                 times, cpu = loop.block(1)
-                warm.loop.extend(times)
+                set_loop.extend(times)
                 loop_cpu += cpu
-                warm.loop_token_info.extend(loop_token_info.block(1)[0])
+
+            def host_turn() -> None:
                 frame = host.frame("authenticate", _authenticate_args(cid))
                 t = time.perf_counter()
                 body = host.exchange(frame)
                 warm.host.append(time.perf_counter() - t)
                 host.result(body)
+
+            turns = [loop_turn, lambda: warm.loop_token_info.extend(loop_token_info.block(1)[0]),
+                     host_turn]
+            for i in range(size):  # each side first in turn: no side keeps one position
+                for turn in turns[i % 3:] + turns[:i % 3]:
+                    turn()
+            warm.loop.extend(set_loop)
             # The host waits on its stdin while the loops run: its CPU is its own turns'.
             warm.host_cpu.append((cpu_seconds(host.proc.pid) - host_cpu) / size)
             warm.loop_cpu.append(loop_cpu / size)
@@ -364,7 +376,7 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
                 int(line.split()[1]) for line in
                 Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
                 if line.startswith("VmHWM:")))
-        warm.echo.extend(echo_round_trips(env, answer_size, statistics.median(warm.loop), size))
+        warm.echo.extend(echo_round_trips(env, answer_size, statistics.median(set_loop), size))
     return warm
 
 
@@ -397,38 +409,41 @@ def _median_ms(samples: list[float]) -> float:
 def run(host_cmd: list[str] | None = None, rounds: int = 40) -> dict[str, tuple[float, float]]:
     host_cmd = host_cmd or SOURCE_HOST
     work = Path(tempfile.mkdtemp(prefix="cpsbridge-bench-"))
-    pki = TestPKI.create()
-    hsm = make_cards(work / "hsm", pki, ["dupont"])
-    label = hsm.cards["dupont"]
-    cid = pki.holders["dupont"].certificate_id
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CPSBRIDGE_")}
-    env.update(hsm.env(), HOME=str(work), XDG_STATE_HOME=str(work / "state"),
-               CPSBRIDGE_ALLOWED_ORIGINS=ORIGIN, PCSCLITE_CSOCK_NAME=str(work / "no-pcscd"),
-               CPSBRIDGE_SYSTEM_CONFIG=str(work / "none.json"))
-    data = work / "m.bin"
-    data.write_bytes(os.urandom(64))
+    try:
+        pki = TestPKI.create()
+        hsm = make_cards(work / "hsm", pki, ["dupont"])
+        label = hsm.cards["dupont"]
+        cid = pki.holders["dupont"].certificate_id
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CPSBRIDGE_")}
+        env.update(hsm.env(), HOME=str(work), XDG_STATE_HOME=str(work / "state"),
+                   CPSBRIDGE_ALLOWED_ORIGINS=ORIGIN, PCSCLITE_CSOCK_NAME=str(work / "no-pcscd"),
+                   CPSBRIDGE_SYSTEM_CONFIG=str(work / "none.json"))
+        data = work / "m.bin"
+        data.write_bytes(os.urandom(64))
 
-    tool = lambda: pkcs11_tool_sign(env, label, data)  # noqa: E731
-    m = interleaved({
-        "cold status": (lambda: cold_status(env, host_cmd),
-                        lambda: run_once([sys.executable, "-c", "pass"], env)),
-        "cold list + authenticate": (lambda: cold_list_authenticate(env, host_cmd, cid), tool),
-        "python-pkcs11 floor": (lambda: python_pkcs11_floor(env), tool),
-    }, rounds)
-    warm = warm_figures(env, label, cid, blocks=rounds // 4, size=20)
-    figure = lambda kind, name: tuple(_median_ms(s) for s in m[kind][name])  # noqa: E731
-    return {
-        "cold status": figure("wall", "cold status"),
-        "cold list + authenticate": figure("wall", "cold list + authenticate"),
-        "cold status (CPU)": figure("cpu", "cold status"),
-        "cold list + authenticate (CPU)": figure("cpu", "cold list + authenticate"),
-        "warm authenticate": (_median_ms(warm.host), _median_ms(warm.loop)),
-        "warm authenticate (CPU)": (_median_ms(warm.host_cpu), _median_ms(warm.loop_cpu)),
-        "python-pkcs11 floor": figure("wall", "python-pkcs11 floor"),
-        "warm floor": (_median_ms(warm.host),
-                       _median_ms(warm.loop_token_info) + _median_ms(warm.echo)),
-        "peak RSS (MB)": (warm.rss_kb / 1024, 40.0),
-    }
+        tool = lambda: pkcs11_tool_sign(env, label, data)  # noqa: E731
+        m = interleaved({
+            "cold status": (lambda: cold_status(env, host_cmd),
+                            lambda: run_once([sys.executable, "-c", "pass"], env)),
+            "cold list + authenticate": (lambda: cold_list_authenticate(env, host_cmd, cid), tool),
+            "python-pkcs11 floor": (lambda: python_pkcs11_floor(env), tool),
+        }, rounds)
+        warm = warm_figures(env, label, cid, blocks=rounds // 4, size=20)
+        figure = lambda kind, name: tuple(_median_ms(s) for s in m[kind][name])  # noqa: E731
+        return {
+            "cold status": figure("wall", "cold status"),
+            "cold list + authenticate": figure("wall", "cold list + authenticate"),
+            "cold status (CPU)": figure("cpu", "cold status"),
+            "cold list + authenticate (CPU)": figure("cpu", "cold list + authenticate"),
+            "warm authenticate": (_median_ms(warm.host), _median_ms(warm.loop)),
+            "warm authenticate (CPU)": (_median_ms(warm.host_cpu), _median_ms(warm.loop_cpu)),
+            "python-pkcs11 floor": figure("wall", "python-pkcs11 floor"),
+            "warm floor": (_median_ms(warm.host),
+                           _median_ms(warm.loop_token_info) + _median_ms(warm.echo)),
+            "peak RSS (MB)": (warm.rss_kb / 1024, 40.0),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def report(figures: dict[str, tuple[float, float]], title: str = "host (source)") -> bool:

@@ -64,6 +64,17 @@ def test_the_nonce_date_in_any_iso_8601_form(pki, pki_dir, nonce, written):
     assert out == {"valid": False, "reason": "NONCE_EXPIRED"}
 
 
+@pytest.mark.parametrize("written", [
+    "2026-11-25X12:00:00Z", "2026-11-25\x0012:00:00Z", "2026-11-25T12Z", "20261125T1200Z",
+    "2026W48", "2026-11-25T12:00:00 Z", "20261125T120000+01:00:30",
+])
+def test_what_is_not_an_iso_8601_date_time_is_unusable(pki, pki_dir, nonce, written):
+    req = request(pki, nonce)
+    req["nonceIssuedAt"] = written
+    done = run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], json.dumps(req))
+    assert done.returncode == 2 and done.stdout == b"", done.stdout
+
+
 def test_ec_holder_with_revocation_off(pki, pki_dir, responder, nonce):
     out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"],
                      json.dumps(request(pki, nonce, slug="robert"))))
@@ -72,7 +83,7 @@ def test_ec_holder_with_revocation_off(pki, pki_dir, responder, nonce):
     assert sum(responder.hits.values()) == 0
 
 
-@pytest.mark.parametrize("content", ['{"1.2.3": "XYZ"}', '["CPS"]', "{", None])
+@pytest.mark.parametrize("content", ['{"1.2.3": "XYZ"}', '["CPS"]', "{", None, "[" * 100_000])
 def test_unusable_card_type_policies_exit_2(pki, pki_dir, nonce, tmp_path, content):
     path = tmp_path / "policies.json"
     if content is not None:
