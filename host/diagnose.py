@@ -219,6 +219,11 @@ class Diagnosis:
             return
         for cert in certificates:
             self._certificate(cert)
+        if not self.settings.cardTypePolicies:
+            self.add("cardtypes", "info", "Types de carte non configurés : les cartes apparaissent "
+                     "comme « UNKNOWN » (la connexion n'en dépend pas).",
+                     "Facultatif : ajoutez cardTypePolicies (OID des gabarits de certificats de "
+                     "l'ANS → CPS, CPE…) au fichier de configuration système.")
 
     def _tokens(self, module_path: str | None) -> list[str]:
         try:

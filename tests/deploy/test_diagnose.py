@@ -89,8 +89,9 @@ def test_a_working_workstation_has_nothing_blocking(env, cps3, pki):
     module = checks["pkcs11.module"]
     assert module["details"]["info"]["manufacturer"].startswith("SoftHSM")
     cert = checks[f"certificate.{pki.holders['dupont'].certificate_id[:16]}"]
-    assert cert["status"] == "ok" and "DUPONT" in cert["message"]
+    assert cert["status"] == "ok" and "DUPONT" in cert["message"] and "carte CPS" in cert["message"]
     assert cert["details"]["pin"] == "ok"
+    assert "cardtypes" not in checks  # the test PKI's card types are configured
     for browser in ("chromium", "firefox"):  # the two installed on this machine
         assert checks[f"browser.{browser}"]["status"] == "ok"
         assert checks[f"browser.{browser}"]["details"]["level"] == "utilisateur"
@@ -155,6 +156,18 @@ def test_module_without_any_card(env, cps3, tmp_path):
     env["SOFTHSM2_CONF"] = str(empty / "softhsm2.conf")
     code, doc = diagnose(env)
     assert code == 1 and errors(doc) == {"pkcs11.tokens"}
+
+
+def test_card_types_not_configured_are_said_without_blocking(env, cps3, pki):
+    install(env)
+    env = {k: v for k, v in env.items() if k != "CPSBRIDGE_USER_CONFIG"}  # no cardTypePolicies
+    env["XDG_CONFIG_HOME"] = env["HOME"] + "/.config"
+    code, doc = diagnose(env)
+    checks = by_id(doc)
+    assert (code, doc["blocking"]) == (0, []), doc["blocking"]
+    assert checks["cardtypes"]["status"] == "info" and "cardTypePolicies" in checks["cardtypes"]["fix"]
+    cert = checks[f"certificate.{pki.holders['dupont'].certificate_id[:16]}"]
+    assert "carte UNKNOWN" in cert["message"]
 
 
 def test_expired_and_soon_expiring_certificates(env, cps3, cards, soon_card, pki):
