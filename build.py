@@ -562,7 +562,7 @@ def build_manifests(args: argparse.Namespace) -> None:
 
 # -- deb: the Debian package (frozen host, system manifests, policy templates) ------------------
 
-from host.registration import DEB_PACKAGE  # noqa: E402 - the name install/uninstall also know
+from host import DEB_PACKAGE  # noqa: E402 - the name install/uninstall also know
 SHT_GNU_VERNEED = 0x6FFFFFFE  # the .gnu.version_r section: symbol versions a file needs
 
 

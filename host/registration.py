@@ -38,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from host import HOST_NAME
+from host import DEB_PACKAGE, HOST_NAME
 from host.config import windows_install_folder
 from host.manifests import id_family, render
 
@@ -112,8 +112,7 @@ FLATPAKS = {"chrome": "com.google.Chrome", "chromium": "org.chromium.Chromium",
 # Flatpak Firefox reaches host programs through this portal helper, when present.
 NATIVE_MESSAGING_PROXY = ["/usr/libexec/xdg-native-messaging-proxy",
                           "/usr/lib/xdg-native-messaging-proxy"]
-# The Debian package (build.py deb) and where dpkg lists the files it installed.
-DEB_PACKAGE = "cpsbridge"
+# Where dpkg lists the files the Debian package (DEB_PACKAGE, build.py deb) installed.
 DPKG_INFO = "/var/lib/dpkg/info"
 # Mode of the folders a system install creates, whatever the umask (0000 gave 0777 folders).
 SYSTEM_DIR_MODE = 0o755
