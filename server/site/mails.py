@@ -7,6 +7,13 @@ from .sender import Message
 SIGNATURE = "\n\nL'équipe ViaTrajectoire\n(Message automatique : merci de ne pas y répondre.)"
 
 
+def _if_not_you(act: str, login_url: str) -> str:
+    """What to do when someone else changed the account's cards: one wording for each change."""
+    return (f"\n\nSi vous n'êtes pas à l'origine de {act}, définissez un nouveau mot de passe "
+            f"(« Mot de passe oublié ? » : {login_url}) et contactez sans attendre le support "
+            f"ViaTrajectoire de votre région.")
+
+
 def account_created(to: str, name: str, identifiant: str, link: str, hours: int) -> Message:
     return Message("email", to, "ViaTrajectoire : votre compte utilisateur a été créé",
                    f"Bonjour {name},\n\nLe référent ViaTrajectoire de votre établissement a créé "
@@ -71,10 +78,8 @@ def card_linked(to: str, name: str, identifiant: str, holder: str, login_url: st
     return Message("email", to, "ViaTrajectoire : une carte CPx a été associée à votre compte",
                    f"Bonjour {name},\n\nUne carte CPx au nom de {holder} a été associée à votre "
                    f"compte ViaTrajectoire (identifiant {identifiant}). Les prochaines connexions "
-                   f"avec cette carte se feront directement.\n\nSi vous n'êtes pas à l'origine de "
-                   f"cette association, définissez un nouveau mot de passe (« Mot de passe "
-                   f"oublié ? » : {login_url}) et contactez sans attendre le support "
-                   f"ViaTrajectoire de votre région." + SIGNATURE)
+                   f"avec cette carte se feront directement."
+                   + _if_not_you("cette association", login_url) + SIGNATURE)
 
 
 def card_removed(to: str, name: str, identifiant: str, id_nat: str, login_url: str) -> Message:
@@ -82,10 +87,8 @@ def card_removed(to: str, name: str, identifiant: str, id_nat: str, login_url: s
                    f"Bonjour {name},\n\nLa carte CPx n° {id_nat} a été retirée de votre compte "
                    f"ViaTrajectoire (identifiant {identifiant}). Elle ne permet plus de vous "
                    f"connecter ; pour l'utiliser de nouveau, il faudra l'associer à votre compte "
-                   f"avec votre identifiant et votre mot de passe.\n\nSi vous n'êtes pas à "
-                   f"l'origine de ce retrait, définissez un nouveau mot de passe (« Mot de passe "
-                   f"oublié ? » : {login_url}) et contactez sans attendre le support "
-                   f"ViaTrajectoire de votre région." + SIGNATURE)
+                   f"avec votre identifiant et votre mot de passe."
+                   + _if_not_you("ce retrait", login_url) + SIGNATURE)
 
 
 def delegation(to: str, liberal: str, link: str, hours: int) -> Message:

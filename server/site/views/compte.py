@@ -108,6 +108,11 @@ def normalize_phone(raw: str) -> str | None:
     return None
 
 
+def _too_many_sms(where: str) -> str:
+    return (f"Trop de SMS de vérification envoyés {where}. Pour votre sécurité, attendez 15 "
+            f"minutes avant de demander un nouveau code.")
+
+
 PHONE_LOCKED = ("Trop de codes de vérification erronés. Pour votre sécurité, la vérification du "
                 "numéro de téléphone est suspendue pendant 15 minutes.")
 
@@ -124,13 +129,9 @@ def telephone():
     if ratelimit.blocked(c, "code-telephone", key):
         return _account_page(429, erreur=PHONE_LOCKED)
     if ratelimit.blocked(c, "envoi-sms", key):
-        return _account_page(429, erreur="Trop de SMS de vérification envoyés pour votre compte. "
-                                         "Pour votre sécurité, attendez 15 minutes avant de "
-                                         "demander un nouveau code.")
+        return _account_page(429, erreur=_too_many_sms("pour votre compte"))
     if ratelimit.blocked(c, "sms-numero", numero):
-        return _account_page(429, erreur="Trop de SMS de vérification envoyés à ce numéro. "
-                                         "Pour votre sécurité, attendez 15 minutes avant de "
-                                         "demander un nouveau code.")
+        return _account_page(429, erreur=_too_many_sms("à ce numéro"))
     cfg = current_app.config["SITE"]
     code = codes.new_code()
     with db.tx(c):
