@@ -40,12 +40,13 @@ class Request(BaseModel):
     @field_validator("nonceIssuedAt", mode="before")
     @classmethod
     def _iso_8601(cls, value: Any) -> Any:
-        # §6 says ISO 8601; pydantic reads only its extended profile (RFC 3339). The basic
-        # format (20261125T120000Z) is read here, and only it: Python's reader alone would
-        # also take any separator, hour-only times and week dates.
-        # Not a number, nor a string of digits, which pydantic would read as a Unix time.
+        # §6 says ISO 8601: not a number, nor a string of digits, which pydantic would read
+        # as a Unix time.
         if not isinstance(value, str) or value.strip().lstrip("+-").replace(".", "", 1).isdigit():
             raise ValueError("an ISO 8601 date and time is expected")
+        # pydantic reads only the extended profile (RFC 3339). The basic format
+        # (20261125T120000Z) is read here, and only it: Python's reader alone would also take
+        # any separator, hour-only times and week dates.
         if _BASIC_DATE_TIME.fullmatch(value):
             return datetime.fromisoformat(value)
         return value
