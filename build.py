@@ -408,17 +408,13 @@ def policies_by_browser() -> dict[str, dict]:
     }
 
 
-# Where each browser reads its machine policies on Windows.
-WINDOWS_POLICY_KEYS = {"chrome": r"SOFTWARE\Policies\Google\Chrome",
-                       "edge": r"SOFTWARE\Policies\Microsoft\Edge",
-                       "firefox": r"SOFTWARE\Policies\Mozilla\Firefox"}
-
-
 def registry_values(browser: str, policy: dict) -> list[tuple[str, str, str]]:
     """(key under HKLM, value name, string) of one browser's policies, as the registry holds
     them: a list policy is a subkey of numbered values; ExtensionSettings is a JSON string;
     managed storage is under 3rdparty\\extensions\\<id>\\policy (Chrome, Edge) or
     3rdparty\\Extensions\\<id> (Firefox)."""
+    from host.registration import WINDOWS_POLICY_KEYS
+
     key = WINDOWS_POLICY_KEYS[browser]
     out = []
     if "ExtensionSettings" in policy:

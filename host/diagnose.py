@@ -24,8 +24,9 @@ from pathlib import Path, PurePosixPath
 
 from host import HOST_NAME, __version__, config
 from host.manifests import chromium_ids, extension_ids
-from host.registration import (BROWSERS, FAMILY, LABEL, Context, hive_and_subkey, manifest_dirs,
-                               packaging, sandbox_note, sandbox_refusal, windows_key)
+from host.registration import (BROWSERS, FAMILY, LABEL, WINDOWS_POLICY_KEYS, Context,
+                               hive_and_subkey, manifest_dirs, packaging, sandbox_note,
+                               sandbox_refusal, windows_key)
 
 EXPIRY_WARNING = timedelta(days=30)
 STATUS_LABEL = {"ok": "OK", "info": "INFO", "warning": "ATTENTION", "error": "ERREUR"}
@@ -37,11 +38,7 @@ CHROMIUM_POLICY_DIRS = {"chrome": "/etc/opt/chrome/policies/managed",
                         "brave": "/etc/brave/policies/managed"}
 MACOS_DOMAINS = {"chrome": "com.google.Chrome", "chromium": "org.chromium.Chromium",
                  "edge": "com.microsoft.Edge", "brave": "com.brave.Browser"}
-WINDOWS_POLICY_KEYS = {"chrome": r"Software\Policies\Google\Chrome",
-                       "chromium": r"Software\Policies\Chromium",
-                       "edge": r"Software\Policies\Microsoft\Edge",
-                       "brave": r"Software\Policies\BraveSoftware\Brave"}
-FIREFOX_POLICY_KEY = r"Software\Policies\Mozilla\Firefox"  # GPO, and the MSI's Policies feature
+FIREFOX_POLICY_KEY = WINDOWS_POLICY_KEYS["firefox"]  # GPO, and the MSI's Policies feature
 # Where each browser looks for the key naming a host manifest on Windows, in its order:
 # (system, registry view). Chromium (native_process_launcher_win.cc): HKCU then HKLM, each in
 # the 32-bit view (WOW6432Node) then the 64-bit one. Firefox (NativeManifests.sys.mjs): HKCU

@@ -56,6 +56,15 @@ WINDOWS_KEYS = {
     "brave": r"Software\BraveSoftware\Brave-Browser\NativeMessagingHosts",
     "firefox": r"Software\Mozilla\NativeMessagingHosts",
 }
+# Registry keys (under HKLM, or HKCU for a user's) where each browser reads its policies:
+# diagnose reads them, build.py writes the .reg and MSI templates for them.
+WINDOWS_POLICY_KEYS = {
+    "chrome": r"SOFTWARE\Policies\Google\Chrome",
+    "chromium": r"SOFTWARE\Policies\Chromium",
+    "edge": r"SOFTWARE\Policies\Microsoft\Edge",
+    "brave": r"SOFTWARE\Policies\BraveSoftware\Brave",
+    "firefox": r"SOFTWARE\Policies\Mozilla\Firefox",
+}
 # Folders where each browser looks for manifests: (system, user relative to the config base).
 LINUX_SYSTEM = {
     "chrome": ["/etc/opt/chrome/native-messaging-hosts"],

@@ -360,7 +360,7 @@ def test_windows_manifest_keys_are_read_in_both_views_in_each_browsers_order(mon
 
 
 def test_windows_policies_are_read_from_the_registry_for_firefox_too(tmp_path, monkeypatch):
-    """What the MSI's Policies feature and a GPO write: HKLM\\Software\\Policies\\Mozilla\\Firefox
+    """What the MSI's Policies feature and a GPO write: HKLM\\SOFTWARE\\Policies\\Mozilla\\Firefox
     for Firefox, Chrome's key for Chrome; machine policies win over the user's."""
     from host.config import PRODUCTION_ORIGINS
     from host.diagnose import Diagnosis
@@ -368,8 +368,8 @@ def test_windows_policies_are_read_from_the_registry_for_firefox_too(tmp_path, m
 
     monkeypatch.chdir(tmp_path)  # no policies.json under "C:\Program Files\…" here
     monkeypatch.delenv("CPSBRIDGE_SYSTEM_CONFIG", raising=False)
-    firefox_key = "HKLM\\Software\\Policies\\Mozilla\\Firefox"
-    chrome_key = "HKLM\\Software\\Policies\\Google\\Chrome"
+    firefox_key = "HKLM\\SOFTWARE\\Policies\\Mozilla\\Firefox"
+    chrome_key = "HKLM\\SOFTWARE\\Policies\\Google\\Chrome"
     reader = FakeRegistryReader(trees={firefox_key: _tree_of_reg("firefox.reg"),
                                        chrome_key: _tree_of_reg("chrome.reg")})
     ctx = Context(platform="win32", env=WIN_CTX_ENV)
@@ -382,7 +382,7 @@ def test_windows_policies_are_read_from_the_registry_for_firefox_too(tmp_path, m
     assert d.policy_origins["chrome"] == PRODUCTION_ORIGINS  # 3rdparty\extensions\<id>\policy
 
     # A user policy that blocks every add-on, a machine one that allows ours: the machine wins.
-    reader.trees["HKCU\\Software\\Policies\\Mozilla\\Firefox"] = {
+    reader.trees["HKCU\\SOFTWARE\\Policies\\Mozilla\\Firefox"] = {
         "ExtensionSettings": json.dumps({"*": {"installation_mode": "blocked"}})}
     assert Diagnosis(ctx, online=False, registry=reader)._firefox_policy()["blocks"] == []
     # A GPO blocking them all for the machine (REG_MULTI_SZ JSON, as the ADMX writes it).
