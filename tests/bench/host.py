@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.testbed.hostproc import CHROME_ARGS, REPO, SOURCE_HOST, encode
@@ -46,8 +47,8 @@ TIMEOUT = 30.0
 FLOORS = {
     "python-pkcs11 floor": ("(python-pkcs11 floor)", "start + import + list + sign, no host: "
                             "the least any Python host pays"),
-    "warm floor": ("(warm, beside its floor)", "the loop with C_GetTokenInfo + a pipe round "
-                   "trip: what no host skips"),
+    "warm floor": ("(warm, beside a bare host)", "one thread, JSON, C_GetTokenInfo, login, "
+                   "sign, no checks or log: what no Python host over a pipe skips"),
 }
 
 
@@ -229,14 +230,11 @@ import pkcs11
 from pkcs11 import Mechanism, ObjectClass
 token = pkcs11.lib({module!r}).get_token(token_label={label!r})
 key_id = bytes.fromhex({key_id!r})
-token_info = sys.argv[1:] == ["token-info"]
 for line in sys.stdin:  # one block of n iterations per line: [[wall...], cpu] as one line
     out = []
     cpu = time.thread_time()
     for _ in range(int(line)):
         t = time.perf_counter()
-        if token_info:  # what the contract adds before a login: the PIN flags, the serial
-            token.slot.get_token()
         with token.open(user_pin="1234") as s:
             key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
             key.sign(os.urandom(64), mechanism=Mechanism.SHA256_RSA_PKCS)
@@ -247,12 +245,11 @@ for line in sys.stdin:  # one block of n iterations per line: [[wall...], cpu] a
 
 class InProcessLoop(_Spoken):
     """The baseline of the warm figure: python-pkcs11 itself, login + find key + sign +
-    logout in a loop, timed inside its own process, in blocks on request; with
-    `token_info`, each login is preceded by a C_GetTokenInfo, as the contract wants."""
+    logout in a loop, timed inside its own process, in blocks on request."""
 
-    def __init__(self, env: dict, label: str, token_info: bool = False):
+    def __init__(self, env: dict, label: str):
         code = LOOP.format(module=SOFTHSM_MODULE, label=label, key_id=KEY_ID)
-        self.proc = _spawn([sys.executable, "-c", code, *(["token-info"] if token_info else [])], env)
+        self.proc = _spawn([sys.executable, "-c", code], env)
 
     def block(self, n: int) -> tuple[list[float], float]:
         """The wall time of each of n iterations, and their CPU time in all."""
@@ -268,35 +265,40 @@ class InProcessLoop(_Spoken):
         return times, cpu
 
 
-ECHO = """
-import os, struct, sys, time
-size, busy = int(sys.argv[1]), float(sys.argv[2])
-answer = struct.pack("=I", size) + b"{" + b" " * (size - 2) + b"}"
+BARE_HOST = """
+import base64, hashlib, json, os, struct, sys
+import pkcs11
+from pkcs11 import Attribute, Mechanism, ObjectClass
+token = pkcs11.lib({module!r}).get_token(token_label={label!r})
+key_id = bytes.fromhex({key_id!r})
 stdin, out = sys.stdin.buffer, os.fdopen(os.dup(1), "wb", buffering=0)
+with token.open() as s:
+    certificate = next(s.get_objects({{Attribute.CLASS: ObjectClass.CERTIFICATE,
+                                       Attribute.ID: key_id}}))[Attribute.VALUE]
 while len(header := stdin.read(4)) == 4:
-    stdin.read(struct.unpack("=I", header)[0])
-    end = time.perf_counter() + busy
-    while time.perf_counter() < end:  # a processor kept busy as by a signature
-        pass
-    out.write(answer)
+    request = json.loads(stdin.read(struct.unpack("=I", header)[0]))
+    arguments = request.get("arguments", {{}})
+    result = {{}}
+    if request["command"] == "authenticate":
+        token.slot.get_token()  # the PIN flags and the serial, as the contract wants
+        with token.open(user_pin=arguments["pin"]) as s:
+            key = s.get_key(object_class=ObjectClass.PRIVATE_KEY, id=key_id)
+            message = b"".join(hashlib.sha256(arguments[k].encode()).digest()
+                               for k in ("origin", "challengeNonce"))
+            signature = key.sign(message, mechanism=Mechanism.SHA256_RSA_PKCS)
+        result = {{"token": {{"format": "cpsbridge:1", "algorithm": "RS256",
+                            "unverifiedCertificate": base64.b64encode(certificate).decode(),
+                            "signature": base64.b64encode(signature).decode()}}}}
+    body = json.dumps({{"id": request["id"], "result": result}}).encode()
+    out.write(struct.pack("=I", len(body)) + body)
 """
 
 
-def echo_round_trips(env: dict, answer_size: int, busy: float, n: int) -> list[float]:
-    """What the pipe costs a host: request written -> answer read, through a process
-    that answers every frame with a frame of answer_size bytes after keeping a processor
-    busy for `busy` seconds (so that the caller waits as long as for a login, and its
-    processor falls as idle), less those seconds."""
-    with Client([sys.executable, "-c", ECHO, str(answer_size), repr(busy)], env) as echo:
-        frame = echo.frame("authenticate", _authenticate_args("0" * 64))
-        for _ in range(3):  # warm
-            echo.exchange(frame)
-        times = []
-        for _ in range(n):
-            t = time.perf_counter()
-            echo.exchange(frame)
-            times.append(time.perf_counter() - t - busy)
-    return times
+def bare_host(label: str) -> list[str]:
+    """A bare Python host: one thread, JSON in, C_GetTokenInfo, login, find the key, sign,
+    JSON out over the same pipe; no checks, no log, no cancel. What any Python host pays."""
+    return [sys.executable, "-c", BARE_HOST.format(module=SOFTHSM_MODULE, label=label,
+                                                    key_id=KEY_ID)]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -318,8 +320,7 @@ class Warm:
     host_cpu: list[float] = field(default_factory=list)  # CPU s per authenticate (all threads), per block
     loop_cpu: list[float] = field(default_factory=list)  # CPU s per loop iteration, per block
     rss_kb: int = 0  # the host's peak RSS
-    loop_token_info: list[float] = field(default_factory=list)  # loop + C_GetTokenInfo, wall s
-    echo: list[float] = field(default_factory=list)  # a pipe round trip of the answer's size, wall s
+    bare: list[float] = field(default_factory=list)  # wall s of a bare host's authenticate
 
 
 def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> Warm:
@@ -331,9 +332,8 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
     1.6–2.6 ms), so that block turns gave ratios from 0.9 to 1.4 run to run. Frames are
     made before and read after the clock, like the loop's arguments. CPU time counts the
     work of each side, which the waits for a processor that load adds to wall time do not
-    inflate. Beside them, for the reader, the parts no host can skip: the loop with a
-    C_GetTokenInfo before each login (in the same turns), and a bare pipe round trip of the
-    answer's size."""
+    inflate. Beside them, for the reader, in the same turns: a bare host (see bare_host),
+    what no Python host over a pipe skips."""
     warm = Warm()
     for _ in range(blocks):
         with contextlib.ExitStack() as stack:
@@ -341,12 +341,12 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
             # while another process initialises on the same token.
             loop = stack.enter_context(InProcessLoop(env, label))
             loop.block(3)  # warm
-            loop_token_info = stack.enter_context(InProcessLoop(env, label, token_info=True))
-            loop_token_info.block(3)
+            bare = stack.enter_context(Client(bare_host(label), env))
             host = stack.enter_context(Client(SOURCE_HOST, env))
             host.request("list-certificates")
-            for _ in range(3):
-                answer_size = len(host.exchange(host.frame("authenticate", _authenticate_args(cid))))
+            for client in (bare, host):
+                for _ in range(3):
+                    client.request("authenticate", _authenticate_args(cid))
             loop_cpu, host_cpu = 0.0, cpu_seconds(host.proc.pid)
             set_loop: list[float] = []
 
@@ -356,15 +356,16 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
                 set_loop.extend(times)
                 loop_cpu += cpu
 
-            def host_turn() -> None:
-                frame = host.frame("authenticate", _authenticate_args(cid))
-                t = time.perf_counter()
-                body = host.exchange(frame)
-                warm.host.append(time.perf_counter() - t)
-                host.result(body)
+            def turn_of(client: Client, times: list[float]) -> Callable[[], None]:
+                def turn() -> None:
+                    frame = client.frame("authenticate", _authenticate_args(cid))
+                    t = time.perf_counter()
+                    body = client.exchange(frame)
+                    times.append(time.perf_counter() - t)
+                    client.result(body)
+                return turn
 
-            turns = [loop_turn, lambda: warm.loop_token_info.extend(loop_token_info.block(1)[0]),
-                     host_turn]
+            turns = [loop_turn, turn_of(bare, warm.bare), turn_of(host, warm.host)]
             for i in range(size):  # each side first in turn: no side keeps one position
                 for turn in turns[i % 3:] + turns[:i % 3]:
                     turn()
@@ -376,7 +377,6 @@ def warm_figures(env: dict, label: str, cid: str, blocks: int, size: int) -> War
                 int(line.split()[1]) for line in
                 Path(f"/proc/{host.proc.pid}/status").read_text().splitlines()
                 if line.startswith("VmHWM:")))
-        warm.echo.extend(echo_round_trips(env, answer_size, statistics.median(set_loop), size))
     return warm
 
 
@@ -438,8 +438,7 @@ def run(host_cmd: list[str] | None = None, rounds: int = 40) -> dict[str, tuple[
             "warm authenticate": (_median_ms(warm.host), _median_ms(warm.loop)),
             "warm authenticate (CPU)": (_median_ms(warm.host_cpu), _median_ms(warm.loop_cpu)),
             "python-pkcs11 floor": figure("wall", "python-pkcs11 floor"),
-            "warm floor": (_median_ms(warm.host),
-                           _median_ms(warm.loop_token_info) + _median_ms(warm.echo)),
+            "warm floor": (_median_ms(warm.host), _median_ms(warm.bare)),
             "peak RSS (MB)": (warm.rss_kb / 1024, 40.0),
         }
     finally:
