@@ -1,6 +1,7 @@
 """Step 5: is the certificate revoked? OCSP from the AIA (with a nonce; the answer's
 signature, certificate id and freshness checked), else the CRL from the CDP (signature and
-freshness checked). Trustworthy answers are cached until their nextUpdate, at most `ttl`.
+freshness checked; a complete, direct CRL only). Trustworthy answers are cached until their
+nextUpdate, at most `ttl`.
 
 Statuses: GOOD, REVOKED, UNKNOWN (a correctly signed OCSP answer saying the CA does not
 know this certificate: decisive, never overridden by a CRL, which only lists revocations)
@@ -19,7 +20,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+from cryptography.x509.oid import (AuthorityInformationAccessOID, ExtendedKeyUsageOID,
+                                   ExtensionOID)
 
 from server.verify.fetch import http_get, http_post
 
@@ -29,6 +31,15 @@ MAX_OCSP_BYTES = 64 * 1024
 MAX_CRL_BYTES = 64 * 1024 * 1024
 # An OCSP answer without nextUpdate is accepted only this soon after its thisUpdate.
 OCSP_MAX_AGE_WITHOUT_NEXT_UPDATE = timedelta(minutes=15)
+# CRLs that are not the issuer's complete list: a delta lists only what changed since a base
+# CRL, an issuingDistributionPoint marks a partition (some certificates, some reasons, CA
+# certificates only) or an indirect CRL. Read as complete, either would vouch for
+# certificates it does not cover, so they are refused whether marked critical or not.
+_PARTIAL_CRL_EXTENSIONS = {
+    ExtensionOID.DELTA_CRL_INDICATOR: "a delta CRL",
+    ExtensionOID.ISSUING_DISTRIBUTION_POINT: "a partitioned or indirect CRL "
+                                             "(issuingDistributionPoint)",
+}
 
 
 class Status(str, Enum):
@@ -202,10 +213,32 @@ class RevocationChecker:
             raise Untrustworthy("CRL thisUpdate is in the future")
         if crl.next_update_utc is None or crl.next_update_utc < now - self._skew:
             raise Untrustworthy(f"stale CRL (nextUpdate {crl.next_update_utc})")
-        revoked = frozenset(r.serial_number for r in crl)
+        revoked = _complete_list(crl)
         with self._lock:
             self._crls[url] = (revoked, min(max(crl.next_update_utc, now), now + self._ttl))
         return revoked
+
+
+def _complete_list(crl: x509.CertificateRevocationList) -> frozenset[int]:
+    """The serials a complete, direct CRL lists. Raises Untrustworthy for any other CRL:
+    "not listed" means "good" only in a list of all the issuer's revocations, and a critical
+    extension this code does not process forbids using the CRL at all (RFC 5280 §5.2, §5.3),
+    as it may restrict what the CRL covers."""
+    for ext in crl.extensions:
+        if ext.oid in _PARTIAL_CRL_EXTENSIONS:
+            raise Untrustworthy(f"{_PARTIAL_CRL_EXTENSIONS[ext.oid]}, not supported")
+        if ext.critical:
+            raise Untrustworthy(f"unsupported critical CRL extension {ext.oid.dotted_string}")
+    revoked: set[int] = set()
+    for entry in crl:
+        # e.g. certificateIssuer (indirect CRLs): the entry may be about another CA's
+        # certificate with the same serial.
+        critical = next((e for e in entry.extensions if e.critical), None)
+        if critical is not None:
+            raise Untrustworthy(
+                f"unsupported critical CRL entry extension {critical.oid.dotted_string}")
+        revoked.add(entry.serial_number)
+    return frozenset(revoked)
 
 
 _DER = serialization.Encoding.DER

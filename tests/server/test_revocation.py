@@ -147,3 +147,82 @@ def test_no_revocation_urls(pki, responder, anchors, nonce, just_now):
     assert _verify(hard, pki, nonce, just_now, cert=cert).reason == "REVOCATION_UNKNOWN"
     assert _verify(soft, pki, nonce, just_now, cert=cert).valid
     assert sum(responder.hits.values()) == 0
+
+
+def _crl(pki, extensions=(), entries=()) -> bytes:
+    """A CRL of the test CA, correctly signed and fresh, with these (extension, critical)
+    pairs, listing `entries`: (serial, [(entry extension, critical)])."""
+    from datetime import datetime, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    now = datetime.now(timezone.utc)
+    builder = (x509.CertificateRevocationListBuilder().issuer_name(pki.ca_cert.subject)
+               .last_update(now - timedelta(minutes=1)).next_update(now + timedelta(days=1))
+               .add_extension(x509.CRLNumber(7), critical=False))
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    for serial, entry_extensions in entries:
+        entry = (x509.RevokedCertificateBuilder().serial_number(serial)
+                 .revocation_date(now - timedelta(days=1)))
+        for extension, critical in entry_extensions:
+            entry = entry.add_extension(extension, critical=critical)
+        builder = builder.add_revoked_certificate(entry.build())
+    return builder.sign(pki.ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def _partial_crls():
+    from cryptography import x509
+
+    def idp(**flags):
+        fields = dict(full_name=None, relative_name=None, only_contains_user_certs=False,
+                      only_contains_ca_certs=False, only_some_reasons=None, indirect_crl=False,
+                      only_contains_attribute_certs=False)
+        return x509.IssuingDistributionPoint(**{**fields, **flags})
+
+    other_ca = x509.DirectoryName(x509.Name.from_rfc4514_string("CN=Another CA"))
+    return {
+        "delta": ([(x509.DeltaCRLIndicator(6), True)], ()),
+        "delta-noncritical": ([(x509.DeltaCRLIndicator(6), False)], ()),
+        "ca-only": ([(idp(only_contains_ca_certs=True), True)], ()),
+        "partition": ([(idp(full_name=[x509.UniformResourceIdentifier(
+            "http://127.0.0.1/crl/partition-1.crl")]), True)], ()),
+        "some-reasons": ([(idp(only_some_reasons=frozenset(
+            {x509.ReasonFlags.key_compromise})), True)], ()),
+        "indirect": ([(idp(indirect_crl=True), True)],
+                     [(12345, [(x509.CertificateIssuer([other_ca]), True)])]),
+        "unknown-critical": ([(x509.UnrecognizedExtension(
+            x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), True)], ()),
+        "unknown-critical-entry": ([], [(12345, [(x509.UnrecognizedExtension(
+            x509.ObjectIdentifier("1.3.6.1.4.1.99999.2"), b"\x05\x00"), True)])]),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_partial_crls()))
+def test_a_crl_that_is_not_a_complete_list_is_no_answer(pki, responder, hard, soft, nonce,
+                                                       just_now, monkeypatch, kind):
+    """Not listed in a delta CRL, a partition, a CA-only or some-reasons CRL, an indirect CRL
+    or a CRL with a critical extension we do not process does not mean "good": such a CRL is
+    no trustworthy answer (RFC 5280 §5.2, §5.3), as if there were none."""
+    extensions, entries = _partial_crls()[kind]
+    monkeypatch.setattr(responder, "crl", lambda: _crl(pki, extensions, entries))
+    responder.ocsp_mode = "http-500"  # the CRL alone decides
+    assert _verify(hard, pki, nonce, just_now).reason == "REVOCATION_UNKNOWN"
+    assert _verify(soft, pki, nonce, just_now).valid  # soft-fail, as with no CRL at all
+    assert responder.hits["crl"] == 2  # each verifier did read the CRL
+
+
+def test_a_complete_crl_with_non_critical_extensions_is_read(pki, responder, hard, nonce,
+                                                             just_now, monkeypatch):
+    from cryptography import x509
+
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"),
+                                         b"\x05\x00")
+    martin = pki.holders["martin"].auth_cert.serial_number
+    monkeypatch.setattr(responder, "crl", lambda: _crl(
+        pki, [(unknown, False)], [(martin, [(x509.CRLReason(x509.ReasonFlags.key_compromise),
+                                             False)])]))
+    responder.ocsp_mode = "http-500"
+    assert _verify(hard, pki, nonce, just_now).valid
+    assert _verify(hard, pki, nonce, just_now, slug="martin").reason == "CERT_REVOKED"
