@@ -68,9 +68,15 @@ def json_size(token: Any) -> int:
 
 def b64decode(value: str, field: str) -> bytes:
     try:
-        data = base64.b64decode(value.encode("ascii"), validate=True)
+        raw = value.encode("ascii")
+        data = base64.b64decode(raw, validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError):
         raise Rejected("TOKEN_MALFORMED", f"{field} is not base64") from None
+    if base64.b64encode(data) != raw:
+        # The decoder ignores the unused bits before the padding ("…R==" reads as "…Q=="):
+        # one value, several spellings, and so one token under several texts. Only the
+        # canonical spelling decodes.
+        raise Rejected("TOKEN_MALFORMED", f"{field} is not canonical base64")
     if not data:
         raise Rejected("TOKEN_MALFORMED", f"{field} is empty")
     return data
@@ -121,7 +127,7 @@ _FIXED_SIZE = len(json.dumps(dict.fromkeys(_FIELDS, ""), separators=(",", ":")))
 
 def _object_size(token: dict, fields: TokenFields) -> int:
     """json_size(token) for a token whose fields validated, without serializing it. With
-    exactly the five fields, all plain strings (the signature passed b64decode(validate=True);
+    exactly the five fields, all plain strings (the signature passed b64decode;
     the others are checked here), the size is a sum of lengths."""
     values = [getattr(fields, name) for name in _FIELDS]
     if len(token) != len(_FIELDS) or not all(

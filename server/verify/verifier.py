@@ -66,6 +66,10 @@ class Verifier:
         _check_origin(origin)
         consumed: Rejected | None = None
         try:
+            if isinstance(nonce, str) and not _encodes(nonce):
+                # Never issued (the store's are base64): nothing to burn, and SQLite would
+                # fail to encode it.
+                raise ChallengeError("NONCE_UNKNOWN", "nonce is not UTF-8 text")
             store.consume(session_id, nonce)
         except ChallengeError as e:
             consumed = Rejected(e.reason, str(e))
@@ -90,6 +94,11 @@ class Verifier:
     def _check_nonce_age(self, nonce: str, issued_at: datetime) -> None:
         if not isinstance(nonce, str) or not nonce:
             raise Rejected("NONCE_UNKNOWN", "no nonce")
+        if not _encodes(nonce):
+            # A lone surrogate: M = H(UTF-8(nonce)) cannot be built (§5), and this server
+            # issues base64 nonces, so it never issued this one. Refused here, before the
+            # chain and revocation steps fetch anything.
+            raise Rejected("NONCE_UNKNOWN", "nonce is not UTF-8 text")
         if issued_at.tzinfo is None:
             raise ValueError("nonce_issued_at must be timezone-aware")
         now = self._clock()
@@ -134,6 +143,18 @@ class Verifier:
 
 
 def _check_origin(origin: str) -> None:
-    """The relying party's own origin, from its configuration: a programming error if bad."""
+    """The relying party's own origin, from its configuration: a programming error if bad,
+    and found before step 1 (not as an encoding error at step 6, after network fetches)."""
     if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
         raise ValueError(f"origin must be https://host[:port] with nothing after: {origin!r}")
+    if not _encodes(origin):
+        raise ValueError(f"origin must be UTF-8 text (M hashes its UTF-8, §5): {origin!r}")
+
+
+def _encodes(text: str) -> bool:
+    """Whether `text` has a UTF-8 form: a Python str may hold lone surrogates ("\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -135,6 +135,20 @@ def test_nonce_is_consumed_whatever_the_outcome(pki, anchors, store):
                                store).reason == "NONCE_UNKNOWN"
 
 
+def test_a_nonce_without_utf8_form_is_unknown_with_the_store(pki, anchors, store):
+    """Never issued (the store issues base64), so nothing to consume: NONCE_UNKNOWN, after
+    TOKEN_MALFORMED in the §6 order; the store's SQLite is not asked to encode it."""
+    v = Verifier(anchors, revocation="off")
+    ch = store.issue("sess")
+    for bad in ["\ud800", ch.nonce + "\udfff"]:
+        out = v.verify_with_store(_token(pki, ch.nonce), ORIGIN, "sess", bad, store)
+        assert (out.valid, out.reason) == (False, "NONCE_UNKNOWN"), out.detail
+        bad_token = {**_token(pki, ch.nonce), "format": "x"}
+        assert v.verify_with_store(bad_token, ORIGIN, "sess", bad,
+                                   store).reason == "TOKEN_MALFORMED"
+    assert v.verify_with_store(_token(pki, ch.nonce), ORIGIN, "sess", ch.nonce, store).valid
+
+
 @pytest.mark.parametrize("certificate", ["***not base64***",
                                          base64.b64encode(b"not a certificate").decode()],
                          ids=["base64", "der"])

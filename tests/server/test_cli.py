@@ -208,6 +208,38 @@ def test_nesting_the_decoder_can_read_is_a_verdict(pki, pki_dir, nonce):
     assert out["valid"] is True
 
 
+def _with_integer(req: dict, digits: int, place) -> str:
+    """The request as JSON text with an integer of `digits` digits where `place` puts the
+    marker (Python could not write such an integer itself)."""
+    place(req, "@BIG@")
+    return json.dumps(req).replace('"@BIG@"', "-" + "9" * digits)
+
+
+IN_TOKEN = {
+    "token": lambda r, v: r.update(token=v),
+    "field": lambda r, v: r["token"].update(signature=v),
+    "unknown-field": lambda r, v: r["token"].update(future=[{"n": v}]),
+}
+
+
+@pytest.mark.parametrize("where", list(IN_TOKEN))
+def test_an_integer_python_does_not_read_is_unusable_input_like_nesting_too_deep(
+        pki, pki_dir, nonce, where):
+    """Beyond Python's int-string limit (4300 digits) the decoder stops, as it does for
+    nesting too deep: the input is unusable wherever the number is (README), one line on
+    stderr saying why, exit 2, never a traceback."""
+    stdin = _with_integer(request(pki, nonce), 4301, IN_TOKEN[where])
+    err = _unusable(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], stdin))
+    assert err.startswith(b"server.verify: input is not JSON") and err.count(b"\n") == 1
+    assert b"4300" in err
+
+
+def test_an_integer_python_reads_in_an_unknown_field_is_ignored(pki, pki_dir, nonce):
+    stdin = _with_integer(request(pki, nonce), 4300, IN_TOKEN["unknown-field"])
+    out = answer(run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], stdin))
+    assert out["valid"] is True
+
+
 @pytest.mark.parametrize("option,value", [
     ("--clock-skew", v) for v in ["1e20", "1e13", "nan", "inf", "-inf", "-1", "-0.5", "x"]
 ] + [

@@ -456,6 +456,30 @@ def test_bad_origin_configuration_is_a_programming_error(pki, verifier, nonce, j
             verifier.verify(_good(pki, nonce), origin, nonce, just_now)
 
 
+def test_a_nonce_without_utf8_form_is_unknown_before_any_fetch(pki, responder, anchors,
+                                                               nonce, just_now):
+    """A lone surrogate: no UTF-8 to hash into M (§5), never issued by this server. A
+    verdict, found at step 2, before steps 4-5 fetch anything, and after step 1."""
+    hard = Verifier(anchors, revocation="hard", fetch_intermediates=True)
+    for bad in ["\ud800", nonce + "\udfff"]:
+        out = hard.verify(_good(pki, nonce), ORIGIN, bad, just_now)
+        assert (out.valid, out.reason) == (False, "NONCE_UNKNOWN"), out.detail
+        out = hard.verify({**_good(pki, nonce), "format": "x"}, ORIGIN, bad, just_now)
+        assert out.reason == "TOKEN_MALFORMED"
+    assert sum(responder.hits.values()) == 0
+
+
+def test_an_origin_without_utf8_form_is_a_programming_error_before_any_fetch(
+        pki, responder, anchors, nonce, just_now):
+    """As any origin that is not https://host[:port] (the site's own configuration): a
+    ValueError that names the problem, raised before step 1, not an encoding error at
+    step 6 once the revocation servers were asked."""
+    hard = Verifier(anchors, revocation="hard")
+    with pytest.raises(ValueError, match="UTF-8"):
+        hard.verify(_good(pki, nonce), "https://\ud800", nonce, just_now)
+    assert sum(responder.hits.values()) == 0
+
+
 def test_fingerprint_is_sha256_of_the_der(pki, verifier, nonce, just_now):
     import hashlib
     h = pki.holders["dupont"]
@@ -523,6 +547,33 @@ def test_a_second_encoding_of_the_signature_is_malformed(pki, verifier, nonce, j
     token["unverifiedCertificate"] = base64.b64encode(bytes(raw)).decode()
     out = verifier.verify(token, ORIGIN, nonce, just_now)
     assert not out.valid and out.reason == "TOKEN_MALFORMED"
+
+
+def _respelled(b64: str) -> str:
+    """The same bytes in base64 with a non-zero unused bit before the padding ("…Q==" ->
+    "…R=="): what a lenient decoder reads as the very same value."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    data = b64.rstrip("=")
+    assert data != b64, "no padding, so no unused bits"
+    respelled = data[:-1] + alphabet[alphabet.index(data[-1]) | 1] + b64[len(data):]
+    assert base64.b64decode(respelled) == base64.b64decode(b64)
+    return respelled
+
+
+@pytest.mark.parametrize("field", ["signature", "unverifiedCertificate"])
+def test_a_second_base64_spelling_is_malformed(pki, verifier, nonce, just_now, field):
+    """base64 with non-zero padding bits decodes to the same bytes: one token, several texts
+    (and the certificate cached under several keys). Only the canonical spelling decodes."""
+    h = pki.holders["dupont"]
+    cert = h.auth_cert
+    while len(der(cert)) % 3 == 0:  # a certificate whose base64 ends with padding
+        cert = _reissue(pki, h.auth_cert, h.auth_key.public_key())
+    token = make_token(h.auth_key, cert, nonce)  # RSA-2048: 256 bytes, "==" at the end
+    assert verifier.verify(token, ORIGIN, nonce, just_now).valid
+    token[field] = _respelled(token[field])
+    out = verifier.verify(token, ORIGIN, nonce, just_now)
+    assert (out.valid, out.reason) == (False, "TOKEN_MALFORMED"), out.detail
+    assert field in out.detail
 
 
 @pytest.mark.filterwarnings("ignore::cryptography.utils.CryptographyDeprecationWarning")
