@@ -6,7 +6,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
 
-from host.errors import CpsError
+from host.errors import CpsError, echoable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -61,7 +61,7 @@ DEFAULTS = {"list-certificates": {"waitForCardMs": 0}, "authenticate": {"pin": N
 
 def parse(command: str, arguments: dict[str, Any]) -> dict[str, Any]:
     shape = SHAPES[command]
-    bad = sorted(k for k in arguments if k not in shape)
+    bad = [echoable(k) for k in arguments if k not in shape]
     for name, (required, check) in shape.items():
         if name in arguments:
             if not check(arguments[name]):

@@ -28,6 +28,17 @@ def message(code: str, lang: str = "fr", details: dict[str, Any] | None = None) 
     return chosen.get(lang) or chosen["fr"]
 
 
+def echoable(name: str) -> str:
+    """A key of the request as an error's `details` can name it. JSON carries a lone
+    surrogate ("\\ud800") that UTF-8 cannot: such a key is named by its escape, so that
+    the error frame can still be written."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class CpsError(Exception):
     """A failure with a protocol error code; `details` are safe to send to the browser
     (never a PIN, never a stack trace)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
 
-from host.errors import CpsError
+from host.errors import CpsError, echoable
 from host.json_codec import loads
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def parse_request(body: bytes) -> Request:
 
     if not valid_id:
         raise bad("id must be a string of 1 to 64 characters", field="id")  # echoed: UTF-8 only
-    unknown = sorted(set(obj) - _ENVELOPE_KEYS)
+    unknown = sorted(echoable(k) for k in obj if k not in _ENVELOPE_KEYS)
     if unknown:
         raise bad("unknown keys", fields=unknown)
     command = obj.get("command")

@@ -76,13 +76,14 @@ class Service:
 
     def _answer(self, req: Request, run) -> None:
         try:
-            self.writer.write(response(req.id, run(req)))
+            message = response(req.id, run(req))
         except CpsError as err:
-            self.writer.write(error_response(req.id, err))
-        except Exception as exc:  # a bug (in a command, or a result no frame can carry)
-            logs.get("service").exception("internal error in %s", req.command)  # costs one request
-            self.writer.write(error_response(req.id, CpsError(
-                "ERR_CPS_INTERNAL", {"exception": exc.__class__.__name__})))
+            message = error_response(req.id, err)
+        except Exception as exc:  # a bug in a command: it costs that request, not the host
+            logs.get("service").exception("internal error in %s", req.command)
+            message = error_response(req.id, CpsError(
+                "ERR_CPS_INTERNAL", {"exception": exc.__class__.__name__}))
+        send(self.writer, req.id, message)
 
     # -- the card worker -----------------------------------------------------------------------
 
@@ -94,6 +95,7 @@ class Service:
             try:
                 self._answer(req, self._run_card)
             finally:
+                req.arguments = {}  # a request cancelled while queued still held its PIN
                 with self.cancels_lock:
                     self.cancels.pop(req.id, None)
                     self.pending -= 1
@@ -160,9 +162,23 @@ def serve(stdin: BinaryIO, frames_out: BinaryIO, settings: Settings, card_factor
         try:
             req = parse_request(body)
         except CpsError as err:
-            writer.write(error_response(err.details.get("requestId"), err))
+            rid = err.details.get("requestId")
+            send(writer, rid, error_response(rid, err))
             continue
+        finally:
+            del body  # the frame may hold a PIN: keep it no longer than its parsing
         service.handle(req)
+
+
+def send(writer: FrameWriter, rid: str | None, message: dict[str, Any]) -> None:
+    """Write a request's one answer; if no frame can carry it (a bug: a value UTF-8 cannot
+    encode, or over the browser's size limit), its answer is ERR_CPS_INTERNAL instead."""
+    try:
+        writer.write(message)
+    except ValueError as exc:  # UnicodeEncodeError included
+        logs.get("service").error("answer to %s not sendable: %s", rid, exc.__class__.__name__)
+        writer.write(error_response(rid, CpsError("ERR_CPS_INTERNAL",
+                                                  {"exception": exc.__class__.__name__})))
 
 
 def exit_now(status: int) -> None:

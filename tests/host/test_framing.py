@@ -79,3 +79,19 @@ def test_unknown_top_level_keys_are_rejected_with_the_id():
         parse_request(b'{"id": "a", "command": "status", "extra": 1}')
     assert exc.value.details["fields"] == ["extra"]
     assert exc.value.details["requestId"] == "a"
+
+
+def test_an_answer_no_frame_can_carry_becomes_an_internal_error_frame():
+    """The service's last safety net: a result UTF-8 cannot encode (a bug somewhere) is
+    answered ERR_CPS_INTERNAL under the same id, not dropped with the thread writing it."""
+    from host.framing import FrameWriter
+    from host.service import send
+
+    out = io.BytesIO()
+    send(FrameWriter(out), "r1", response("r1", {"tokenLabel": "CPS\ud800"}))
+    data = out.getvalue()
+    (size,) = struct.unpack("=I", data[:4])
+    answer = json.loads(data[4:4 + size])
+    assert len(data) == 4 + size
+    assert answer["id"] == "r1" and answer["error"]["code"] == "ERR_CPS_INTERNAL"
+    assert answer["error"]["details"] == {"exception": "UnicodeEncodeError"}

@@ -15,7 +15,7 @@ from tests.testbed.hostproc import HostProcess
 
 COMMANDS = ["status", "watch", "unwatch", "list-certificates", "authenticate", "cancel"]
 ARGUMENT_NAMES = ["waitForCardMs", "challengeNonce", "origin", "certificateId", "pin",
-                  "requestId", "extra"]
+                  "requestId", "extra", "\ud800", "é\udfff"]  # keys errors name back
 # Values that break naive code: wrong types, edges, huge and nested values, lone
 # surrogates, NUL, control characters, non-ASCII digits.
 odd_scalars = st.one_of(
@@ -42,7 +42,7 @@ def requests(certificate_ids: list[str]):
         {"command": st.one_of(st.sampled_from(COMMANDS), st.text(max_size=10), odd_scalars)},
         optional={"arguments": st.one_of(st.dictionaries(st.sampled_from(ARGUMENT_NAMES), values,
                                                          max_size=5), values, near_valid),
-                  "extra": values})
+                  "extra": values, "\udc80": values})
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

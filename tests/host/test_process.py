@@ -40,6 +40,9 @@ def test_many_requests_in_one_process_each_get_one_answer(host):
     (b'{"id": "x3", "command": "list-certificates", "arguments": {"waitForCardMs": 999999}}', "waitForCardMs"),
     (b"[" * 60_000, None),  # deeper than the JSON parser goes: bad input, not a crash
     (b'{"id": "x4", "command": "status", "arguments": ' + b"[" * 30_000 + b"]" * 30_000 + b"}", None),
+    # Keys JSON carries but UTF-8 cannot (lone surrogates): named by their escape.
+    (b'{"id": "x5", "command": "status", "\\ud800": 1}', "\\ud800"),
+    (b'{"id": "x6", "command": "status", "arguments": {"\\udfff": 1}}', "\\udfff"),
 ])
 def test_bad_messages_get_an_error_and_the_host_goes_on(host, body, field):
     host.write(struct.pack("=I", len(body)) + body)
@@ -164,3 +167,14 @@ def test_an_id_no_frame_can_echo_is_refused_and_the_host_goes_on(host):
     assert err["id"] is None and err["error"]["code"] == "ERR_CPS_INVALID_REQUEST"
     assert err["error"]["details"]["field"] == "id"
     assert host.request("status")["result"]["protocol"] == 1  # still serving
+
+
+def test_a_card_command_with_a_key_utf8_cannot_carry_leaves_the_card_worker_serving(host):
+    """The error frame names the key by its escape; had writing it failed, the card worker
+    would have died with it and no later card command would ever be answered."""
+    body = b'{"id": "k1", "command": "list-certificates", "arguments": {"\\ud800": 1}}'
+    host.write(struct.pack("=I", len(body)) + body)
+    err = host.response("k1", timeout=10)["error"]
+    assert err["code"] == "ERR_CPS_INVALID_REQUEST" and err["details"]["fields"] == ["\\ud800"]
+    assert "certificates" in host.request("list-certificates", timeout=10)["result"]
+    assert "Traceback" not in host.stderr_text()
