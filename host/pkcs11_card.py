@@ -89,13 +89,17 @@ class Pkcs11Card:
         self._mechanisms: dict[tuple[int, str], set] = {}
         self._working_mechanism: dict[str, Any] = {}  # certificateId -> the mechanism its key took
         self._last_refresh = 0.0
+        self._load_failed = False  # the last attempt to load a module failed
 
     # -- module ---------------------------------------------------------------------------
 
     def module_status(self) -> dict[str, Any]:
         if self._lib is not None:
             return {"module": self.module_path, "loaded": True}
-        return module_status(self.settings.pkcs11Modules)
+        status = module_status(self.settings.pkcs11Modules)
+        if self._load_failed:  # loadable, but C_Initialize refused: what operations get (§4)
+            status.update(loaded=False, error="ERR_CPS_PKCS11_UNAVAILABLE")
+        return status
 
     def _library(self):
         if self._lib is not None:
@@ -105,10 +109,12 @@ class Pkcs11Card:
             try:
                 self._lib = pkcs11.lib(path)
                 self.module_path = path
+                self._load_failed = False
                 logs.get("pkcs11").info("PKCS#11 module %s loaded", path)
                 return self._lib
             except Exception as exc:  # a broken module must not stop us trying the next
                 tried.append(f"{path}: {exc.__class__.__name__}")
+        self._load_failed = True
         raise CpsError("ERR_CPS_PKCS11_UNAVAILABLE",
                        {"tried": self.settings.pkcs11Modules, "failed": tried})
 

@@ -159,6 +159,16 @@ def test_status_without_pcsc_service_or_module_says_so(host_env, tmp_path):
         assert "Cryptolib CPS" in err["message"]
 
 
+def test_status_says_a_module_that_fails_to_initialise_is_not_loaded(host_env, tmp_path):
+    """SoftHSM2 without its configuration file: the library opens (so `status` cannot tell
+    before a card command) but C_Initialize fails; once a card command has met that,
+    `status` says what operations get (§4), not `loaded: true`."""
+    with HostProcess(dict(host_env, SOFTHSM2_CONF=str(tmp_path / "missing.conf"))) as h:
+        assert h.request("list-certificates")["error"]["code"] == "ERR_CPS_PKCS11_UNAVAILABLE"
+        pkcs11 = h.request("status")["result"]["pkcs11"]
+        assert pkcs11["loaded"] is False and pkcs11["error"] == "ERR_CPS_PKCS11_UNAVAILABLE"
+
+
 def test_an_id_no_frame_can_echo_is_refused_and_the_host_goes_on(host):
     # "\ud800" is valid JSON but a lone surrogate, which UTF-8 cannot carry back.
     body = b'{"id": "x\\ud800", "command": "status"}'
