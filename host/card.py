@@ -50,6 +50,10 @@ class Card(Protocol):
     def list_certificates(self) -> list[CardCertificate]:
         """Authentication certificates of every card present; no PIN asked."""
 
+    def uses_readers(self) -> bool:
+        """Whether what the middleware sees can depend on PC/SC: not when every slot it
+        shows is a software token (SoftHSM2), with no reader behind it."""
+
     def refresh(self) -> None:
         """Look again for cards that appeared since the last look."""
 

@@ -104,6 +104,8 @@ class Handlers:
         try:
             readers = self._pcsc_context().readers()
         except (CpsError, ImportError):
+            if not self.card.uses_readers():  # software tokens only: PC/SC is not why
+                return CpsError("ERR_CPS_NO_CARD", {"pcsc": "unavailable"})
             return CpsError("ERR_CPS_PCSC_UNAVAILABLE")
         if not readers:
             return CpsError("ERR_CPS_NO_READER")

@@ -31,9 +31,9 @@ class ReaderState:
         return card_type(self.atr) if self.card_present and self.atr else None
 
     def card_data(self) -> dict[str, Any]:
-        """The `data` of card events: which reader, which card."""
-        return {"reader": self.name, "atr": self.atr.hex().upper() if self.atr else None,
-                "cardType": self.card_type}
+        """The `data` of every event (§4): which reader, which card (null: none in it)."""
+        atr = self.atr.hex().upper() if self.card_present and self.atr else None
+        return {"reader": self.name, "atr": atr, "cardType": self.card_type}
 
     def to_status(self) -> dict[str, Any]:
         d: dict[str, Any] = {"name": self.name, "cardPresent": self.card_present}
@@ -150,6 +150,7 @@ class Watcher(threading.Thread):
         self.poll_ms = poll_ms
         self._stop_event = threading.Event()
         self._pcsc: Pcsc | None = None
+        self.ready = threading.Event()  # set once the first look is taken: changes after it are events
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -171,8 +172,10 @@ class Watcher(threading.Thread):
         try:
             self._pcsc = Pcsc()
         except ImportError:
+            self.ready.set()
             return
         before = self._snapshot()
+        self.ready.set()
         while not self._stop_event.is_set():
             try:
                 self._pcsc.wait_change(self.poll_ms)
@@ -184,11 +187,11 @@ class Watcher(threading.Thread):
             for name in before.keys() - after.keys():
                 if before[name].card_present:
                     self.emit("card-removed", before[name].card_data())
-                self.emit("reader-removed", {"reader": name})
+                self.emit("reader-removed", {"reader": name, "atr": None, "cardType": None})
             for name, state in after.items():
                 old = before.get(name)
                 if old is None:
-                    self.emit("reader-added", {"reader": name})
+                    self.emit("reader-added", state.card_data())
                 if state.card_present and (old is None or not old.card_present or old.atr != state.atr):
                     if old is not None and old.card_present:
                         self.emit("card-removed", old.card_data())  # swapped between two looks

@@ -130,6 +130,14 @@ class Pkcs11Card:
         except Exception as exc:
             logs.get("pkcs11").warning("re-initialising the module failed: %s", exc)
 
+    def uses_readers(self) -> bool:
+        try:
+            slots = self._library().get_slots()
+        except Exception:
+            return True  # the module's own failure is told elsewhere; PC/SC may be why
+        # No slot at all is what reader middleware (OpenSC, Cryptolib) shows without PC/SC.
+        return not slots or any(slot.flags & SlotFlag.HW_SLOT for slot in slots)
+
     # -- listing ----------------------------------------------------------------------------
 
     def _tokens(self):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
 CARD_COMMANDS = ("list-certificates", "authenticate")
+WATCH_FIRST_LOOK = 1.0  # seconds `watch` waits at most for the watcher's first look at PC/SC
 EOF_GRACE = 0.8  # seconds an already-read request may still take to answer after EOF (§2: exit < 1 s)
 
 
@@ -126,6 +127,8 @@ class Service:
             return
         self.watcher = Watcher(lambda name, data: self.writer.write(event(name, data)))
         self.watcher.start()
+        # Answer once the watcher has looked: a change after the answer is then an event.
+        self.watcher.ready.wait(WATCH_FIRST_LOOK)
 
     def _stop_watch(self) -> None:
         if self.watcher is not None:

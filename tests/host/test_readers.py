@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.testbed.hostproc import HostProcess
 from tests.testbed.pcsc import ATR_CPS3, ATR_CPS4, ATR_VITALE, Pcscd, VirtualCard
 from tests.testbed.softcard import SoftHsm
+
+OPENSC_MODULE = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
 
 
 @pytest.fixture
@@ -85,10 +88,25 @@ def test_no_reader_at_all(no_cards_env, tmp_path):
             assert "Branchez votre lecteur" in err["message"]
 
 
-def test_pcsc_service_down(no_cards_env, tmp_path):
+def test_pcsc_service_down_with_reader_middleware(no_cards_env, tmp_path):
+    """OpenSC, like the Cryptolib CPS, reads cards through PC/SC: without the service it
+    shows no slot at all, and the service is what the user must be told about."""
+    env, _ = no_cards_env
+    assert Path(OPENSC_MODULE).is_file(), f"{OPENSC_MODULE} missing: install opensc-pkcs11"
+    with HostProcess(dict(env, PCSCLITE_CSOCK_NAME=str(tmp_path / "none.comm"),
+                          CPSBRIDGE_PKCS11_MODULE=OPENSC_MODULE)) as h:
+        assert h.request("list-certificates")["error"]["code"] == "ERR_CPS_PCSC_UNAVAILABLE"
+
+
+def test_pcsc_service_down_with_software_tokens_only_is_no_card(no_cards_env, tmp_path):
+    """SoftHSM2 has no reader behind its slots: PC/SC being down is not why no card is
+    seen, so the answer after the wait is the one §4 names, ERR_CPS_NO_CARD."""
     env, _ = no_cards_env
     with HostProcess(dict(env, PCSCLITE_CSOCK_NAME=str(tmp_path / "none.comm"))) as h:
-        assert h.request("list-certificates")["error"]["code"] == "ERR_CPS_PCSC_UNAVAILABLE"
+        started = time.monotonic()
+        err = h.request("list-certificates", {"waitForCardMs": 600})["error"]
+        assert err["code"] == "ERR_CPS_NO_CARD" and err["details"] == {"pcsc": "unavailable"}
+        assert time.monotonic() - started >= 0.55  # the wait happened
 
 
 def test_watch_reports_insertion_and_removal_until_unwatch(host, pcscd):
@@ -106,6 +124,24 @@ def test_watch_reports_insertion_and_removal_until_unwatch(host, pcscd):
     time.sleep(1.0)
     card.remove()
     assert host.events.empty(), "events after unwatch"
+
+
+def test_watch_reports_readers_coming_and_going_with_the_data_of_every_event(no_cards_env, tmp_path):
+    """§4: every event's data is {reader, atr, cardType}; a reader with no card in it has
+    null for both. The service starting with two readers, then stopping, is both."""
+    env, _ = no_cards_env
+    late = Pcscd(readers=2, workdir=tmp_path / "pcscd-late")
+    with HostProcess(dict(env, **late.env)) as h:
+        assert h.request("watch")["result"] == {}
+        with late:
+            added = [h.events.get(timeout=10) for _ in range(2)]
+            assert sorted(e["data"]["reader"] for e in added) == [late.reader_name(0), late.reader_name(1)]
+            assert all(e["event"] == "reader-added" and e["data"]["atr"] is None
+                       and set(e["data"]) == {"reader", "atr", "cardType"} for e in added)
+        removed = [h.events.get(timeout=10) for _ in range(2)]
+        assert sorted(e["event"] for e in removed) == ["reader-removed"] * 2
+        assert all(e["data"] == {"reader": e["data"]["reader"], "atr": None, "cardType": None}
+                   for e in removed)
 
 
 def test_a_reader_named_in_latin_1_costs_pc_sc_not_the_login(host_env, pki, tmp_path):
