@@ -1,6 +1,6 @@
 """Command line: serve the site, or create an établissement account as a référent would.
 
-  python -m server.site [--port 8443] [--data DIR] [--trust DIR] [--revocation hard|soft|off]
+  python -m server.site [--port 8443] [--data DIR] [--trust DIR|FILE] [--revocation hard|soft|off]
                         [--origin https://localhost:8443] [--otp-interval-days 30]
   python -m server.site create-account --identifiant ID --email ADDR [--nom NOM --prenom PRENOM]
                         [--profession ...] [--etablissement ...] [--rpps ...] [--referent] [--data DIR]
@@ -14,7 +14,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
-from .config import DEFAULT_TRUST, REPO, SiteConfig, check_origin, smtp_from_env
+from .config import REPO, SiteConfig, check_origin, smtp_from_env
 
 DEFAULT_DATA = REPO / ".state" / "site"
 
@@ -26,8 +26,12 @@ def serve(argv: list[str]) -> int:
     p.add_argument("--bind", default="127.0.0.1", help="adresse d'écoute (127.0.0.1 par défaut)")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA,
                    help="dossier des données : comptes, sessions, certificat TLS, boîte d'envoi")
-    p.add_argument("--trust", type=Path, default=DEFAULT_TRUST,
-                   help="dossier des autorités de confiance (IGC-Santé par défaut)")
+    p.add_argument("--trust", type=Path,
+                   help="dossier (ou fichier) des autorités de confiance, pris en entier ; par "
+                        "défaut les deux autorités IGC-Santé des cartes CPS : AC RACINE "
+                        "IGC-SANTE FORT et AC IGC-SANTE FORT PERSONNES (les autorités STANDARD, "
+                        "ELEMENTAIRE et ORGANISATIONS émettent des certificats logiciels et "
+                        "serveur, sans carte)")
     p.add_argument("--revocation", choices=("hard", "soft", "off"), default="hard",
                    help="contrôle de révocation des cartes (hard par défaut)")
     p.add_argument("--origin", help="origine du site (par défaut https://localhost:PORT)")
@@ -38,9 +42,10 @@ def serve(argv: list[str]) -> int:
         origin = check_origin(a.origin or f"https://localhost:{a.port}")
     except ValueError as e:
         p.error(str(e))
-    if not a.trust.is_dir():
+    if a.trust is not None and not a.trust.exists():
         p.error(f"dossier des autorités de confiance introuvable : {a.trust}")
-    config = SiteConfig(data_dir=a.data.resolve(), trust_dir=a.trust.resolve(), origin=origin,
+    config = SiteConfig(data_dir=a.data.resolve(), origin=origin,
+                        trust_dir=a.trust.resolve() if a.trust else None,
                         revocation=a.revocation, smtp=smtp_from_env(),
                         otp_interval=timedelta(days=a.otp_interval_days))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -75,7 +80,11 @@ def create_account(argv: list[str]) -> int:
     a = p.parse_args(argv)
     from .referent import AccountError, NewAccount, create_from_command
 
-    config = SiteConfig(data_dir=a.data.resolve(), origin=check_origin(a.origin), smtp=smtp_from_env())
+    try:
+        origin = check_origin(a.origin)
+    except ValueError as e:
+        p.error(str(e))
+    config = SiteConfig(data_dir=a.data.resolve(), origin=origin, smtp=smtp_from_env())
     try:
         create_from_command(config, NewAccount(
             identifiant=a.identifiant, email=a.email, nom=a.nom, prenom=a.prenom,

@@ -63,7 +63,8 @@ class CardAuth:
 
         self.origin = config.origin
         self.store = SqliteChallengeStore(config.challenges_path)
-        self.verifier = Verifier(load_trust_anchors(config.trust_dir),
+        self.anchors = [a for path in config.trust_paths for a in load_trust_anchors(path)]
+        self.verifier = Verifier(self.anchors,
                                  revocation=config.revocation,
                                  clock_skew=timedelta(seconds=60))
 

@@ -8,10 +8,17 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from host.origins import OriginError, normalize_origin
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_TRUST = REPO / "server" / "trust" / "igc-sante"
+# What the card login trusts by default: a CPS card's authentication certificate is issued by
+# AC IGC-SANTE FORT PERSONNES under AC RACINE IGC-SANTE FORT (see the folder's README). The
+# folder's other CAs (STANDARD, ELEMENTAIRE, ORGANISATIONS) issue software and server
+# certificates that need no card: trusting them would let those log in "by card".
+CARD_TRUST: tuple[Path, ...] = (DEFAULT_TRUST / "ACR_FORT_20130625.cer",
+                                DEFAULT_TRUST / "AC_FORT_PERSONNES_20130625.cer")
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,8 @@ class Smtp:
 @dataclass(frozen=True)
 class SiteConfig:
     data_dir: Path
-    trust_dir: Path = DEFAULT_TRUST
+    # A folder (or file) of trust anchors, taken whole; None: CARD_TRUST.
+    trust_dir: Path | None = None
     origin: str = "https://localhost:8443"
     revocation: str = "hard"
     otp_interval: timedelta = timedelta(days=30)
@@ -40,6 +48,15 @@ class SiteConfig:
     pending_card_ttl: timedelta = timedelta(minutes=15)
     extension_js: Path = REPO / "extension" / "page" / "cpsbridge.js"
     extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The canonical origin, whoever builds the config: it is compared with the browser's
+        # Origin header and signed by the host in that form (PROTOCOL §5).
+        object.__setattr__(self, "origin", check_origin(self.origin))
+
+    @property
+    def trust_paths(self) -> tuple[Path, ...]:
+        return CARD_TRUST if self.trust_dir is None else (self.trust_dir,)
 
     @property
     def db_path(self) -> Path:
@@ -55,12 +72,17 @@ class SiteConfig:
 
 
 def check_origin(origin: str) -> str:
-    """An https origin without path: what the host signs and the verifier checks."""
-    parts = urlsplit(origin)
-    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") \
-            or parts.query or parts.fragment or parts.username:
+    """The https origin in the form browsers send and the host signs (lower case, no default
+    port: `https://localhost:443` is `https://localhost`), by the host's own normaliser, so
+    that the two never disagree; ValueError in French otherwise."""
+    try:  # a trailing "/" was always tolerated: people paste the site's address
+        canonical = normalize_origin(origin[:-1] if origin.endswith("/") else origin)
+    except OriginError as e:
+        raise ValueError(f"origine invalide (attendu https://hôte[:port]) : {origin} "
+                         f"({e})") from None
+    if not canonical.startswith("https://"):  # the host also allows wss; a site is https
         raise ValueError(f"origine invalide (attendu https://hôte[:port]) : {origin}")
-    return f"https://{parts.netloc}"
+    return canonical
 
 
 def smtp_from_env(env: dict[str, str] = os.environ) -> Smtp | None:

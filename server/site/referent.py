@@ -37,7 +37,8 @@ class NewAccount:
             return "identifiant invalide (3 à 64 lettres, chiffres ou . _ @ -)"
         if not EMAIL.match(self.email):
             return "adresse e-mail invalide"
-        if self.rpps and not re.fullmatch(r"\d{11}", self.rpps):
+        # [0-9], not \d: \d also matches other scripts' digits (٩٩٧…), which no RPPS has.
+        if self.rpps and not re.fullmatch(r"[0-9]{11}", self.rpps):
             return "numéro RPPS invalide (11 chiffres)"
         if max(len(v) for v in (self.nom, self.prenom, self.profession, self.etablissement)) > 100:
             return "une des valeurs est trop longue (100 caractères au plus)"

@@ -34,6 +34,7 @@ class Browser:
         # Per request: requests lets REQUESTS_CA_BUNDLE override a session's own setting.
         self.verify = str(site.ca_cert_path)
         self.csrf = ""
+        self.nonce: str | None = None  # the last challenge, sent back with the token as the tile does
 
     def _seen(self, r: requests.Response) -> requests.Response:
         m = META_CSRF.search(r.text) if "text/html" in r.headers.get("Content-Type", "") else None
@@ -64,10 +65,15 @@ class Browser:
         """The tile's first call; `etape` as the invitation page's tile sends it."""
         r = self.post_json("/connexion/carte-cps/defi", {"etape": etape} if etape else {})
         assert r.status_code == 200, r.text
-        return r.json()["challengeNonce"]
+        self.nonce = r.json()["challengeNonce"]
+        return self.nonce
 
-    def present(self, token: dict) -> requests.Response:
-        return self.post_json("/connexion/carte-cps", {"token": token})
+    def present(self, token: dict, nonce: str | None = None) -> requests.Response:
+        """The tile's second call: the token and the nonce it signed (default: the last
+        challenge this browser asked for; none before any)."""
+        nonce = nonce or self.nonce
+        return self.post_json("/connexion/carte-cps",
+                              {"token": token, **({"nonce": nonce} if nonce else {})})
 
     def card_login(self, host: HostProcess, certificate_id: str,
                    etape: str | None = None) -> requests.Response:

@@ -4,6 +4,7 @@ traceback. Card tokens come from the real host."""
 from __future__ import annotations
 
 import sqlite3
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -52,6 +53,50 @@ def test_token_of_another_session(site, host, ids):
     assert "ne correspond pas à la demande de connexion de ce site" in error(answer)["message"]
 
 
+def test_two_tabs_each_present_their_own_challenge(site, browser, host, ids):
+    """Two tabs of one session, each with its challenge: each token is checked against the
+    nonce its page sends, not against the last challenge asked."""
+    browser.get("/")
+    first, second = browser.challenge(), browser.challenge()
+    answer = browser.present(sign(host, first, site.origin, ids["martin"]), first)
+    assert answer.status_code == 200, answer.text
+    answer = browser.present(sign(host, second, site.origin, ids["martin"]), second)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_nonce_the_session_does_not_hold_is_unknown(site, host, ids):
+    alice, mallory = Browser(site), Browser(site)
+    alice.get("/")
+    mallory.get("/")
+    nonce = alice.challenge()
+    token = sign(host, nonce, site.origin, ids["dupont"])
+    mallory.challenge()
+    answer = mallory.present(token, nonce)
+    assert answer.status_code == 409 and error(answer)["code"] == "NONCE_UNKNOWN"
+    # Named by another session, the challenge is not spent: it was never looked up.
+    assert alice.present(token, nonce).status_code == 200
+
+
+def test_the_last_five_challenges_stay_outstanding(site, browser, host, ids):
+    browser.get("/")
+    nonces = [browser.challenge() for _ in range(6)]
+    oldest = browser.present(sign(host, nonces[0], site.origin, ids["martin"]), nonces[0])
+    assert oldest.status_code == 409 and error(oldest)["code"] == "NONCE_UNKNOWN"
+    answer = browser.present(sign(host, nonces[1], site.origin, ids["martin"]), nonces[1])
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_token_without_its_nonce_is_unknown(site, browser, host, ids):
+    """The body of a tile script from before the nonce was sent back: {"token": {...}}. Not
+    checked against a guessed challenge, none spent: a reload brings the current script."""
+    browser.get("/")
+    nonce = browser.challenge()
+    token = sign(host, nonce, site.origin, ids["martin"])
+    answer = browser.post_json("/connexion/carte-cps", {"token": token})
+    assert answer.status_code == 409 and error(answer)["code"] == "NONCE_UNKNOWN"
+    assert browser.present(token, nonce).status_code == 200
+
+
 def test_token_made_for_another_origin(site, browser, host, ids):
     browser.get("/")
     token = sign(host, browser.challenge(), "https://trajectoire.example.test", ids["dupont"])
@@ -82,7 +127,8 @@ def test_expired_challenge(site, browser, host, ids):
 
 
 @pytest.mark.parametrize("body", [
-    b"not json", b"[]", b'{"token": "x"}', b'{"token": {}, "more": 1}', b'{"jeton": {}}'])
+    b"not json", b"[]", b'{"token": "x"}', b'{"token": {}, "more": 1}', b'{"jeton": {}}',
+    b'{"token": {}, "nonce": 1}', b'{"nonce": "x"}'])
 def test_malformed_card_requests(site, browser, body):
     browser.get("/")
     browser.challenge()
@@ -204,8 +250,9 @@ def test_arrival_from_a_third_party_site(site, browser, host, ids):
     # Logged in by password only, the arrival is refused...
     assert page.status_code == 403
     refusal = alert(page.text)
-    assert "n'utilise pas de mode de connexion fort" in refusal
-    assert "double authentification ou connexion par carte de professionnel" in refusal
+    assert refusal == ("Accès refusé : le site depuis lequel vous souhaitez vous connecter n'a "
+                       "pas de mode de connexion fort (double authentification ou connexion par "
+                       "carte de professionnel).")
     assert 'id="tuile-cps"' in page.text
     browser.logout()
     # ... and the way out: password with a confirmation code, whatever the interval...
@@ -220,6 +267,15 @@ def test_arrival_from_a_third_party_site(site, browser, host, ids):
     browser.get("/connexion/site-tiers?site=Logiciel%20DPI&retour=/compte")
     answer = browser.card_login(host, ids["martin"])
     assert answer.status_code == 200
+
+
+def test_site_tiers_shows_no_text_from_the_link(site, browser):
+    """Anyone can write the link: what it carries must not become the site's own words."""
+    page = browser.get("/connexion/site-tiers?retour=/compte&site=" + quote(
+        "ViaTrajectoire. Votre compte est suspendu : appelez le 08 99 00 00 00"))
+    assert page.status_code == 403
+    assert "appelez" not in page.text and "suspendu" not in page.text
+    assert alert(page.text).startswith("Accès refusé : le site depuis lequel vous souhaitez")
 
 
 def test_site_tiers_stays_on_this_site(site, browser):
@@ -274,6 +330,7 @@ def test_deeply_nested_card_request(site, browser):
     answer = nested(browser, "/connexion/carte-cps")
     assert answer.status_code == 400
     assert error(answer) == {"code": "REQUETE_INVALIDE", "message": (
-        "La demande doit être un objet JSON {\"token\": {...}} envoyé par la page de connexion.")}
+        "La demande doit être un objet JSON {\"token\": {...}, \"nonce\": \"…\"} envoyé par la page "
+        "de connexion.")}
     # The challenge reads its body too (the invitation page's step): no step there.
     assert "challengeNonce" in nested(browser, "/connexion/carte-cps/defi").json()

@@ -49,3 +49,34 @@ def test_forms_post_from_a_real_browser(chromium, site):
     page.click("form[action='/connexion'] button[type='submit']")
     page.locator('[data-testid="erreur"]').filter(
         has_text="Identifiant ou mot de passe incorrect.").wait_for()
+
+
+# The extension's page library replaced by a stand-in that "signs" at once.
+FAKE_BRIDGE = """window.CpsBridge = {
+  status: function () { return Promise.resolve({extension: {}, host: {pcsc: {available: true,
+    readers: [{name: "lecteur", cardPresent: true}]}}}); },
+  authenticate: function (nonce) { return Promise.resolve({token: {format: "cpsbridge:1"}}); }
+};"""
+
+
+def test_the_tile_sends_back_the_nonce_it_signed(chromium, site):
+    """The session may hold several challenges (tabs): the token goes with its own nonce."""
+    import json
+
+    page = page_for(chromium, site)
+    page.route("**/static/cpsbridge.js", lambda route: route.fulfill(
+        status=200, content_type="text/javascript", body=FAKE_BRIDGE))
+    sent = []
+
+    def token_call(route):
+        sent.append(json.loads(route.request.post_data))
+        route.fulfill(status=409, content_type="application/json",
+                      body=json.dumps({"error": {"code": "NONCE_UNKNOWN", "message": "vu"}}))
+
+    page.route("**/connexion/carte-cps", token_call)
+    page.goto(site.url)
+    with page.expect_response("**/connexion/carte-cps/defi") as defi:
+        page.click("#tuile-cps")
+    page.locator('[data-cpsbridge-tile] [role="alert"]').filter(has_text="vu").wait_for()
+    assert sent == [{"token": {"format": "cpsbridge:1"},
+                     "nonce": defi.value.json()["challengeNonce"]}]

@@ -97,13 +97,16 @@
       status.textContent = TEXT.working;
       // The invitation page's tile names its step: only that login finalises the invitation.
       var etape = tile.getAttribute("data-cpsbridge-etape");
+      var nonce;
       post("/connexion/carte-cps/defi", etape ? {etape: etape} : {}).then(function (answer) {
         if (answer.error) throw answer.error;
-        return window.CpsBridge.authenticate(answer.challengeNonce, {lang: "fr"});
+        nonce = answer.challengeNonce;
+        return window.CpsBridge.authenticate(nonce, {lang: "fr"});
       }).then(function (result) {
         // PROTOCOL §9: the result is {token}; accept the bare token as well.
         var token = result && result.format ? result : result && result.token;
-        return post("/connexion/carte-cps", {token: token});
+        // The nonce signed: the session may hold others (another tab's), each one-time.
+        return post("/connexion/carte-cps", {token: token, nonce: nonce});
       }).then(function (answer) {
         if (answer.error) throw answer.error;
         window.location.assign(answer.redirect);

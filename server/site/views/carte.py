@@ -34,19 +34,25 @@ def json_body() -> object:
         return None
 
 
+# Challenges a session keeps outstanding at once (two tabs, a second click), oldest dropped
+# first: with only the last one kept, the first tab's token was checked against the second
+# tab's nonce and refused as SIGNATURE_INVALID. Each is still one-time in the store (§6).
+MAX_DEFIS = 5
+
+
 @bp.post("/connexion/carte-cps/defi")
 def defi():
     body = json_body()
     nonce = card_auth().challenge(sess().id)
-    sess().set("defi", nonce)
     # Only a login started from the invitation page (its tile sends {"etape": "invitation"})
     # finalises the invitation; a login started anywhere else forgets it.
     token = sess().get("delegation")
+    invitation: str | None = None
     if token and isinstance(body, dict) and body.get("etape") == "invitation":
-        sess().set("defi_invitation", token)
+        invitation = token
     else:
-        sess().pop("defi_invitation")
         sess().pop("delegation")
+    sess().set("defis", [*sess().get("defis", []), [nonce, invitation]][-MAX_DEFIS:])
     return jsonify({"challengeNonce": nonce})
 
 
@@ -56,11 +62,21 @@ def carte():
     if ratelimit.blocked(c, "carte", client_ip()):
         return json_error("TROP_DE_TENTATIVES", REASONS["TROP_DE_TENTATIVES"], 429)
     body = json_body()
-    nonce = sess().pop("defi")  # one try per challenge, whatever happens next
-    invitation = sess().pop("defi_invitation")
-    if not isinstance(body, dict) or set(body) != {"token"} or not isinstance(body["token"], dict):
+    if not isinstance(body, dict) or not {"token"} <= set(body) <= {"token", "nonce"} \
+            or not isinstance(body["token"], dict) or not isinstance(body.get("nonce", ""), str):
         return json_error("REQUETE_INVALIDE", "La demande doit être un objet JSON "
-                          "{\"token\": {...}} envoyé par la page de connexion.", 400)
+                          "{\"token\": {...}, \"nonce\": \"…\"} envoyé par la page de connexion.",
+                          400)
+    # The nonce the page signed with. Only one the session holds goes to the verifier; any
+    # other, or none, is verified as no nonce at all: NONCE_UNKNOWN (after TOKEN_MALFORMED,
+    # §6 order), and another session's challenge is never consumed. No guessing "the last
+    # one" when it is missing: that guess is what made a tab's token fail as a bad signature.
+    defis: list[list] = sess().get("defis", [])
+    wanted = body.get("nonce")
+    entry = next((d for d in defis if d[0] == wanted), None)
+    nonce, invitation = entry if entry is not None else ("", None)
+    if entry is not None:  # one try per challenge, whatever happens next
+        sess().set("defis", [d for d in defis if d is not entry])
     try:
         identity = card_auth().verify(sess().id, nonce, body["token"])
     except CardRefused as refusal:

@@ -101,9 +101,11 @@ def lien_email():
 def normalize_phone(raw: str) -> str | None:
     """A French mobile number, as +33XXXXXXXXX; None when it is not one."""
     digits = re.sub(r"[\s.\-]", "", raw)
-    if re.fullmatch(r"0[67]\d{8}", digits):
+    # [0-9], not \d (which takes ١٢٣…): the number is also the key of its SMS limit, and a
+    # number must have one spelling only.
+    if re.fullmatch(r"0[67][0-9]{8}", digits):
         return "+33" + digits[1:]
-    if re.fullmatch(r"\+33[67]\d{8}", digits):
+    if re.fullmatch(r"\+33[67][0-9]{8}", digits):
         return digits
     return None
 

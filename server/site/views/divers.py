@@ -48,14 +48,15 @@ def message(message_id: str):
 def site_tiers():
     """Arrival from a third-party site that did not authenticate strongly (manual IV.3).
     The reference site knows no partner, so every such arrival is the refused case; the
-    way out is a strong method here: the card, or a password with a confirmation code."""
-    site = request.args.get("site", "")[:80] or "un site tiers"
+    way out is a strong method here: the card, or a password with a confirmation code.
+    The `site` parameter is not shown: on the official domain it would be a message anyone
+    can write (a phone number to call, an address to go to)."""
     retour = safe_return(request.args.get("retour"))  # never another site, nor a broken header
     sess().set("retour", retour)
     sess().set("otp_force", True)
     if current_user() is not None and sess().get("methode") in STRONG_METHODS:
         return redirect(retour)
-    return render("site_tiers.html", 403, site=site)
+    return render("site_tiers.html", 403)
 
 
 @bp.get("/pro-sante-connect")
