@@ -51,6 +51,12 @@ def with_rpps(conn: sqlite3.Connection, rpps: str) -> sqlite3.Row | None:
     return conn.execute("SELECT * FROM comptes WHERE rpps = ? ORDER BY id", (rpps,)).fetchone()
 
 
+def email_taken(conn: sqlite3.Connection, email: str) -> bool:
+    """Whether an account, of any type, has this address (case ignored: one mailbox)."""
+    return conn.execute("SELECT 1 FROM comptes WHERE lower(email) = lower(?)",
+                        (email.strip(),)).fetchone() is not None
+
+
 def _plain(name: str) -> str:
     # Without accents (NFKD, then letters and digits only), case, hyphens, spaces or
     # apostrophes: « Hélène Le-Goff » is « HELENE LE GOFF » on the card.

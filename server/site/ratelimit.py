@@ -13,9 +13,11 @@ WINDOW = 15 * 60
 # verification SMS sent per account (to any number typed: no SMS pumping); "sms-numero":
 # the same SMS per number, whatever the account (no harassing a number from many accounts;
 # above one account's own limit, so that one account alone cannot lock a number out);
-# "code-telephone": wrong phone verification codes per account.
+# "code-telephone": wrong phone verification codes per account; "adresse-prise": libéral
+# creations refused per card (idNat) because the address is an account's (the refusal tells
+# whether an address has an account: a few per card, then the same answer for any address).
 LIMITS = {"identifiant": 5, "ip": 30, "carte": 20, "oubli": 10, "envoi-code": 5, "lien-email": 3,
-          "envoi-sms": 3, "sms-numero": 5, "code-telephone": 5}
+          "envoi-sms": 3, "sms-numero": 5, "code-telephone": 5, "adresse-prise": 5}
 
 
 def _count(conn: sqlite3.Connection, kind: str, value: str) -> int:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import requests
+
 from tests.site.browser import Browser, code_in, last_message, path_of
 
 PASSWORD = "Hopital2024sur"
@@ -37,3 +41,25 @@ def established(site, browser: Browser, identifiant: str, email: str,
     assert made.returncode == 0, made.stderr
     define_password(site, browser, email)
     first_connection(site, browser, identifiant, email)
+
+
+# The association page's second choice (manual II.1 step 4, reached from the I.3.ii page):
+# a real button, in a GET form towards the creation page.
+CREATION_BUTTON = re.compile(r'<form method="get" action="(/[^"]*)"[^>]*>\s*'
+                             r'<button type="submit"[^>]*>\s*Créer mon compte de l\'espace '
+                             r'médecin libéral\s*</button>')
+
+
+def to_liberal_creation(browser: Browser, host, certificate_id: str) -> requests.Response:
+    """A libéral's first card login: the association page, whose button « Créer mon compte
+    de l'espace médecin libéral » opens the account form."""
+    answer = browser.card_login(host, certificate_id)
+    assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
+    page = browser.follow(answer)
+    assert "Vous n'avez pas encore de compte ViaTrajectoire ?" in page.text
+    button = CREATION_BUTTON.search(page.text)
+    assert button, "no « Créer mon compte de l'espace médecin libéral » button"
+    page = browser.get(button.group(1))
+    assert page.status_code == 200 and page.url.split("?")[0].endswith("/liberal/creation")
+    assert "Création de compte de l'espace médecin libéral" in page.text
+    return page

@@ -8,16 +8,15 @@ import re
 import sqlite3
 
 from tests.site.browser import Browser, alert, last_message, path_of, text_of
-from tests.site.flows import define_password, first_connection
+from tests.site.flows import (CREATION_BUTTON, define_password, first_connection,
+                              to_liberal_creation)
 
 PASSWORD = "Cabinet2024ok"
 ASSISTANT = "sophie.petit@cabinet.example.test"
 
 
 def make_liberal(browser: Browser, host, ids) -> None:
-    answer = browser.card_login(host, ids["dupont"])
-    assert answer.json() == {"redirect": "/liberal/creation"}
-    browser.follow(answer)
+    to_liberal_creation(browser, host, ids["dupont"])
     browser.post("/liberal/creation", {"email": "dr.dupont@cabinet.example.test",
                                        "mot_de_passe": PASSWORD, "confirmation": PASSWORD})
     page = browser.post("/liberal/cgu", {"accepte": "oui"})
@@ -113,7 +112,8 @@ def liberal(browser: Browser, host, ids, slug: str, email: str) -> None:
     """Logged in by card as the libéral of that card; his account made on the first call."""
     answer = browser.card_login(host, ids[slug])
     page = browser.follow(answer)
-    if answer.json()["redirect"] == "/liberal/creation":
+    if answer.json()["redirect"] == "/connexion/carte-cps/association":
+        browser.get(CREATION_BUTTON.search(page.text).group(1))
         browser.post("/liberal/creation", {"email": email, "mot_de_passe": PASSWORD,
                                            "confirmation": PASSWORD})
         page = browser.post("/liberal/cgu", {"accepte": "oui"})

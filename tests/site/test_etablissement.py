@@ -4,6 +4,8 @@ card, which must first be linked to the account."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from tests.site.browser import Browser, age, alert, code_in, last_message, path_of, text_of
 from tests.site.flows import PASSWORD, define_password, established, first_connection
 
@@ -98,17 +100,50 @@ def test_a_card_is_linked_only_to_its_holder(site, browser, host, ids):
     define_password(site, browser, "luc.bernard@chu.example.test")
     first_connection(site, browser, "lbernard", "luc.bernard@chu.example.test")
     browser.logout()
-    # ROBERT's card (RPPS, no account) goes to the libéral creation page, which offers the
-    # association for établissement users; associating it with BERNARD's account is refused.
+    # ROBERT's card (RPPS, no account) goes to the association page, like every card not
+    # yet linked; associating it with BERNARD's account is refused.
     answer = browser.card_login(host, ids["robert"])
-    assert answer.json() == {"redirect": "/liberal/creation"}
-    page = browser.follow(answer)
-    assert "/connexion/carte-cps/association" in page.text
-    browser.get("/connexion/carte-cps/association")
+    assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
+    browser.follow(answer)
     refused = browser.post("/connexion/carte-cps/association",
                            {"identifiant": "lbernard", "mot_de_passe": PASSWORD})
     assert refused.status_code == 403
     assert "n'appartient pas au titulaire de ce compte" in alert(refused.text)
+
+
+def query(site, sql: str) -> list[tuple]:
+    conn = sqlite3.connect(site.data_dir / "site.sqlite")
+    try:
+        return conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+
+
+def test_account_without_rpps_gets_the_card_not_a_second_account(site, browser, host, ids):
+    """The référent recorded no RPPS (manual I.1 asks for none): the first card login is
+    still the I.3.ii page, whose identifiant + mot de passe link the card to the existing
+    account. It once led to the libéral creation, which made a second account."""
+    email = "alice.robert@chu.example.test"
+    established(site, browser, "arobert", email, nom="Robert", prenom="Alice",
+                profession="Pharmacien", etablissement="CHU de Lyon")
+    browser.logout()
+    comptes = query(site, "SELECT COUNT(*) FROM comptes")
+    answer = browser.card_login(host, ids["robert"])
+    assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
+    page = browser.follow(answer)
+    assert ("Renseignez vos identifiant et mot de passe pour associer votre compte de "
+            "professionnel existant avec les informations de votre carte.") in page.text
+    page = browser.post("/connexion/carte-cps/association",
+                        {"identifiant": "arobert", "mot_de_passe": PASSWORD})
+    assert page.url.endswith("/espace")
+    assert text_of(page.text, 'data-testid="utilisateur"') == "Dr Alice ROBERT"
+    assert query(site, "SELECT COUNT(*) FROM comptes") == comptes
+    assert query(site, f"SELECT identifiant, type, rpps FROM comptes WHERE email = '{email}'") \
+        == [("arobert", "etablissement", "99700666666")]
+    assert query(site, "SELECT c.identifiant FROM cartes JOIN comptes c ON c.id = compte_id "
+                       "WHERE id_nat = '899700666666'") == [("arobert",)]
+    browser.logout()
+    assert browser.card_login(host, ids["robert"]).json() == {"redirect": "/espace"}
 
 
 def test_adeli_card_links_to_an_account_without_rpps(site, browser, host, ids):
@@ -119,7 +154,8 @@ def test_adeli_card_links_to_an_account_without_rpps(site, browser, host, ids):
     browser.logout()
     answer = browser.card_login(host, ids["martin"])
     assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
-    browser.follow(answer)
+    page = browser.follow(answer)
+    assert "Créer mon compte de l'espace médecin libéral" not in page.text  # RPPS cards only
     page = browser.post("/connexion/carte-cps/association",
                         {"identifiant": "cmartin", "mot_de_passe": PASSWORD})
     assert text_of(page.text, 'data-testid="utilisateur"') == "Claire MARTIN"

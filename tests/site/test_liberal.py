@@ -3,20 +3,21 @@ the RPPS number and password, or the card."""
 
 from __future__ import annotations
 
+import html
 import sqlite3
 
-from tests.site.browser import age, alert, code_in, last_message, path_of, text_of
-from tests.site.flows import established
+from tests.site.browser import Browser, age, alert, code_in, last_message, path_of, text_of
+from tests.site.flows import established, to_liberal_creation
 
 PASSWORD = "Cabinet2024ok"
 EMAIL = "dr.bernard@cabinet.example.test"
 
 
 def test_first_card_login_creates_the_account(site, browser, host, ids):
-    answer = browser.card_login(host, ids["bernard"])
-    assert answer.json() == {"redirect": "/liberal/creation"}
-    page = browser.follow(answer)
-    assert "Création de compte de l'espace médecin libéral" in page.text
+    # Nothing on the card tells a libéral from an établissement user whose référent recorded
+    # no RPPS: the page of the first card login (I.3.ii) offers the creation (II.1 step 4)
+    # as its second choice.
+    page = to_liberal_creation(browser, host, ids["bernard"])
     # Pre-filled from the card: the RPPS number is the identifiant.
     for value in ('value="99700412345"', 'value="BERNARD"', 'value="Luc"', 'value="Médecin"'):
         assert value in page.text
@@ -70,9 +71,7 @@ def test_first_card_login_creates_the_account(site, browser, host, ids):
 
 
 def test_expired_validation_link(site, browser, host, ids):
-    answer = browser.card_login(host, ids["robert"])
-    assert answer.json() == {"redirect": "/liberal/creation"}
-    browser.follow(answer)
+    to_liberal_creation(browser, host, ids["robert"])
     browser.post("/liberal/creation", {"email": "alice.robert@officine.example.test",
                                        "mot_de_passe": PASSWORD, "confirmation": PASSWORD})
     page = browser.post("/liberal/cgu", {"accepte": "oui"})
@@ -109,6 +108,70 @@ def test_creation_page_needs_a_card(browser):
     assert page.url.endswith("/") and "première connexion par carte CPx" in page.text
 
 
+def query(site, sql: str, *params) -> list[tuple]:
+    conn = sqlite3.connect(site.data_dir / "site.sqlite")
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def used_address(typed: str) -> str:
+    return (f"Un compte ViaTrajectoire utilise déjà cette adresse e-mail : {typed}. S'il s'agit "
+            "de votre compte, associez-y votre carte en renseignant ses identifiant et mot de "
+            "passe.")
+
+
+def test_creation_refuses_an_address_already_used(site, browser, host, ids):
+    """One address, one account: an établissement user who took the creation button by
+    mistake is sent back to the association, and nothing is created. The refusal says no
+    more than what was typed; a card learns it about a few addresses only."""
+    used = "secretariat.cardio@chu.example.test"
+    established(site, Browser(site), "adurand", used)
+    comptes = query(site, "SELECT id, identifiant, email FROM comptes ORDER BY id")
+    mails = len(site.outbox())
+    to_liberal_creation(browser, host, ids["dupont"])
+    for typed in (used, used.upper()):
+        refused = browser.post("/liberal/creation", {"email": typed, "mot_de_passe": PASSWORD,
+                                                     "confirmation": PASSWORD})
+        assert refused.status_code == 409 and alert(refused.text) == used_address(typed)
+        assert 'href="/connexion/carte-cps/association"' in refused.text
+        for theirs in ("adurand", "Durand", "DURAND", "Anne"):
+            assert theirs not in refused.text
+    assert browser.post("/liberal/cgu", {"accepte": "oui"}).url == site.url  # nothing pending
+    assert query(site, "SELECT id, identifiant, email FROM comptes ORDER BY id") == comptes
+    assert query(site, "SELECT * FROM cartes WHERE id_nat = '899700367917'") == []
+    assert len(site.outbox()) == mails
+
+    # The address taken between the form and the conditions: refused at « Valider » too.
+    to_liberal_creation(browser, host, ids["dupont"])
+    later = "dr.dupont@cabinet.example.test"
+    page = browser.post("/liberal/creation", {"email": later, "mot_de_passe": PASSWORD,
+                                              "confirmation": PASSWORD})
+    assert page.url.endswith("/liberal/cgu")
+    assert site.create_account("jdupont2", later, "Dupont", "Jean").returncode == 0
+    comptes = query(site, "SELECT id, identifiant, email FROM comptes ORDER BY id")
+    page = browser.post("/liberal/cgu", {"accepte": "oui"})
+    assert page.url.endswith("/connexion/carte-cps/association")
+    assert used_address(later) in html.unescape(page.text)
+    assert query(site, "SELECT id, identifiant, email FROM comptes ORDER BY id") == comptes
+    assert query(site, "SELECT * FROM cartes WHERE id_nat = '899700367917'") == []
+
+    # A few addresses per card and quarter of an hour: then every address gets the same
+    # answer, used or not, so the form cannot be used to try a list of addresses.
+    browser.get("/liberal/creation")
+    for n in range(3):
+        refused = browser.post("/liberal/creation", {"email": used, "mot_de_passe": PASSWORD,
+                                                     "confirmation": PASSWORD})
+        assert refused.status_code == 409, n
+    for typed in (used, "personne@nulle-part.example.test"):
+        refused = browser.post("/liberal/creation", {"email": typed, "mot_de_passe": PASSWORD,
+                                                     "confirmation": PASSWORD})
+        assert refused.status_code == 429 and "utilise déjà" not in refused.text
+        assert alert(refused.text).startswith("Trop de tentatives")
+    assert query(site, "SELECT id, identifiant, email FROM comptes ORDER BY id") == comptes
+
+
 def test_no_second_account_for_a_known_rpps(site, browser, host, ids):
     """An établissement account records the RPPS: the card is associated with it, and the
     creation page refuses, whatever the way in."""
@@ -117,7 +180,8 @@ def test_no_second_account_for_a_known_rpps(site, browser, host, ids):
     browser.logout()
     answer = browser.card_login(host, ids["dupont"])
     assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
-    browser.follow(answer)
+    page = browser.follow(answer)
+    assert "Créer mon compte de l'espace médecin libéral" not in page.text  # one per RPPS
     refusal = ("Un compte ViaTrajectoire existe déjà avec votre numéro RPPS. Associez votre carte "
                "à ce compte en renseignant ses identifiant et mot de passe.")
     page = browser.get("/liberal/creation")

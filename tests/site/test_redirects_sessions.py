@@ -15,7 +15,7 @@ import requests
 
 from server.site import db, sessions
 from tests.site.browser import Browser, age, alert, code_in, last_message
-from tests.site.flows import PASSWORD, established
+from tests.site.flows import PASSWORD, established, to_liberal_creation
 
 # Each leads to another site once a browser reads it (tabs and newlines dropped, "\" read as
 # "/"), breaks the Location header (newlines), or is simply not a path of this site.
@@ -116,7 +116,7 @@ def test_retour_already_in_a_session_is_checked_when_used(site, account, retour)
 def test_retour_leading_elsewhere_is_not_given_to_the_tile(site, host, ids):
     """The tile passes `redirect` to window.location.assign: a path of this site only."""
     liberal = Browser(site)
-    liberal.follow(liberal.card_login(host, ids["bernard"]))
+    to_liberal_creation(liberal, host, ids["bernard"])
     liberal.post("/liberal/creation", {"email": "dr.retour@cabinet.example.test",
                                        "mot_de_passe": PASSWORD, "confirmation": PASSWORD})
     assert liberal.post("/liberal/cgu", {"accepte": "oui"}).url.endswith("/espace")

@@ -717,8 +717,16 @@ def type_pin(dialog: Tab, pin: str) -> None:
     dialog.click_closing(DIALOG_SUBMIT)  # a right code porteur closes the dialog
 
 
+CREATION_BUTTON = "[data-testid='creation-liberal']"
+
+
 def liberal_creation(tab: Tab, email: str, password: str) -> None:
-    """Manual II.1 steps 4-5: the account form, then the conditions of use."""
+    """Manual II.1 steps 4-5, from the page every unlinked card reaches (I.3.ii): its second
+    choice « Créer mon compte de l'espace médecin libéral », the account form, then the
+    conditions of use."""
+    tab.wait_url("/connexion/carte-cps/association")
+    tab.wait_for(CREATION_BUTTON)
+    tab.click(CREATION_BUTTON)
     tab.wait_url("/liberal/creation")
     tab.wait_for("#email")
     tab.fill("#email", email)

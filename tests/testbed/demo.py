@@ -99,11 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         step("type the code porteur and « Valider »")
         type_pin(dialog, PIN)
         browser.wait_no_dialog()
-        url = tab.wait_url("/liberal/", timeout=60)
+        url = tab.wait_url("/connexion/carte-cps/association", timeout=60)
         step(f"  the site verified the card: {url}")
 
-        step("first card login of a libéral: create the account from the card (manual II.1)")
-        tab.screenshot(shots / "3-creation-compte.png")
+        step("first card login of a libéral: « Créer mon compte de l'espace médecin libéral », "
+             "then the account from the card (manual II.1)")
+        tab.screenshot(shots / "3-premiere-connexion-carte.png")
         liberal_creation(tab, EMAIL, PASSWORD)
         who = tab.wait_text('[data-testid="utilisateur"]', "DUPONT")
         assert "Vous êtes connecté" in tab.text("body"), tab.text("body")[:500]

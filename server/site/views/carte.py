@@ -90,7 +90,7 @@ def carte():
 
 def decide(holder: dict, fingerprint: str, invitation: str | None = None) -> str:
     """Where a verified card leads: the invitation's page when the login started there, the
-    account the card is linked to, or the step that links or creates one."""
+    account the card is linked to, or the page that links it to one (or creates one)."""
     c = conn()
     card = {"holder": holder, "empreinte": fingerprint, "le": db.now()}
     if invitation:
@@ -102,8 +102,10 @@ def decide(holder: dict, fingerprint: str, invitation: str | None = None) -> str
         with db.tx(c):
             return open_session(linked["id"], "carte CPx", holder["idNat"])
     sess().set("carte", card)
-    if holder.get("idType") == "RPPS" and not accounts.with_rpps(c, holder["rpps"]):
-        return "/liberal/creation"
+    # Every card not linked yet: the I.3.ii page. Nothing on the card tells a libéral
+    # (II.1 step 4: the creation) from an établissement user whose référent recorded no
+    # RPPS; sending unknown RPPS numbers straight to the creation made those users a second
+    # account. The page offers the creation as a second choice (association_page).
     return "/connexion/carte-cps/association"
 
 
@@ -117,8 +119,8 @@ def pending_card() -> dict | None:
 
 
 def association_page(status: int, holder: dict, **ctx):
-    # The way to the libéral creation only for an RPPS that no account records (one account
-    # per RPPS: liberal.creation refuses the others).
+    # The button towards the libéral creation only for an RPPS that no account records (one
+    # account per RPPS: liberal.creation refuses the others; ADELI cards make no libéral).
     creation = holder.get("idType") == "RPPS" and not accounts.with_rpps(conn(), holder["rpps"])
     return render("association.html", status, holder=holder, creation=creation, **ctx)
 

@@ -6,7 +6,7 @@ import re
 
 from flask import Blueprint, current_app, redirect, request
 
-from .. import accounts, db, links, mails
+from .. import accounts, db, links, mails, ratelimit
 from ..passwords import hash_password, password_problem
 from ..web import cgu_step, conn, flash, form, open_session, render, send, sess, url
 from .carte import pending_card
@@ -32,6 +32,20 @@ RPPS_KNOWN = ("Un compte ViaTrajectoire existe déjà avec votre numéro RPPS. A
               "à ce compte en renseignant ses identifiant et mot de passe.")
 
 
+# One address, one account: an établissement user who took the creation by mistake (his
+# référent recorded no RPPS) would otherwise get a second account, to which his card is then
+# linked for good. Only the typed address is repeated, never whose account it is.
+def address_taken(email: str) -> str:
+    return (f"Un compte ViaTrajectoire utilise déjà cette adresse e-mail : {email}. S'il s'agit "
+            "de votre compte, associez-y votre carte en renseignant ses identifiant et mot de "
+            "passe.")
+
+
+TOO_MANY = ("Trop de tentatives de création de compte avec cette carte. Pour votre sécurité, la "
+            "création est suspendue pendant 15 minutes. Réessayez plus tard, ou associez votre "
+            "carte à votre compte existant.")
+
+
 @bp.route("/liberal/creation", methods=["GET", "POST"])
 def creation():
     card = _card_or_home()
@@ -44,6 +58,13 @@ def creation():
                       existe=True)
     if request.method == "GET":
         return render("liberal_creation.html", holder=holder, valeurs=sess().get("liberal", {}))
+    c = conn()
+    # The refusal below tells whether an address has an account, to a verified card only
+    # (as the assistant's finalisation does for its invitation's address); a few per card,
+    # then this one answer whatever the address, so a list of addresses cannot be tried.
+    if ratelimit.blocked(c, "adresse-prise", holder["idNat"]):
+        return render("liberal_creation.html", 429, holder=holder, valeurs={}, erreur=TOO_MANY,
+                      existe=True)
     email = form("email")
     valeurs = {"email": email}
     problem = None
@@ -52,11 +73,17 @@ def creation():
     else:
         problem = password_problem(request.form.get("mot_de_passe", ""),
                                    request.form.get("confirmation", ""))
-    if problem is None and accounts.by_identifiant(conn(), holder["rpps"]) is not None:
+    if problem is None and accounts.by_identifiant(c, holder["rpps"]) is not None:
         problem = ("Un compte existe déjà avec ce numéro RPPS. Connectez-vous avec votre "
                    "identifiant et votre mot de passe, ou utilisez « Mot de passe oublié ? ».")
     if problem:
         return render("liberal_creation.html", 400, holder=holder, valeurs=valeurs, erreur=problem)
+    if accounts.email_taken(c, email):
+        with db.tx(c):
+            ratelimit.record(c, "adresse-prise", holder["idNat"])
+        sess().pop("liberal")
+        return render("liberal_creation.html", 409, holder=holder, valeurs=valeurs,
+                      erreur=address_taken(email))
     sess().set("liberal", {**valeurs, "mot_de_passe": hash_password(request.form["mot_de_passe"])})
     return redirect("/liberal/cgu")
 
@@ -78,6 +105,10 @@ def cgu():
             return redirect("/")
         if accounts.with_rpps(c, holder["rpps"]):  # recorded meanwhile (an association)
             flash("erreur", RPPS_KNOWN)
+            sess().pop("liberal")
+            return redirect("/connexion/carte-cps/association")
+        if accounts.email_taken(c, pending["email"]):  # taken meanwhile (a référent)
+            flash("erreur", address_taken(pending["email"]))
             sess().pop("liberal")
             return redirect("/connexion/carte-cps/association")
         compte_id = accounts.create(
