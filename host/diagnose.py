@@ -16,17 +16,19 @@ import ntpath
 import os
 import plistlib
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
+from typing import Any
 
-from host import HOST_NAME, __version__, config
+from host import DEB_PACKAGE, HOST_NAME, __version__, config
 from host.manifests import chromium_ids, extension_ids
+from host.origins import OriginError, normalize_origin
 from host.registration import (BROWSERS, FAMILY, LABEL, WINDOWS_POLICY_KEYS, Context,
-                               hive_and_subkey, manifest_dirs, packaging, sandbox_note,
-                               sandbox_refusal, windows_key)
+                               hive_and_subkey, manifest_dirs, package_files, packaging,
+                               sandbox_note, sandbox_refusal, windows_key)
 
 EXPIRY_WARNING = timedelta(days=30)
 STATUS_LABEL = {"ok": "OK", "info": "INFO", "warning": "ATTENTION", "error": "ERREUR"}
@@ -285,11 +287,26 @@ class Diagnosis:
             return windows_manifest_locations(browser, self.registry)
         found = []
         for system in (False, True):
+            level = "système" if system else "utilisateur"
             for d in manifest_dirs(browser, system, self.ctx):
-                p = PurePosixPath(d, f"{HOST_NAME}.json")
-                if (self.ctx.on_disk(str(p)) if system else Path(p)).is_file():
-                    found.append(("système" if system else "utilisateur",
-                                  str(self.ctx.on_disk(str(p)) if system else p)))
+                name = str(PurePosixPath(d, f"{HOST_NAME}.json"))
+                p = self.ctx.on_disk(name) if system else Path(name)
+                try:
+                    present = p.is_file()
+                except OSError as exc:  # Python 3.11 raises for a folder it may not enter
+                    # The browser cannot read it either, and goes on to the next folder
+                    # (Chrome's PathExists, Firefox's per-file try): not blocking by itself.
+                    self.add(f"browser.{browser}.illisible", "warning",
+                             f"{LABEL[browser]} : impossible de savoir s'il y a un manifeste "
+                             f"{p} ({exc.__class__.__name__}) ; le navigateur ne peut pas le "
+                             "lire non plus et passe à l'emplacement suivant.",
+                             f"Vérifiez les droits de {p.parent} et des dossiers au-dessus : "
+                             "l'utilisateur doit pouvoir les lire (un dossier créé par une "
+                             "commande lancée avec sudo appartient à root).",
+                             manifest=str(p), level=level, exception=exc.__class__.__name__)
+                    continue
+                if present:
+                    found.append((level, str(p)))
         return found
 
     def _manifest_problem(self, browser: str, path: str) -> str | None:
@@ -299,93 +316,168 @@ class Diagnosis:
             return f"le manifeste {path} est illisible ({exc.__class__.__name__})"
         if not isinstance(data, dict) or data.get("name") != HOST_NAME or data.get("type") != "stdio":
             return f"le manifeste {path} ne décrit pas {HOST_NAME}"
+        # Each field's type is checked before use: the browsers refuse a manifest whose
+        # fields have the wrong type, and diagnose must say so, not fail on it.
         given = data.get("path", "")
+        if not isinstance(given, str):
+            return f"le manifeste {path} donne un « path » qui n'est pas un chemin ({_shape(given)})"
         exe = manifest_executable(path, given, self.ctx.windows)
         if given and exe is None:
             return (f"le manifeste {path} donne un chemin relatif ({given}), que les navigateurs "
                     "refusent ici")
-        if not exe or not os.path.isfile(exe) or not os.access(exe, os.X_OK):
+        if not exe or not os.path.isfile(exe):
             return f"le manifeste {path} désigne un exécutable absent : {exe or '(vide)'}"
+        if not os.access(exe, os.X_OK):
+            return f"le manifeste {path} désigne un fichier qui n'est pas exécutable : {exe}"
+        key = "allowed_extensions" if FAMILY[browser] == "firefox" else "allowed_origins"
+        allowed = data.get(key, [])
+        if not (isinstance(allowed, list) and all(isinstance(x, str) for x in allowed)):
+            return (f"le manifeste {path} donne un « {key} » qui n'est pas une liste de textes "
+                    f"({_shape(allowed)}) : le navigateur le refuse")
         if FAMILY[browser] == "firefox":
-            if self.ids["firefox"] not in data.get("allowed_extensions", []):
+            if self.ids["firefox"] not in allowed:
                 return f"le manifeste {path} n'autorise pas l'extension {self.ids['firefox']}"
         else:
             wanted = {f"chrome-extension://{i}/" for i in chromium_ids(self.ids)}
-            if not wanted <= set(data.get("allowed_origins", [])):
+            if not wanted <= set(allowed):
                 return f"le manifeste {path} n'autorise pas l'extension CPS Bridge (" + \
                     ", ".join(sorted(wanted)) + ")"
         return None
 
+    def _manifest_fix(self, level: str, path: str) -> str:
+        """How to repair the manifest the browser reads, by who put it there."""
+        if level == "utilisateur":
+            # Read before the system one: rewriting the system manifest would change nothing.
+            return ("Dans la session de l'utilisateur (sans droits administrateur), relancez "
+                    "`cpsbridge-host install --user` pour réécrire ce manifeste, ou "
+                    "`cpsbridge-host uninstall --user` pour le retirer : le navigateur lira "
+                    "alors celui du système.")
+        if not self.ctx.windows and path in {str(self.ctx.on_disk(f))
+                                             for f in package_files(self.ctx)}:
+            # install --system refuses to touch the package's files (exit 4); an edited
+            # manifest is a modified conffile, which only --force-confask offers to replace.
+            return (f"Ce manifeste appartient au paquet {DEB_PACKAGE} : réinstallez-le avec "
+                    f"`sudo apt install --reinstall -o Dpkg::Options::=--force-confask "
+                    f"{DEB_PACKAGE}` et acceptez la version du paquet pour ce fichier.")
+        return ("Relancez `cpsbridge-host install --system` en administrateur pour réécrire "
+                "le manifeste.")
+
     def browsers(self) -> None:
-        for browser in BROWSERS:
-            kind = packaging(browser, self.ctx)
-            cid = f"browser.{browser}"
-            label = LABEL[browser]
-            refusal = sandbox_refusal(browser, kind, self.ctx)
-            if refusal:
-                self.add(cid, "error", refusal.split(" : ")[0] + ".", refusal.split(" : ", 1)[1],
-                         packaging=kind)
-                continue
-            note = sandbox_note(browser, kind)
-            if note:  # accepted, but through the desktop portal
-                self.add(f"sandbox.{browser}", "warning", *note, packaging=kind)
-            found = self._manifest_locations(browser)
-            policy = self._chromium_policy(browser) if FAMILY[browser] == "chromium" else \
-                self._firefox_policy()
-            status = "error" if kind is not None else "warning"
-            if kind is not None or found:
-                for reason in policy.get("blocks", []):
-                    self.add(f"policy.{browser}", status, f"{label} : {reason}.",
-                             "Faites corriger la stratégie d'entreprise (GPO, /etc/…/policies) : "
-                             "voir les modèles du dossier manifests/policies.",
-                             source=policy.get("source"))
-            if not found:
-                if kind is None:
-                    self.add(cid, "info", f"{label} n'est pas installé ; pas de manifeste.")
-                else:
-                    self.add(cid, "error", f"{label} est installé mais ne trouve pas le module "
-                             f"CPS Bridge (aucun manifeste {HOST_NAME}).",
-                             "Lancez `cpsbridge-host install --system` en administrateur "
-                             "(ou `cpsbridge-host install --user`).", packaging=kind)
-                continue
-            if policy.get("blocked_user_level"):  # only system manifests count then
-                usable = [f for f in found if f[0] == "système"]
+        for browser in BROWSERS:  # one browser's failure leaves the others checked
+            self._guarded(f"browser.{browser}", lambda b=browser: self.browser(b))
+
+    def browser(self, browser: str) -> None:
+        kind = packaging(browser, self.ctx)
+        cid = f"browser.{browser}"
+        label = LABEL[browser]
+        refusal = sandbox_refusal(browser, kind, self.ctx)
+        if refusal:
+            self.add(cid, "error", refusal.split(" : ")[0] + ".", refusal.split(" : ", 1)[1],
+                     packaging=kind)
+            return
+        note = sandbox_note(browser, kind)
+        if note:  # accepted, but through the desktop portal
+            self.add(f"sandbox.{browser}", "warning", *note, packaging=kind)
+        found = self._manifest_locations(browser)
+        policy = self._chromium_policy(browser) if FAMILY[browser] == "chromium" else \
+            self._firefox_policy()
+        status = "error" if kind is not None else "warning"
+        if kind is not None or found:
+            for reason in policy.get("blocks", []):
+                self.add(f"policy.{browser}", status, f"{label} : {reason}.",
+                         "Faites corriger la stratégie d'entreprise (GPO, /etc/…/policies) : "
+                         "voir les modèles du dossier manifests/policies.",
+                         source=policy.get("source"))
+        if not found:
+            if kind is None:
+                self.add(cid, "info", f"{label} n'est pas installé ; pas de manifeste.")
             else:
-                usable = found
-            if usable:
-                level, path = usable[0]  # the browser uses the first one it finds
-                problem = self._manifest_problem(browser, path)
-            else:
-                level, path = found[0]
-                problem = ("la stratégie NativeMessagingUserLevelHosts interdit le manifeste "
-                           f"utilisateur {path}")
-            if problem:
-                self.add(cid, status, f"{label} : {problem}.",
-                         "Relancez `cpsbridge-host install --system` en administrateur pour réécrire "
-                         "le manifeste.", manifest=path, level=level, packaging=kind)
-            else:
-                self.add(cid, "ok", f"{label} : manifeste ({level}) {path} correct.",
-                         manifest=path, level=level, packaging=kind)
+                self.add(cid, "error", f"{label} est installé mais ne trouve pas le module "
+                         f"CPS Bridge (aucun manifeste {HOST_NAME}).",
+                         "Lancez `cpsbridge-host install --system` en administrateur "
+                         "(ou `cpsbridge-host install --user`).", packaging=kind)
+            return
+        if policy.get("blocked_user_level"):  # only system manifests count then
+            usable = [f for f in found if f[0] == "système"]
+        else:
+            usable = found
+        if usable:
+            level, path = usable[0]  # the browser uses the first one it finds
+            problem = self._manifest_problem(browser, path)
+            fix = self._manifest_fix(level, path)
+        else:
+            level, path = found[0]
+            problem = ("la stratégie NativeMessagingUserLevelHosts interdit le manifeste "
+                       f"utilisateur {path}")
+            fix = ("Relancez `cpsbridge-host install --system` en administrateur : seul un "
+                   "manifeste système est lu sous cette stratégie.")
+        if problem:
+            self.add(cid, status, f"{label} : {problem}.", fix, manifest=path, level=level,
+                     packaging=kind)
+        else:
+            self.add(cid, "ok", f"{label} : manifeste ({level}) {path} correct.",
+                     manifest=path, level=level, packaging=kind)
+
+    def _shaped(self, browser: str, source: str | None, where: str, value: object,
+                kind: type) -> bool:
+        """Whether a policy value is absent or has the shape the browser's schema wants.
+        Chrome and Firefox validate policies and leave out one of the wrong shape: it then
+        blocks and allows nothing, which is worth saying (and must not stop diagnose)."""
+        if value is None or isinstance(value, kind):
+            return True
+        wanted = "un objet" if kind is dict else "une liste"
+        origin = source or "stratégie d'entreprise"
+        self.add(f"policy.{browser}.forme", "warning", f"{LABEL[browser]} : la stratégie "
+                 f"{where} n'a pas la forme attendue ({wanted}, trouvé : {_shape(value)}) ; le "
+                 "navigateur n'en tient pas compte.",
+                 f"Corrigez-la ({origin}) d'après les modèles du "
+                 "dossier manifests/policies.", policy=where, source=source)
+        return False
+
+    def _typed(self, browser: str, source: str | None, where: str, value: object,
+               kind: type) -> Any:
+        """`value` when it has the wanted shape, else an empty one (and a finding)."""
+        return value if value is not None and self._shaped(browser, source, where, value, kind) \
+            else kind()
+
+    def _extension_settings(self, browser: str, source: str | None, value: object) -> dict:
+        """ExtensionSettings, keeping only the entries that are objects, as the browsers do."""
+        settings = self._typed(browser, source, "ExtensionSettings", value, dict)
+        return {k: v for k, v in settings.items()
+                if self._shaped(browser, source, f"ExtensionSettings[{json.dumps(k)}]", v, dict)}
+
+    def _managed_origins(self, browser: str, source: str | None, where: str,
+                         managed: dict) -> None:
+        """The extension's managed `allowedOrigins`, kept for origins()."""
+        value = managed.get("allowedOrigins")
+        if value is not None and self._shaped(browser, source, f"{where}.allowedOrigins",
+                                              value, list):
+            known = self.policy_origins.setdefault(browser, [])
+            known += [o for o in value if o not in known]
 
     def _chromium_policy(self, browser: str) -> dict:
         policies, source = _chromium_policies(browser, self.ctx, self.registry)
+
+        def listed(name: str) -> list:
+            return self._typed(browser, source, name, policies.get(name), list)
+
         blocks = []
-        blocklist = policies.get("NativeMessagingBlocklist") or []
-        allowlist = policies.get("NativeMessagingAllowlist") or []
+        blocklist, allowlist = listed("NativeMessagingBlocklist"), listed("NativeMessagingAllowlist")
         if ("*" in blocklist or HOST_NAME in blocklist) and HOST_NAME not in allowlist:
             blocks.append(f"la stratégie NativeMessagingBlocklist bloque {HOST_NAME} "
                           "(ajoutez-le à NativeMessagingAllowlist)")
-        settings = policies.get("ExtensionSettings") or {}
+        settings = self._extension_settings(browser, source, policies.get("ExtensionSettings"))
+        forcelist = listed("ExtensionInstallForcelist")
+        install_allow, install_block = listed("ExtensionInstallAllowlist"), \
+            listed("ExtensionInstallBlocklist")
 
         def blocked(ext_id: str) -> bool:
             mine = settings.get(ext_id) or {}
-            forced = any(str(e).split(";")[0] == ext_id
-                         for e in policies.get("ExtensionInstallForcelist") or [])
-            allowed = forced or ext_id in (policies.get("ExtensionInstallAllowlist") or []) or \
+            forced = any(str(e).split(";")[0] == ext_id for e in forcelist)
+            allowed = forced or ext_id in install_allow or \
                 mine.get("installation_mode") in ("allowed", "force_installed", "normal_installed")
             return mine.get("installation_mode") == "blocked" or (not allowed and (
-                ext_id in (policies.get("ExtensionInstallBlocklist") or [])
-                or "*" in (policies.get("ExtensionInstallBlocklist") or [])
+                ext_id in install_block or "*" in install_block
                 or (settings.get("*") or {}).get("installation_mode") == "blocked"))
 
         # The extension has one id per channel (the key's, each store's): blocked when every
@@ -393,27 +485,29 @@ class Diagnosis:
         ext_ids = chromium_ids(self.ids)
         if all(blocked(i) for i in ext_ids):
             blocks.append("une stratégie d'entreprise interdit l'extension " + ", ".join(ext_ids))
-        stores = (policies.get("3rdparty") or {}).get("extensions") or {}
+        third = self._typed(browser, source, "3rdparty", policies.get("3rdparty"), dict)
+        stores = self._typed(browser, source, "3rdparty.extensions", third.get("extensions"), dict)
         for ext_id in ext_ids:
-            managed = stores.get(ext_id) or {}
-            if isinstance(managed.get("allowedOrigins"), list):
-                known = self.policy_origins.setdefault(browser, [])
-                known += [o for o in managed["allowedOrigins"] if o not in known]
+            where = f"3rdparty.extensions.{ext_id}"
+            self._managed_origins(browser, source, where,
+                                  self._typed(browser, source, where, stores.get(ext_id), dict))
         return {"blocks": blocks, "source": source,
                 "blocked_user_level": policies.get("NativeMessagingUserLevelHosts") is False}
 
     def _firefox_policy(self) -> dict:
         policies, source = _firefox_policies(self.ctx, self.registry)
         ext_id = self.ids["firefox"]
-        settings = policies.get("ExtensionSettings") or {}
+        settings = self._extension_settings("firefox", source, policies.get("ExtensionSettings"))
         mine = settings.get(ext_id) or {}
         blocks = []
         if mine.get("installation_mode") == "blocked" or (
                 not mine and (settings.get("*") or {}).get("installation_mode") == "blocked"):
             blocks.append(f"la stratégie ExtensionSettings interdit l'extension {ext_id}")
-        managed = ((policies.get("3rdparty") or {}).get("Extensions") or {}).get(ext_id) or {}
-        if isinstance(managed.get("allowedOrigins"), list):
-            self.policy_origins["firefox"] = managed["allowedOrigins"]
+        third = self._typed("firefox", source, "3rdparty", policies.get("3rdparty"), dict)
+        stores = self._typed("firefox", source, "3rdparty.Extensions", third.get("Extensions"), dict)
+        where = f"3rdparty.Extensions.{ext_id}"
+        self._managed_origins("firefox", source, where,
+                              self._typed("firefox", source, where, stores.get(ext_id), dict))
         return {"blocks": blocks, "source": source}
 
     # -- origins, site, log ---------------------------------------------------------------------
@@ -422,13 +516,35 @@ class Diagnosis:
         origins = self.settings.allowedOrigins
         self.add("origins", "info", "Origines autorisées par le module : " + ", ".join(origins) + ".",
                  allowedOrigins=origins)
-        for browser, extra in self.policy_origins.items():
-            missing = [o for o in extra if o.rstrip("/") not in origins]
+        host = [_canonical(o) or o for o in origins]  # config has normalised them already
+        for browser, given in self.policy_origins.items():
+            label = LABEL[browser]
+            managed, invalid = [], []
+            for o in given:
+                (managed if _canonical(o) else invalid).append(_canonical(o) or o)
+            if invalid:
+                self.add(f"origins.{browser}.invalide", "warning", f"{label} : dans la stratégie "
+                         "de l'extension, allowedOrigins contient ce qui n'est pas une origine "
+                         "https : " + ", ".join(json.dumps(o, ensure_ascii=False, default=str)
+                                               for o in invalid) + " ; l'extension l'ignore.",
+                         "Écrivez chaque origine sous la forme https://hôte[:port], sans chemin.",
+                         invalid=invalid)
+            missing = [o for o in managed if o not in host]
             if missing:
-                self.add(f"origins.{browser}", "warning", f"{LABEL[browser]} : la stratégie de "
+                self.add(f"origins.{browser}", "warning", f"{label} : la stratégie de "
                          "l'extension autorise " + ", ".join(missing) + " que le module refusera.",
                          "Ajoutez ces origines à allowedOrigins dans la configuration du module.",
                          missing=missing)
+            # The extension allows its production origins plus the managed ones
+            # (extension/src/origins.js): a host origin outside both gets no request.
+            refused = [o for o in host if o not in set(config.PRODUCTION_ORIGINS) | set(managed)]
+            if refused:
+                self.add(f"origins.{browser}.module", "warning", f"{label} : le module autorise "
+                         + ", ".join(refused) + " que la stratégie de l'extension n'autorise pas : "
+                         "l'extension refusera ces sites.",
+                         "Ajoutez ces origines à allowedOrigins dans la stratégie de l'extension "
+                         "(ou retirez-les de la configuration du module) : les deux listes "
+                         "doivent être les mêmes.", hostOnly=refused)
 
     def site(self) -> None:
         if not self.online:
@@ -472,16 +588,49 @@ class Diagnosis:
         self.add("host", "info", f"Module CPS Bridge {__version__} : {where}.",
                  executable=sys.executable, frozen=bool(frozen))
 
+    def _guarded(self, name: str, check: Callable[[], None]) -> None:
+        """Run one check; an exception nobody foresaw (a file of an odd shape, a library's
+        own failure) becomes one `error` line naming the check, so that the rest of the
+        report, and the --json document, are still there."""
+        try:
+            check()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, it must not end the report
+            self.add(f"{name}.inattendu", "error", f"Le contrôle « {name} » s'est arrêté sur une "
+                     f"erreur inattendue ({exc.__class__.__name__} : {str(exc)[:200]}) : son "
+                     "résultat est inconnu ; les autres contrôles sont valables.",
+                     "Transmettez ce rapport complet au support de CPS Bridge.",
+                     check=name, exception=exc.__class__.__name__)
+
     def run(self) -> list[Check]:
-        self.host()
-        self.configuration()
-        self.pcsc()
-        self.pkcs11()
-        self.browsers()
-        self.origins()
-        self.site()
-        self.log()
+        for name, check in (("host", self.host), ("config", self.configuration),
+                            ("pcsc", self.pcsc), ("pkcs11", self.pkcs11),
+                            ("browsers", self.browsers), ("origins", self.origins),
+                            ("site", self.site), ("log", self.log)):
+            self._guarded(name, check)
         return self.checks
+
+
+def _shape(value: object) -> str:
+    """A JSON value as IT would name it in a message: its kind and a short excerpt."""
+    kind = ("un booléen" if isinstance(value, bool) else "un nombre"
+            if isinstance(value, (int, float)) else "un texte" if isinstance(value, str)
+            else "une liste" if isinstance(value, list) else "un objet"
+            if isinstance(value, dict) else "null" if value is None else type(value).__name__)
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return f"{kind} {text[:60]}{'…' if len(text) > 60 else ''}"
+
+
+def _canonical(origin: object) -> str | None:
+    """An origin of the extension's policy as the host compares it, or None when the
+    extension would ignore it. As config does, one final slash ("https://hôte/") is taken as
+    no path: the extension accepts that spelling too. Only https: the extension takes no wss."""
+    if isinstance(origin, str) and origin.endswith("/") and origin.count("/") == 3:
+        origin = origin[:-1]
+    try:
+        canonical = normalize_origin(origin)  # type: ignore[arg-type] - it refuses non-str
+    except OriginError:
+        return None
+    return canonical if canonical.startswith("https://") else None
 
 
 def _ca_bundle() -> str | bool:
@@ -507,9 +656,10 @@ def _chromium_policies(browser: str, ctx: Context, registry=None) -> tuple[dict,
     if ctx.platform == "darwin":
         path = Path(f"/Library/Managed Preferences/{MACOS_DOMAINS[browser]}.plist")
         try:
-            return plistlib.loads(path.read_bytes()), str(path)
+            data = plistlib.loads(path.read_bytes())
         except (OSError, plistlib.InvalidFileException, ValueError):
             return {}, None
+        return (data, str(path)) if isinstance(data, dict) else ({}, None)
     folder = ctx.on_disk(CHROMIUM_POLICY_DIRS[browser])
     merged: dict = {}
     for f in sorted(folder.glob("*.json")) if folder.is_dir() else []:
@@ -584,7 +734,8 @@ def registry_policies(raw: dict, family: str) -> dict:
         except ValueError:
             tree["ExtensionSettings"] = {}
     if family == "chromium":
-        extensions = (tree.get("3rdparty") or {}).get("extensions")
+        third = tree.get("3rdparty")  # a value of that name rather than a key: left as is
+        extensions = third.get("extensions") if isinstance(third, dict) else None
         if isinstance(extensions, dict):
             for ext_id, entry in extensions.items():
                 if isinstance(entry, dict) and isinstance(entry.get("policy"), dict):
@@ -674,12 +825,36 @@ class WindowsRegistryReader:
 
 # -- the command --------------------------------------------------------------------------------
 
-def report_text(checks: list[Check], out=sys.stdout) -> None:
+def _encodes(text: str, out) -> bool:
+    """Whether `out` can write `text` as it is (its encoding has every character)."""
+    try:
+        text.encode(getattr(out, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _tolerant_stdout() -> None:
+    """Windows gives a redirected stdout the ANSI code page (cp1252), which has no "→":
+    a character the encoding lacks becomes "?" rather than a UnicodeEncodeError that loses
+    the report after its first lines. The encoding itself is kept: it is the one the
+    reader (console, file, PowerShell) expects."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        try:
+            reconfigure(errors="replace")
+        except (ValueError, OSError):  # closed, or a stream that cannot change
+            pass
+
+
+def report_text(checks: list[Check], out=None) -> None:
+    out = out or sys.stdout
+    arrow = "→" if _encodes("→", out) else "->"  # "?" would read as a question
     print(f"CPS Bridge {__version__} — diagnostic du poste ({sys.platform})", file=out)
     for c in checks:
         print(f"[{STATUS_LABEL[c.status]:9}] {c.message}", file=out)
         if c.fix and c.status in ("warning", "error"):
-            print(f"{'':12}→ {c.fix}", file=out)
+            print(f"{'':12}{arrow} {c.fix}", file=out)
     blocking = [c for c in checks if c.blocking]
     if blocking:
         print(f"\nRésultat : {len(blocking)} problème(s) empêchent la connexion par carte CPS.", file=out)
@@ -735,6 +910,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv[1:])
     except SystemExit as exc:
         return int(exc.code or 0) and 2
+    _tolerant_stdout()
     with _stdout_to_stderr():
         checks = Diagnosis(Context(root=args.root), online=not args.offline).run()
     blocking = [c.id for c in checks if c.blocking]
@@ -742,7 +918,10 @@ def main(argv: list[str]) -> int:
         doc = {"version": __version__, "platform": sys.platform, "ok": not blocking,
                "blocking": blocking,
                "checks": [dict(asdict(c), blocking=c.blocking) for c in checks]}
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        text = json.dumps(doc, ensure_ascii=False, indent=2)
+        if not _encodes(text, sys.stdout):  # \uXXXX escapes: exact, and JSON in any encoding
+            text = json.dumps(doc, ensure_ascii=True, indent=2)
+        print(text)
     else:
         report_text(checks)
     return 1 if blocking else 0

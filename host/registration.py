@@ -767,6 +767,14 @@ def main(argv: list[str]) -> int:
             print(f"Erreur : l'exécutable du module est introuvable : {host_path}. "
                   "Indiquez le bon chemin avec --host-path.", file=sys.stderr)
             return 1
+        # The browsers would fail to start it, with no word to the user (Windows has no
+        # execute bit: any file there may be started).
+        if not ctx.windows and not os.access(ctx.on_disk(host_path), os.X_OK):
+            print(f"Erreur : {host_path} n'est pas exécutable : les navigateurs ne pourraient "
+                  "pas le lancer. Donnez-lui le droit d'exécution (`chmod 755 "
+                  f"{shlex.quote(host_path)}`) ou indiquez le bon fichier avec --host-path. "
+                  "Rien n'a été écrit.", file=sys.stderr)
+            return 1
     remove = command == "uninstall"
     p = plan(browsers, system, ctx, host_path,
              check_sandbox=not remove and args.root in ("", "/"), extra_ids=extra_ids)

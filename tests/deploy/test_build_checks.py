@@ -101,3 +101,16 @@ def test_the_deployment_guide_runs_build_py_with_the_project_python():
     text = (REPO / "docs" / "DEPLOYMENT.md").read_text()
     assert re.findall(r"(?<![/\w])python3? build\.py", text) == []
     assert ".venv/bin/python build.py deb" in text and "./run setup" in text
+
+
+def test_the_deployment_guide_gives_commands_that_run_where_it_says():
+    """§2: no bare `python` on a fresh Debian, so tests and benches too run with .venv's;
+    a host copied to /opt (§4.4) is not on the PATH; a macOS removal forgets the pkg."""
+    text = (REPO / "docs" / "DEPLOYMENT.md").read_text()
+    assert re.findall(r"`(?:python3?|pytest) ", text) == []
+    assert ".venv/bin/python -m pytest tests/deploy" in text
+    assert ".venv/bin/python -m tests.bench.frozen" in text
+    assert "/opt/cpsbridge/cpsbridge-host diagnose" in text
+    script = (REPO / "packaging" / "macos" / "build-pkg.sh").read_text()
+    identifier = re.search(r'^IDENTIFIER="([^"]+)"', script, re.M).group(1)
+    assert f"sudo pkgutil --forget {identifier}" in text

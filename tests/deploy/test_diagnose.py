@@ -418,3 +418,194 @@ def test_a_windows_manifest_naming_the_host_relatively_is_checked_beside_it(tmp_
     # Linux and macOS: a relative path is refused by the browsers, and said so.
     assert manifest_executable("/etc/x/m.json", "cpsbridge-host", windows=False) is None
     assert manifest_executable("/etc/x/m.json", "/opt/h", windows=False) == "/opt/h"
+
+
+# -- robustness: odd files, unforeseen failures, any stdout encoding ----------------------------
+
+FIREFOX_ID = "cpsbridge@viatrajectoire.fr"
+
+
+def bare_env(tmp_path: Path) -> dict[str, str]:
+    """A workstation with nothing in place: quick to diagnose (PC/SC and PKCS#11 fail at
+    once), with a blocking problem and its fix in every report."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CPSBRIDGE_", "XDG_"))}
+    env.update(HOME=str(tmp_path / "home"), PCSCLITE_CSOCK_NAME=str(tmp_path / "no-pcscd.comm"),
+               CPSBRIDGE_SYSTEM_CONFIG=str(tmp_path / "none.json"),
+               CPSBRIDGE_PKCS11_MODULE=str(tmp_path / "libcps3_pkcs11_lux.so"))
+    return env
+
+
+def write_json(path: Path, data: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def manifest(path: object, **fields: object) -> dict:
+    return {"name": "fr.viatrajectoire.cpsbridge", "description": "CPS Bridge", "type": "stdio",
+            "path": path, **fields}
+
+
+def an_executable(tmp_path: Path) -> str:
+    exe = tmp_path / "bin" / "cpsbridge-host"
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    exe.write_text("#!/bin/sh\n")
+    exe.chmod(0o755)
+    return str(exe)
+
+
+def test_fields_of_the_wrong_type_are_findings_never_a_traceback(tmp_path):
+    """Manifests and policies as someone may have edited them: each wrong type is a finding
+    with its fix, and the JSON report is whole."""
+    env = bare_env(tmp_path)
+    home, root = tmp_path / "home", tmp_path / "root"
+    exe = an_executable(tmp_path)
+    firefox = write_json(home / ".mozilla/native-messaging-hosts/fr.viatrajectoire.cpsbridge.json",
+                         manifest(exe, allowed_extensions=5))
+    write_json(home / ".config/chromium/NativeMessagingHosts/fr.viatrajectoire.cpsbridge.json",
+               manifest(5, allowed_origins=["chrome-extension://ojnpopkpgdnmkpgbnihogpenoomlejcb/"]))
+    write_json(root / "etc/chromium/policies/managed/hopital.json", {"ExtensionSettings": ["x"]})
+    write_json(root / "etc/firefox/policies/policies.json",
+               {"policies": {"ExtensionSettings": {FIREFOX_ID: "blocked"}}})
+    code, doc = diagnose(env, "--hors-ligne", "--root", str(root))
+    checks = by_id(doc)
+    assert code == 1 and not [i for i in checks if i.endswith(".inattendu")], doc["blocking"]
+    assert "« allowed_extensions » qui n'est pas une liste" in checks["browser.firefox"]["message"]
+    assert "« path » qui n'est pas un chemin (un nombre 5)" in checks["browser.chromium"]["message"]
+    for browser in ("chromium", "firefox"):
+        assert "ExtensionSettings" in checks[f"policy.{browser}.forme"]["message"]
+        assert checks[f"policy.{browser}.forme"]["fix"]
+    # A string where Firefox wants a list is refused by Firefox, even if it holds the id.
+    write_json(firefox, manifest(exe, allowed_extensions="x" + FIREFOX_ID))
+    code, doc = diagnose(env, "--hors-ligne")
+    assert by_id(doc)["browser.firefox"]["status"] != "ok"
+    assert "pas une liste de textes (un texte" in by_id(doc)["browser.firefox"]["message"]
+
+
+def test_an_unreadable_manifest_folder_is_a_finding(tmp_path, monkeypatch):
+    """Python 3.11's Path.is_file() raises PermissionError for a folder it may not enter
+    (made here by a patch: the tests may run as root, whom chmod does not stop)."""
+    from host.diagnose import Diagnosis
+    from host.registration import Context
+
+    home = tmp_path / "home"
+    blocked = home / ".mozilla/native-messaging-hosts"
+    real_is_file = Path.is_file
+
+    def is_file(self: Path) -> bool:
+        if self.parent == blocked:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    d = Diagnosis(Context(platform="linux", env={"HOME": str(home), "PATH": ""},
+                          root=str(tmp_path / "root")), online=False)
+    assert d._manifest_locations("firefox") == []
+    (check,) = [c for c in d.checks if c.id == "browser.firefox.illisible"]
+    assert check.status == "warning" and "PermissionError" in check.message
+    assert str(blocked) in check.fix
+
+
+def test_an_unforeseen_failure_is_one_error_line_and_the_report_goes_on(tmp_path, monkeypatch):
+    from host.diagnose import Diagnosis
+    from host.registration import Context
+
+    def boom(self) -> None:
+        raise RuntimeError("imprévu")
+
+    monkeypatch.setattr(Diagnosis, "pcsc", boom)
+    monkeypatch.setattr(Diagnosis, "pkcs11", lambda self: None)
+    monkeypatch.setattr(Diagnosis, "browser", boom, raising=False)  # one browser's check
+    monkeypatch.setenv("CPSBRIDGE_SYSTEM_CONFIG", str(tmp_path / "none.json"))
+    d = Diagnosis(Context(platform="linux", env={"HOME": str(tmp_path), "PATH": ""},
+                          root=str(tmp_path)), online=False)
+    checks = {c.id: c for c in d.run()}
+    failed = checks["pcsc.inattendu"]
+    assert failed.status == "error" and "« pcsc »" in failed.message
+    assert "RuntimeError" in failed.message and failed.details["exception"] == "RuntimeError"
+    # Each browser is checked on its own; and what follows is still there.
+    assert {f"browser.{b}.inattendu" for b in ("chrome", "firefox")} <= set(checks)
+    assert {"host", "config", "origins", "site", "log"} <= set(checks)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "ascii"])
+def test_the_report_survives_any_stdout_encoding(encoding, tmp_path):
+    """Windows gives a redirected stdout cp1252, which has no "→"."""
+    env = dict(bare_env(tmp_path), PYTHONIOENCODING=encoding)
+    t = subprocess.run([*SOURCE_HOST, "diagnose", "--hors-ligne"], env=env, cwd=REPO,
+                       capture_output=True, timeout=120)
+    assert b"Traceback" not in t.stderr, t.stderr.decode(errors="replace")
+    text = t.stdout.decode(encoding)
+
+    def shown(s: str) -> str:  # as that encoding shows it: "?" for what it lacks
+        return s.encode(encoding, "replace").decode(encoding)
+
+    assert t.returncode == 1 and shown("problème(s) empêchent la connexion") in text
+    assert shown("\n            -> Installez et démarrez le service pcscd") in text  # not "?"
+    j = subprocess.run([*SOURCE_HOST, "diagnose", "--json", "--hors-ligne"], env=env, cwd=REPO,
+                       capture_output=True, timeout=120)
+    doc = json.loads(j.stdout.decode(encoding))  # valid, and exact: escapes where needed
+    assert j.returncode == 1 and "pcsc.service" in doc["blocking"]
+    assert by_id(doc)["pcsc.service"]["message"] == \
+        "Le service des cartes à puce (PC/SC) ne répond pas."
+
+
+def test_the_fix_for_a_broken_manifest_depends_on_who_put_it_there(tmp_path):
+    """A user's manifest is read first: fixed with --user. One of the .deb is not touched by
+    install --system (exit 4): reinstall the package. Else install --system."""
+    env = bare_env(tmp_path)
+    home, root = tmp_path / "home", tmp_path / "root"
+    gone = str(tmp_path / "gone/cpsbridge-host")
+    write_json(home / ".mozilla/native-messaging-hosts/fr.viatrajectoire.cpsbridge.json",
+               manifest(gone, allowed_extensions=[FIREFOX_ID]))
+    chromium = "/etc/chromium/native-messaging-hosts/fr.viatrajectoire.cpsbridge.json"
+    origins = ["chrome-extension://ojnpopkpgdnmkpgbnihogpenoomlejcb/"]
+    write_json(root / chromium.lstrip("/"), manifest(gone, allowed_origins=origins))
+    write_json(root / "etc/opt/edge/native-messaging-hosts/fr.viatrajectoire.cpsbridge.json",
+               manifest(gone, allowed_origins=origins))
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "cpsbridge.list").write_text(f"/.\n/etc\n{chromium}\n")
+    code, doc = diagnose(env, "--hors-ligne", "--root", str(root))
+    checks = by_id(doc)
+    assert checks["browser.firefox"]["details"]["level"] == "utilisateur"
+    assert "install --user" in checks["browser.firefox"]["fix"]
+    assert "uninstall --user" in checks["browser.firefox"]["fix"]
+    assert "apt install --reinstall" in checks["browser.chromium"]["fix"]
+    assert "install --system" not in checks["browser.chromium"]["fix"]
+    assert "install --system" in checks["browser.edge"]["fix"]
+
+
+def test_origins_are_compared_both_ways_in_canonical_form(monkeypatch):
+    from host import config
+    from host.diagnose import Diagnosis
+    from host.registration import Context
+
+    d = Diagnosis(Context(platform="linux", env={"HOME": "/nonexistent"}), online=False)
+    d.settings = config.Settings(allowedOrigins=["https://trajectoire.sante-ra.fr",
+                                                 "https://recette.viatrajectoire.fr"])
+    d.policy_origins = {"chrome": ["https://Trajectoire.sante-ra.fr/", "https://autre.example.fr",
+                                   "trajectoire.sante-ra.fr", 5]}
+    d.origins()
+    checks = {c.id: c for c in d.checks}
+    assert checks["origins.chrome"].details["missing"] == ["https://autre.example.fr"]
+    assert checks["origins.chrome.module"].details["hostOnly"] == ["https://recette.viatrajectoire.fr"]
+    assert checks["origins.chrome.invalide"].details["invalid"] == ["trajectoire.sante-ra.fr", 5]
+    assert all(c.status == "warning" and c.fix for c in checks.values() if c.id != "origins")
+    # Both lists the same, written differently: nothing to say.
+    d.checks, d.policy_origins = [], {"chrome": ["https://RECETTE.viatrajectoire.fr:443"]}
+    d.origins()
+    assert [c.id for c in d.checks] == ["origins"]
+
+
+def test_a_manifest_naming_a_file_without_the_execute_bit_says_so(tmp_path, monkeypatch):
+    from host.diagnose import Diagnosis
+    from host.registration import Context
+
+    exe = Path(an_executable(tmp_path))
+    exe.chmod(0o644)
+    path = write_json(tmp_path / "m.json", manifest(str(exe), allowed_extensions=[FIREFOX_ID]))
+    d = Diagnosis(Context(platform="linux", env={"HOME": str(tmp_path)}), online=False)
+    assert d._manifest_problem("firefox", str(path)).endswith(f"n'est pas exécutable : {exe}")
+    exe.chmod(0o755)
+    assert d._manifest_problem("firefox", str(path)) is None

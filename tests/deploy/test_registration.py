@@ -186,6 +186,7 @@ def test_system_install_under_a_staging_root(tmp_path):
     host = tmp_path / "root/opt/cpsbridge/cpsbridge-host"
     host.parent.mkdir(parents=True)
     host.write_text("#!/bin/sh\n")
+    host.chmod(0o755)  # install refuses a host the browsers could not start
     env = user_env(tmp_path)
     r = run_host(env, "install", "--system", "--root", str(tmp_path / "root"),
                  "--host-path", "/opt/cpsbridge/cpsbridge-host")
@@ -236,6 +237,23 @@ def test_bad_input_gets_a_french_message_and_a_status_never_a_traceback(tmp_path
     assert r.returncode == 1 and "Erreur" in r.stderr and "Traceback" not in r.stderr
     r = run_host(env, "install", "--browser", "opera")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_a_host_path_that_is_not_executable_is_refused_and_nothing_is_written(tmp_path):
+    """The browsers could not start it: refused as a missing file is (code 1), in French,
+    with the fix, before anything is written."""
+    host = tmp_path / "cpsbridge-host"
+    host.write_text("#!/bin/sh\n")
+    host.chmod(0o644)
+    env = user_env(tmp_path / "home")
+    r = run_host(env, "install", "--user", "--browser", "firefox", "--host-path", str(host))
+    assert r.returncode == 1 and "n'est pas exécutable" in r.stderr, r.stdout + r.stderr
+    assert "chmod 755" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "home").exists()
+    host.chmod(0o755)
+    r = run_host(env, "install", "--user", "--browser", "firefox", "--host-path", str(host))
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "home" / USER_FILES["firefox"] / f"{HOST_NAME}.json").is_file()
 
 
 def test_uninstall_leaves_a_file_that_is_not_ours(tmp_path):
@@ -418,6 +436,7 @@ def test_system_install_under_debian_layout_writes_no_lib64_manifest(tmp_path):
     (root / "usr/lib64").mkdir(parents=True)
     (root / "opt/cpsbridge").mkdir(parents=True)
     (root / "opt/cpsbridge/cpsbridge-host").write_text("#!/bin/sh\n")
+    (root / "opt/cpsbridge/cpsbridge-host").chmod(0o755)
     r = run_host(user_env(tmp_path), "install", "--system", "--root", str(root),
                  "--host-path", "/opt/cpsbridge/cpsbridge-host")
     assert r.returncode == 0, r.stderr
@@ -450,6 +469,7 @@ def _package_root(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     host = root / "opt/cpsbridge/cpsbridge-host"
     host.parent.mkdir(parents=True)
     host.write_text("#!/bin/sh\n")
+    host.chmod(0o755)  # install refuses a host the browsers could not start
     env = user_env(tmp_path)
     r = run_host(env, "install", "--system", "--root", str(root),
                  "--host-path", "/opt/cpsbridge/cpsbridge-host")
