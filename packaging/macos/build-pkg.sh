@@ -6,7 +6,8 @@
 # On a Mac, from the repository root, after `python build.py host`:
 #   sh packaging/macos/build-pkg.sh            (PKG_SIGN_IDENTITY="Developer ID Installer: …" to sign)
 # Removing it: sudo "/Library/Application Support/CPS Bridge/cpsbridge-host" uninstall --system,
-# then sudo rm -rf "/Library/Application Support/CPS Bridge".
+# then sudo rm -rf "/Library/Application Support/CPS Bridge", then
+# sudo pkgutil --forget fr.viatrajectoire.cpsbridge (the receipt, docs/DEPLOYMENT.md §5.3).
 set -eu
 
 HOST_DIR="/Library/Application Support/CPS Bridge"
