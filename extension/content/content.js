@@ -1,5 +1,6 @@
 // CPS Bridge content script: a bridge and nothing more. It carries §9 requests from the
-// page (window.postMessage) to the background and the answers back; it decides nothing
+// page (window.postMessage) to the background and the answers back, each on a port of its
+// own (the port's end is the background's sign that the page went away); it decides nothing
 // (origin, https, pending actions are the background's checks, from the browser's sender
 // record). It acknowledges a request at once so that the page knows the extension is here.
 (() => {
@@ -52,13 +53,7 @@
       if (v !== undefined && (typeof v === "string" || typeof v === "number")) request[k] = v;
     }
     post({ cpsbridge: "ack", requestId });
-    let answered;
-    try {
-      answered = api.runtime.sendMessage({ type: "page-request", request });
-    } catch (err) {
-      answered = Promise.reject(err);
-    }
-    Promise.resolve(answered).then((answer) => {
+    ask(request).then((answer) => {
       if (answer && (answer.result || answer.error)) {
         post({ cpsbridge: "response", requestId, ...(answer.error ? { error: answer.error }
                                                                    : { result: answer.result }) });
@@ -71,6 +66,25 @@
         code: "ERR_CPS_INTERNAL", message: MESSAGES.ERR_CPS_INTERNAL[langOf(request.lang)] } });
     });
   });
+
+  // One request, one answer, on a port of its own, closed once answered. When this
+  // document goes away first (reload, navigation), the browser closes the port and the
+  // background cancels that request's login: no dialog stays open for a page that is gone.
+  function ask(request) {
+    return new Promise((resolve, reject) => {
+      const port = api.runtime.connect({ name: "page-request" }); // throws once the extension is gone
+      port.onMessage.addListener((answer) => {
+        resolve(answer);
+        port.disconnect();
+      });
+      // Closed by the background without an answer (it stopped, or refused the sender).
+      port.onDisconnect.addListener(() => {
+        void api.runtime.lastError; // read, so that Chromium does not log it as unchecked
+        reject(new Error("no answer"));
+      });
+      port.postMessage({ type: "page-request", request });
+    });
+  }
 
   // A page with the CPS tile: open the native port now, so that the first click is fast.
   function warmup() {

@@ -40,7 +40,11 @@
   // END GENERATED MESSAGES
 
   var ACK_TIMEOUT_MS = 1000;
-  var STATUS_TIMEOUT_MS = 20000;
+  // Above the extension's slowest status (src/router.js STATUS_WORST_CASE_MS: a host that
+  // exits under the question, 10 s, a new host's start, 20 s, the card read, 8 s = 38 s),
+  // with room for a service worker to wake: the page hears the extension's answer (a
+  // hostError that says what to do) rather than a bare timeout of its own.
+  var STATUS_TIMEOUT_MS = 45000;
   var AUTH_TIMEOUT_MS = 4 * 60 * 1000;
   var MIN_AUTH_TIMEOUT_MS = 5000;
   var MAX_AUTH_TIMEOUT_MS = 290 * 1000;

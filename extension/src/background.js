@@ -37,8 +37,9 @@ function ownPage(sender, path) {
 api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
   if (!msg || typeof msg !== "object" || sender.id !== api.runtime.id) return false;
   let answer;
-  if (msg.type === "page-request" && sender.tab) answer = router.handle(msg.request, sender);
-  else if (msg.type === "warmup" && sender.tab) answer = router.warmup(sender);
+  // Page requests come on a port each (onConnect below), never here: a message's reply
+  // channel dies silently with its document, and the login would outlive the page.
+  if (msg.type === "warmup" && sender.tab) answer = router.warmup(sender);
   else if (msg.type === "popup-status" && ownPage(sender, "popup/")) {
     answer = popupStatus(router, native, msg.lang);
   }
@@ -49,9 +50,11 @@ api.runtime.onMessage.addListener((msg, sender, sendResponse) => {
 
 api.runtime.onConnect.addListener((port) => {
   if (port.name === "dialog") dialogs.accept(port);
+  else if (port.name === "page-request") router.serve(port, api.runtime.id);
 });
 
 api.windows.onRemoved.addListener((windowId) => dialogs.windowRemoved(windowId));
+// A closed tab closes its page's ports too (Router.serve); this is the belt to those braces.
 api.tabs.onRemoved.addListener((tabId) => router.cancelTab(tabId));
 
 // Test and support hook: what the background is doing (no secrets in it).

@@ -14,14 +14,17 @@ import { CpsError } from "./cps-error.js";
 
 export const HOST_NAME = "fr.viatrajectoire.cpsbridge";
 export const PROTOCOL = 1;
+/** How long a new port's host has to start and answer its first `status`. */
+export const HANDSHAKE_TIMEOUT_MS = 20000;
 
 export class NativePort {
   /**
    * @param {() => object} connect  returns a runtime.Port (runtime.connectNative(HOST_NAME))
    * @param {(port) => string|undefined} lastError  why a port disconnected
    */
-  constructor({ connect, lastError = () => undefined, handshakeTimeoutMs = 20000,
-                idleCloseMs = 10 * 60 * 1000, protocol = PROTOCOL } = {}) {
+  constructor({ connect, lastError = () => undefined,
+                handshakeTimeoutMs = HANDSHAKE_TIMEOUT_MS, idleCloseMs = 10 * 60 * 1000,
+                protocol = PROTOCOL } = {}) {
     this.connect = connect;
     this.lastError = lastError;
     this.handshakeTimeoutMs = handshakeTimeoutMs;

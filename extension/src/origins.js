@@ -20,9 +20,11 @@ export function canonicalOrigin(value) {
   return url.origin;
 }
 
-/** Where a sender (content script) lives: its origin and whether it is https. */
+/** Where a sender (content script) lives: its origin and whether it is https. The URL
+ *  stands in only where the browser gives no origin at all (older Firefox): an opaque
+ *  origin ("null": a sandboxed document) is no origin, whatever its URL says. */
 export function senderOrigin(sender) {
-  const raw = sender && (sender.origin && sender.origin !== "null" ? sender.origin : sender.url);
+  const raw = sender && (sender.origin !== undefined ? sender.origin : sender.url);
   if (typeof raw !== "string") return { origin: null, secure: false };
   try {
     const url = new URL(raw);

@@ -3,6 +3,16 @@
 import { CpsError, pageError, pickLang } from "./cps-error.js";
 import { senderOrigin } from "./origins.js";
 import { cardSummary, pageCard } from "./holder.js";
+import { HANDSHAKE_TIMEOUT_MS } from "./native-port.js";
+
+/** A ready port's `status` question; the card read (`list-certificates`, no wait). */
+export const HOST_STATUS_TIMEOUT_MS = 10000;
+export const CARD_STATUS_TIMEOUT_MS = 8000;
+/** The longest a page's `status` can take here: the host exits just before it answers a
+ *  ready port's question, the new host answers its handshake at the last moment, and the
+ *  card read takes all its time (10 + 20 + 8 = 38 s). page/cpsbridge.js waits longer. */
+export const STATUS_WORST_CASE_MS = HOST_STATUS_TIMEOUT_MS + HANDSHAKE_TIMEOUT_MS
+  + CARD_STATUS_TIMEOUT_MS;
 
 const NONCE = /^[A-Za-z0-9+/\-_]{42,128}={0,2}$/;
 const REQUEST_KEYS = new Set(["cpsbridge", "requestId", "action", "challengeNonce", "lang",
@@ -54,8 +64,41 @@ export class Router {
     return origin;
   }
 
-  /** The §9 response (without cpsbridge/requestId) for one page request. */
-  async handle(req, sender) {
+  /** One page request on its own port (content script: runtime.connect "page-request"):
+   *  one message in, one answer out. The port closing before the answer means that the
+   *  document went away (reload, navigation, tab closed): the login it started is
+   *  cancelled, so that no dialog asks a PIN for a page that is gone and the tab is free
+   *  for the next document. Only this port's request: another document's goes on. */
+  serve(port, extensionId) {
+    const sender = port.sender;
+    // As strict as a runtime.onMessage sender: this extension's content script, in a tab.
+    if (!sender || sender.id !== extensionId || !sender.tab) {
+      port.disconnect();
+      return;
+    }
+    const gone = new AbortController();
+    port.onDisconnect.addListener(() => gone.abort());
+    const onRequest = (msg) => {
+      port.onMessage.removeListener(onRequest); // one request per port
+      if (!msg || msg.type !== "page-request") {
+        port.disconnect();
+        return;
+      }
+      this.handle(msg.request, sender, gone.signal).then((answer) => {
+        if (gone.signal.aborted) return;
+        try {
+          port.postMessage(answer);
+        } catch {
+          // closed meanwhile: nobody to tell
+        }
+      });
+    };
+    port.onMessage.addListener(onRequest);
+  }
+
+  /** The §9 response (without cpsbridge/requestId) for one page request; `signal` aborts
+   *  when the asking document is gone. */
+  async handle(req, sender, signal = undefined) {
     const lang = pickLang(req && req.lang);
     try {
       checkPageRequest(req);
@@ -64,21 +107,26 @@ export class Router {
         const status = await this.status(lang);
         return { result: { ...status, card: pageCard(status.card) } };
       }
-      return { result: { token: await this.authenticate(origin, req, sender.tab.id) } };
+      return { result: { token: await this.authenticate(origin, req, sender.tab.id, signal) } };
     } catch (err) {
       return { error: pageError(err, lang) };
     }
   }
 
-  async authenticate(origin, req, tabId) {
+  async authenticate(origin, req, tabId, signal = undefined) {
+    // Gone while the policy was read: no dialog for it.
+    if (signal && signal.aborted) throw new CpsError("ERR_CPS_USER_CANCELLED");
     if (this.flows.has(tabId)) throw new CpsError("ERR_CPS_ACTION_PENDING");
     const lang = typeof req.lang === "string" ? pickLang(req.lang) : undefined;
     const flow = this.createFlow({ origin, challengeNonce: req.challengeNonce,
                                    timeoutMs: req.timeoutMs, lang, tabId });
     this.flows.set(tabId, flow);
+    const cancel = () => flow.cancel();
+    if (signal) signal.addEventListener("abort", cancel, { once: true });
     try {
       return await flow.run();
     } finally {
+      if (signal) signal.removeEventListener("abort", cancel);
       if (this.flows.get(tabId) === flow) this.flows.delete(tabId);
     }
   }
@@ -104,7 +152,7 @@ export class Router {
     }
     try {
       const r = await this.native.request("list-certificates", { waitForCardMs: 0 },
-                                          { timeoutMs: 8000 });
+                                          { timeoutMs: CARD_STATUS_TIMEOUT_MS });
       out.card = cardSummary(r.certificates);
     } catch (err) {
       if (err.code !== "ERR_CPS_NO_CARD") out.cardError = pageError(err, lang);
@@ -120,7 +168,8 @@ export class Router {
       const wasOpen = this.native.state === "ready";
       try {
         const opened = await this.native.open();
-        return wasOpen ? await this.native.request("status", undefined, { timeoutMs: 10000 }) : opened;
+        if (!wasOpen) return opened;
+        return await this.native.request("status", undefined, { timeoutMs: HOST_STATUS_TIMEOUT_MS });
       } catch (err) {
         if (attempt > 0 || err.code !== "ERR_CPS_INTERNAL" || this.native.state === "ready") throw err;
       }

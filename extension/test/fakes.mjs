@@ -1,6 +1,8 @@
 // Test doubles for node: what no real part can be inside node's test runner (a browser's
 // runtime.Port to a native host, a dialog window). The real host and browsers are driven by
 // tests/browser/; these fakes only let the background's logic run in node.
+import { readFileSync } from "node:fs";
+import vm from "node:vm";
 
 /** An event like runtime.Port.onMessage. */
 export class FakeEvent {
@@ -141,3 +143,185 @@ export const tick = () => new Promise((r) => setImmediate(r));
 /** After the timers of 0 ms (the dialog closes right after the page is answered). */
 export const soon = () => new Promise((r) => setTimeout(r, 5));
 export const NONCE = "n".repeat(43) + "=";
+
+// -- a browser tab and the extension's messaging, for the page and background tests ------
+
+/** The window of a top-level https document, for page/cpsbridge.js and content/content.js
+ *  run in a node vm: postMessage as in a browser tab (same window object, asynchronous
+ *  delivery, event.source === window). `unload()` is the document going away: its
+ *  listeners and timers die with it. */
+export function makeWindow(href = "https://trajectoire.sante-ra.fr/connexion") {
+  const listeners = new Set();
+  const timers = new Set();
+  const url = new URL(href);
+  const win = {
+    location: { href, origin: url.origin, protocol: url.protocol },
+    posted: [],
+    document: { readyState: "complete", documentElement: { lang: "fr" },
+                querySelector: () => null, addEventListener() {} },
+    addEventListener: (type, fn) => { if (type === "message") listeners.add(fn); },
+    removeEventListener: (type, fn) => listeners.delete(fn),
+    postMessage(data, target) {
+      const copy = structuredClone(data);
+      win.posted.push({ data: copy, target });
+      // Inside the vm, `window` is the context's global proxy: that is the event's source.
+      const source = vm.runInContext("window", win);
+      setImmediate(() => { for (const fn of [...listeners]) fn({ data: copy, source, origin: url.origin }); });
+    },
+    // Looked up at each call, so that node's mock timers apply inside the vm too.
+    setTimeout: (fn, ms) => {
+      const t = setTimeout(() => { timers.delete(t); fn(); }, ms);
+      timers.add(t);
+      return t;
+    },
+    clearTimeout: (t) => { timers.delete(t); clearTimeout(t); },
+    unload() {
+      listeners.clear();
+      for (const t of timers) clearTimeout(t);
+      timers.clear();
+    },
+    Promise, Error, Object, Math, Date, String, URL,
+  };
+  win.window = win;
+  win.top = win;
+  vm.createContext(win);
+  return win;
+}
+
+/** Runs a script (the page library, the content script) in the window. */
+export function loadScript(win, code) {
+  vm.runInContext(code, win, { filename: "script.js" });
+}
+
+export const PAGE_LIBRARY = readFileSync(new URL("../page/cpsbridge.js", import.meta.url), "utf-8");
+export const CONTENT_SCRIPT = readFileSync(new URL("../content/content.js", import.meta.url), "utf-8");
+
+/** Two ends of a runtime.Port. What one end posts the other receives, later and copied;
+ *  one end's disconnect() fires the other end's onDisconnect, never its own (as browsers do). */
+export function portPair(name, sender) {
+  const end = (extra) => ({
+    name, onMessage: new FakeEvent(), onDisconnect: new FakeEvent(), connected: true, ...extra,
+    postMessage(msg) {
+      if (!this.connected) throw new Error("Attempt to postMessage on disconnected port object");
+      const copy = structuredClone(msg);
+      setImmediate(() => { if (this.peer.connected) this.peer.onMessage.emit(copy, this.peer); });
+    },
+    disconnect() {
+      if (!this.connected) return;
+      this.connected = false;
+      // The other end learns it later, as in a browser (posting meanwhile is no error).
+      setImmediate(() => {
+        this.peer.connected = false;
+        this.peer.onDisconnect.emit(this.peer);
+      });
+    },
+  });
+  const near = end({});
+  const far = end({ sender });
+  near.peer = far;
+  far.peer = near;
+  return [near, far];
+}
+
+const EXTENSION_ID = "ojnpopkpgdnmkpgbnihogpenoomlejcb";
+
+/** The WebExtension API as the background sees it (`api`), with the native host behind
+ *  connectNative, dialog windows that connect back as the dialog page does (`dialogs`), and
+ *  documents in tabs whose content script talks to it (`document`). */
+export class FakeBrowser {
+  constructor(host) {
+    this.id = EXTENSION_ID;
+    this.dialogs = [];
+    let windowIds = 100;
+    const base = `chrome-extension://${this.id}/`;
+    this.api = {
+      runtime: {
+        id: this.id,
+        getManifest: () => ({ version: "1.2.0" }),
+        getURL: (path) => base + path,
+        connectNative: () => host.connect(),
+        onMessage: new FakeEvent(),
+        onConnect: new FakeEvent(),
+      },
+      storage: { managed: { get: async () => { throw new Error("Managed storage manifest not found"); } } },
+      windows: {
+        create: async ({ url }) => {
+          const dialog = { id: windowIds++, url, views: [], closed: false };
+          this.dialogs.push(dialog);
+          // The dialog page connects and names its flow, as dialog/dialog.js does.
+          const [port, far] = portPair("dialog", { id: this.id, url });
+          dialog.port = port;
+          port.onMessage.addListener((view) => dialog.views.push(view));
+          dialog.send = (msg) => port.postMessage(msg);
+          dialog.waitFor = (name) => until(() => dialog.views.some((v) => v.view === name), `view ${name}`);
+          setImmediate(() => {
+            this.api.runtime.onConnect.emit(far);
+            port.postMessage({ type: "hello", flowId: new URL(url).searchParams.get("flow") });
+          });
+          return { id: dialog.id };
+        },
+        remove: async (id) => {
+          const dialog = this.dialogs.find((d) => d.id === id && !d.closed);
+          if (!dialog) throw new Error(`No window with id: ${id}.`);
+          dialog.closed = true;
+          dialog.port.disconnect();
+          setImmediate(() => this.api.windows.onRemoved.emit(id));
+        },
+        onRemoved: new FakeEvent(),
+      },
+      tabs: { onRemoved: new FakeEvent() },
+    };
+  }
+
+  /** What a content script's runtime.connect() makes the background see: a port named
+   *  `name` whose sender record is `sender` (the browser's, not the page's). */
+  connectAs(name, sender) {
+    const [near, far] = portPair(name, sender);
+    this.api.runtime.onConnect.emit(far);
+    return near;
+  }
+
+  /** A top-level document of tab `tabId` at `href`, with the page library and the content
+   *  script loaded; `unload()` is the page reloading or navigating away: its content
+   *  script's ports disconnect and its pending answers are lost. */
+  document(tabId, href, sender = {}) {
+    const win = makeWindow(href);
+    const record = { id: this.id, url: href, origin: new URL(href).origin, tab: { id: tabId },
+                     frameId: 0, ...sender };
+    const ports = [];
+    let gone = false;
+    win.chrome = { runtime: {
+      id: this.id,
+      connect: ({ name } = {}) => {
+        const port = this.connectAs(name, record);
+        ports.push(port);
+        return port;
+      },
+      sendMessage: (msg) => new Promise((resolve) => {
+        let kept = false;
+        for (const fn of [...this.api.runtime.onMessage.listeners]) {
+          if (fn(structuredClone(msg), record, (a) => { if (!gone) resolve(structuredClone(a)); }) === true) kept = true;
+        }
+        if (!kept) resolve(undefined);
+      }),
+    } };
+    loadScript(win, PAGE_LIBRARY);
+    loadScript(win, CONTENT_SCRIPT);
+    const unload = win.unload;
+    win.unload = () => {
+      gone = true;
+      unload();
+      for (const port of ports) port.disconnect();
+    };
+    return win;
+  }
+}
+
+/** Waits (in real time, a few ms at a time) until `predicate()` holds; fails after 2 s. */
+export async function until(predicate, what = "the condition", ms = 2000) {
+  const end = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

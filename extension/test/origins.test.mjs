@@ -57,3 +57,9 @@ test("the sender's origin comes from the browser's record", () => {
   assert.deepEqual(senderOrigin({ url: "http://a.fr/" }), { origin: "http://a.fr", secure: false });
   assert.deepEqual(senderOrigin({}), { origin: null, secure: false });
 });
+
+test("an opaque origin (a sandboxed document) is no origin; only a missing one falls back to the URL", () => {
+  assert.deepEqual(senderOrigin({ origin: "null", url: "https://a.fr/x" }), { origin: null, secure: false });
+  assert.deepEqual(senderOrigin({ origin: "", url: "https://a.fr/x" }), { origin: null, secure: false });
+  assert.deepEqual(senderOrigin({ origin: undefined, url: "https://a.fr/x" }), { origin: "https://a.fr", secure: true });
+});

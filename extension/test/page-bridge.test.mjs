@@ -1,49 +1,39 @@
 // The page library (page/cpsbridge.js) and the content script (content/content.js), each
-// run in a node vm with a small window double: postMessage between them as in a browser tab
-// (same window object, asynchronous delivery, event.source === window).
+// run in a node vm with a small window double (fakes.mjs makeWindow): postMessage between
+// them as in a browser tab (same window object, asynchronous delivery, event.source === window).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import vm from "node:vm";
-import { TOKEN } from "./fakes.mjs";
+import { NativePort, HANDSHAKE_TIMEOUT_MS } from "../src/native-port.js";
+import { OriginPolicy } from "../src/origins.js";
+import { Router, STATUS_WORST_CASE_MS } from "../src/router.js";
+import { CONTENT_SCRIPT as CONTENT, FakeEvent, FakeNativeHost, PAGE_LIBRARY as LIB, TOKEN, loadScript as load,
+         makeWindow } from "./fakes.mjs";
 
-const LIB = readFileSync(new URL("../page/cpsbridge.js", import.meta.url), "utf-8");
-const CONTENT = readFileSync(new URL("../content/content.js", import.meta.url), "utf-8");
-
-function makeWindow(href = "https://trajectoire.sante-ra.fr/connexion") {
-  const listeners = new Set();
-  const url = new URL(href);
-  const win = {
-    location: { href, origin: url.origin, protocol: url.protocol },
-    posted: [],
-    document: { readyState: "complete", documentElement: { lang: "fr" },
-                querySelector: () => null, addEventListener() {} },
-    addEventListener: (type, fn) => { if (type === "message") listeners.add(fn); },
-    removeEventListener: (type, fn) => listeners.delete(fn),
-    postMessage(data, target) {
-      const copy = structuredClone(data);
-      win.posted.push({ data: copy, target });
-      // Inside the vm, `window` is the context's global proxy: that is the event's source.
-      const source = vm.runInContext("window", win);
-      setImmediate(() => { for (const fn of [...listeners]) fn({ data: copy, source, origin: url.origin }); });
-    },
-    setTimeout, clearTimeout, Promise, Error, Object, Math, Date, String, URL,
-  };
-  win.window = win;
-  win.top = win;
-  vm.createContext(win);
-  return win;
-}
-
-function load(win, code) {
-  vm.runInContext(code, win, { filename: "script.js" });
-}
-
+/** The background behind the content script: each page request comes on a port of its own
+ *  (runtime.connect, "page-request") and `answer(msg)` answers it; `sent` records the
+ *  messages, `ports` the content script's ends. The warmup still comes by sendMessage. */
 function withExtension(win, answer) {
   win.sent = [];
-  win.chrome = { runtime: { sendMessage: async (msg) => { win.sent.push(msg); return answer(msg); } } };
+  win.ports = [];
+  const connect = ({ name }) => {
+    const port = { name, onMessage: new FakeEvent(), onDisconnect: new FakeEvent(), connected: true,
+      postMessage(msg) {
+        win.sent.push(msg);
+        // The background answers once, or the port drops without a word when it fails.
+        Promise.resolve().then(() => answer(msg)).then(
+          (a) => port.connected && port.onMessage.emit(structuredClone(a), port),
+          () => port.connected && port.onDisconnect.emit(port));
+      },
+      disconnect() { port.connected = false; } };
+    win.ports.push(port);
+    return port;
+  };
+  win.chrome = { runtime: { connect, sendMessage: async (msg) => { win.sent.push(msg); return answer(msg); } } };
   load(win, CONTENT);
 }
+
+const flush = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
 
 test("no extension: ERR_CPS_EXTENSION_UNAVAILABLE after the 1 s ack wait", async (t) => {
   const win = makeWindow();
@@ -84,6 +74,10 @@ test("library + content script: ack, then the background's result", async () => 
   assert.ok(win.posted.every((p) => p.target === "https://trajectoire.sante-ra.fr"), "never posted to '*'");
   const status = await win.CpsBridge.status();
   assert.equal(status.extension, "1.2.0");
+  // One port per request, closed by the content script once answered: a port that closes
+  // before its answer tells the background that the page went away.
+  assert.deepEqual(win.ports.map((p) => [p.name, p.connected]), [["page-request", false], ["page-request", false]]);
+  assert.deepEqual(win.sent.map((m) => m.type), ["page-request", "page-request"]);
 });
 
 test("a nonce that is no string, and odd timeouts, are handled in the page", async () => {
@@ -131,6 +125,12 @@ test("the content script passes only known plain fields, and says so when the ba
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(win.posted.length, before + 3);
   assert.equal(win.sent.length, 1);
+  // An extension reloaded under the page: its content script cannot even connect.
+  win.chrome.runtime.connect = () => { throw new Error("Extension context invalidated."); };
+  win.postMessage({ cpsbridge: "request", requestId: "x3", action: "status" }, win.location.origin);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(win.posted.filter((p) => p.data.requestId === "x3").map((p) => p.data.error?.code ?? p.data.cpsbridge),
+                   ["request", "ack", "ERR_CPS_INTERNAL"]);
 });
 
 test("an id of the wrong length is acked and refused under that id, never forwarded", async () => {
@@ -159,4 +159,51 @@ test("a page with the CPS tile warms the port up", async () => {
   withExtension(win, () => true);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(JSON.parse(JSON.stringify(win.sent)), [{ type: "warmup" }]);
+});
+
+test("status waits out the background's worst case: a hung host reads as such, not as a page timeout", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const host = new FakeNativeHost(() => undefined); // starts, never answers
+  const native = new NativePort({ connect: () => host.connect() });
+  const router = new Router({ native, extensionVersion: "1.2.0", getPolicy: async () => new OriginPolicy(),
+                              createFlow: () => assert.fail("no login here") });
+  const sender = { id: "x", url: "https://trajectoire.sante-ra.fr/", origin: "https://trajectoire.sante-ra.fr",
+                   tab: { id: 1 }, frameId: 0 };
+  const win = makeWindow();
+  load(win, LIB);
+  withExtension(win, (msg) => router.handle(msg.request, sender));
+  let outcome;
+  win.CpsBridge.status().then((r) => { outcome = r; }, (e) => { outcome = e.code; });
+  await flush();
+  // The background gives up on the host at its handshake timeout and says why; the page,
+  // which waits longer, hears it.
+  t.mock.timers.tick(HANDSHAKE_TIMEOUT_MS);
+  await flush();
+  assert.equal(outcome?.hostError?.code, "ERR_CPS_NATIVE_UNAVAILABLE", JSON.stringify(outcome));
+  assert.equal(outcome.host, null);
+
+  // A background slow to the last of its worst case (router.js) is still heard…
+  const slow = makeWindow();
+  load(slow, LIB);
+  withExtension(slow, () => new Promise((r) => setTimeout(() => r({ result: { extension: "1.2.0" } }),
+                                                         STATUS_WORST_CASE_MS)));
+  let late;
+  slow.CpsBridge.status().then((r) => { late = r; }, (e) => { late = e.code; });
+  await flush();
+  t.mock.timers.tick(STATUS_WORST_CASE_MS);
+  await flush();
+  assert.deepEqual(late, { extension: "1.2.0" });
+  // …and one that never answers is ERR_CPS_INTERNAL, after a margin above it.
+  const silent = makeWindow();
+  load(silent, LIB);
+  withExtension(silent, () => new Promise(() => {}));
+  let never;
+  silent.CpsBridge.status().then((r) => { never = r; }, (e) => { never = e.code; });
+  await flush();
+  t.mock.timers.tick(STATUS_WORST_CASE_MS + 5000);
+  await flush();
+  assert.equal(never, undefined, "still waiting 5 s past the background's worst case");
+  t.mock.timers.tick(60000);
+  await flush();
+  assert.equal(never, "ERR_CPS_INTERNAL");
 });

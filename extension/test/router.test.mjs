@@ -1,8 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { NativePort } from "../src/native-port.js";
+import { HANDSHAKE_TIMEOUT_MS, NativePort } from "../src/native-port.js";
 import { OriginPolicy } from "../src/origins.js";
-import { Router, checkPageRequest } from "../src/router.js";
+import { CARD_STATUS_TIMEOUT_MS, HOST_STATUS_TIMEOUT_MS, Router, STATUS_WORST_CASE_MS,
+         checkPageRequest } from "../src/router.js";
 import { popupStatus } from "../src/popup-status.js";
 import { AuthFlow } from "../src/auth-flow.js";
 import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, defaultHandler, tick } from "./fakes.mjs";
@@ -182,4 +183,45 @@ test("status asked just as the host exits opens a new port instead of failing", 
   assert.deepEqual(r.result.host, HOST_STATUS);
   assert.equal(host.ports.length, 2);
   native.close();
+});
+
+test("status at its slowest stays within STATUS_WORST_CASE_MS, what the page waits for", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout"] });
+  const flush = async () => { for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r)); };
+  const late = (ms, answer) => new Promise((r) => setTimeout(() => r(answer), ms));
+  let statuses = 0;
+  const { router, native, host } = setup((cmd) => {
+    if (cmd === "status") {
+      statuses += 1;
+      if (statuses === 1) return { result: HOST_STATUS };
+      // The host exits just before it answers the status of a ready port…
+      if (statuses === 2) { setTimeout(() => host.exit(), HOST_STATUS_TIMEOUT_MS - 1); return undefined; }
+      // …the new host answers its handshake at the last moment, and the card read too.
+      return late(HANDSHAKE_TIMEOUT_MS - 1, { result: HOST_STATUS });
+    }
+    if (cmd === "list-certificates") return late(CARD_STATUS_TIMEOUT_MS - 1, defaultHandler(cmd));
+    return defaultHandler(cmd);
+  });
+  await native.open();
+  let answer;
+  router.handle(req("status"), sender()).then((a) => { answer = a; });
+  await flush();
+  let elapsed = 0;
+  while (!answer && elapsed < 2 * STATUS_WORST_CASE_MS) { // 1 ms at a time, to the ms
+    t.mock.timers.tick(1);
+    elapsed += 1;
+    await new Promise((r) => setImmediate(r)); // every promise settled
+  }
+  assert.deepEqual(answer.result.host, HOST_STATUS);
+  assert.equal(answer.result.card.cardType, "CPS");
+  assert.ok(elapsed > STATUS_WORST_CASE_MS - 1000 && elapsed <= STATUS_WORST_CASE_MS, String(elapsed));
+  native.close();
+});
+
+test("a sandboxed page (opaque origin) is refused, whatever its URL", async (t) => {
+  const { router, host, native } = setup();
+  t.after(() => native.close());
+  const r = await router.handle(req("status"), sender(`${SITE}/`, 7, { origin: "null" }));
+  assert.equal(r.error.code, "ERR_CPS_ORIGIN_NOT_ALLOWED");
+  assert.equal(host.sent.length, 0);
 });

@@ -1,0 +1,121 @@
+// The background as the browser runs it (src/background.js, its listeners on a fake
+// WebExtension API), with pages whose content script talks to it and dialog windows that
+// connect back: what happens when a page goes away in the middle of a login.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { FakeBrowser, FakeNativeHost, NONCE, TOKEN, defaultHandler, until } from "./fakes.mjs";
+
+const SITE = "https://trajectoire.sante-ra.fr";
+const host = new FakeNativeHost(defaultHandler);
+const browser = new FakeBrowser(host);
+globalThis.chrome = browser.api;
+await import("../src/background.js");
+const state = () => globalThis.cpsbridgeState();
+const signatures = () => host.commands().filter((c) => c === "authenticate").length;
+
+after(async () => {
+  // A failed test may leave a login open (its 4-minute timer would keep node up), and the
+  // native port's idle timer would too.
+  for (const dialog of browser.dialogs) if (!dialog.closed) dialog.send({ type: "cancel" });
+  await new Promise((r) => setTimeout(r, 20));
+  host.exit();
+});
+
+/** The page's promise, settled or not: {token} / {code} / undefined. */
+function watch(promise) {
+  const seen = {};
+  promise.then((token) => { seen.token = token; }, (e) => { seen.code = e.code; });
+  return seen;
+}
+
+async function dialogAt(index, view) {
+  await until(() => browser.dialogs.length > index, `dialog ${index}`);
+  const dialog = browser.dialogs[index];
+  await dialog.waitFor(view);
+  return dialog;
+}
+
+test("the page goes away mid-login: the flow is cancelled, the dialog closes, the reloaded page logs in", async () => {
+  const before = signatures();
+  const first = browser.document(7, `${SITE}/connexion`);
+  watch(first.CpsBridge.authenticate(NONCE));
+  const dialog = await dialogAt(browser.dialogs.length, "pin");
+  assert.deepEqual(state().pendingTabs, [7]);
+
+  first.unload(); // reload: the document, its content script and its port are gone
+  await until(() => dialog.closed, "the dialog to close");
+  await until(() => state().pendingTabs.length === 0, "the tab's flow to end");
+
+  const reloaded = browser.document(7, `${SITE}/connexion`);
+  const login = watch(reloaded.CpsBridge.authenticate(NONCE));
+  const second = await dialogAt(browser.dialogs.indexOf(dialog) + 1, "pin");
+  second.send({ type: "pin", pin: "1234" });
+  await until(() => login.token || login.code, "the reloaded page's answer");
+  assert.equal(login.code, undefined);
+  assert.deepEqual(JSON.parse(JSON.stringify(login.token)), TOKEN);
+  assert.equal(signatures() - before, 1, "one signature, for the page that asked");
+  await until(() => second.closed, "the second dialog to close");
+});
+
+test("a closing port cancels its own flow only", async () => {
+  const a = browser.document(7, `${SITE}/connexion`);
+  const b = browser.document(8, `${SITE}/connexion`);
+  const loginA = watch(a.CpsBridge.authenticate(NONCE));
+  const dialogA = await dialogAt(browser.dialogs.length, "pin");
+  watch(b.CpsBridge.authenticate(NONCE));
+  const dialogB = await dialogAt(browser.dialogs.indexOf(dialogA) + 1, "pin");
+  assert.deepEqual(state().pendingTabs.sort(), [7, 8]);
+
+  // A's status and a second login from A are answered, their ports closed after the answer:
+  // neither cancels A's login.
+  const status = await a.CpsBridge.status();
+  assert.equal(status.extension, "1.2.0");
+  await assert.rejects(a.CpsBridge.authenticate(NONCE), (e) => e.code === "ERR_CPS_ACTION_PENDING");
+  // Another tab's page goes away: its flow ends, not A's.
+  b.unload();
+  await until(() => dialogB.closed, "B's dialog to close");
+  assert.deepEqual(state().pendingTabs, [7]);
+  assert.equal(dialogA.closed, false);
+
+  dialogA.send({ type: "pin", pin: "1234" });
+  await until(() => loginA.token || loginA.code, "A's answer");
+  assert.deepEqual(JSON.parse(JSON.stringify(loginA.token)), TOKEN);
+});
+
+test("page requests: the sender record decides, as strictly as before", async () => {
+  const ask = async (sender, request = { cpsbridge: "request", requestId: "r1", action: "status" }) => {
+    const port = browser.connectAs("page-request", sender);
+    const got = { closed: false };
+    port.onMessage.addListener((answer) => { got.answer = answer; });
+    port.onDisconnect.addListener(() => { got.closed = true; });
+    port.postMessage({ type: "page-request", request });
+    await until(() => got.answer || got.closed, "an answer or a closed port");
+    return got;
+  };
+  const page = { id: browser.id, url: `${SITE}/`, origin: SITE, tab: { id: 9 }, frameId: 0 };
+  assert.equal((await ask(page)).answer.result.extension, "1.2.0");
+  // Not this extension's content script, or no tab: the port is closed, unanswered.
+  for (const sender of [{ ...page, id: "another-extension" }, { ...page, tab: undefined }]) {
+    const got = await ask(sender);
+    assert.deepEqual(got, { closed: true });
+  }
+  // A frame, a sandboxed (opaque) document, an http page: refused by the router.
+  const refused = [[{ ...page, frameId: 2 }, "ERR_CPS_ORIGIN_NOT_ALLOWED"],
+                   [{ ...page, origin: "null" }, "ERR_CPS_ORIGIN_NOT_ALLOWED"],
+                   [{ ...page, url: "http://trajectoire.sante-ra.fr/", origin: "http://trajectoire.sante-ra.fr" },
+                    "ERR_CPS_INSECURE_CONTEXT"]];
+  for (const [sender, code] of refused) {
+    assert.equal((await ask(sender, { cpsbridge: "request", requestId: "r2", action: "authenticate",
+                                      challengeNonce: NONCE })).answer.error.code, code);
+  }
+  // The old one-shot message is no way in any more: it could not tell when the page goes.
+  const viaMessage = await new Promise((resolve) => {
+    let kept = false;
+    for (const fn of browser.api.runtime.onMessage.listeners) {
+      if (fn({ type: "page-request", request: { cpsbridge: "request", requestId: "r3", action: "status" } },
+             page, resolve) === true) kept = true;
+    }
+    if (!kept) resolve("not handled");
+  });
+  assert.equal(viaMessage, "not handled");
+});
