@@ -73,17 +73,76 @@ def test_a_nonce_the_session_does_not_hold_is_unknown(site, host, ids):
     mallory.challenge()
     answer = mallory.present(token, nonce)
     assert answer.status_code == 409 and error(answer)["code"] == "NONCE_UNKNOWN"
-    # Named by another session, the challenge is not spent: it was never looked up.
-    assert alice.present(token, nonce).status_code == 200
+    # Presented once, anywhere, a nonce is spent (§6): it had leaked, it serves no more.
+    assert error(alice.present(token, nonce))["code"] == "NONCE_UNKNOWN"
 
 
-def test_the_last_five_challenges_stay_outstanding(site, browser, host, ids):
+def test_every_challenge_of_a_session_stays_pending_until_presented(site, browser, host, ids):
     browser.get("/")
     nonces = [browser.challenge() for _ in range(6)]
-    oldest = browser.present(sign(host, nonces[0], site.origin, ids["martin"]), nonces[0])
-    assert oldest.status_code == 409 and error(oldest)["code"] == "NONCE_UNKNOWN"
-    answer = browser.present(sign(host, nonces[1], site.origin, ids["martin"]), nonces[1])
-    assert answer.status_code == 200, answer.text
+    for nonce in (nonces[0], nonces[5], nonces[2]):
+        answer = browser.present(sign(host, nonce, site.origin, ids["martin"]), nonce)
+        assert answer.status_code == 200, answer.text
+
+
+def test_a_challenge_asked_while_another_tab_verifies_its_card_stays_pending(
+        tmp_path, pki_dir, host_env, ids):
+    """Tab A's token is being verified (slowly: revocation fetches) when tab B asks for its
+    challenge; A's request then saves the session it had read. B's login must still work:
+    its challenge is kept by the challenge store, not in the session. In-process, A's
+    verification held until B has its challenge (no real card holds a request on cue)."""
+    import re
+    import threading
+
+    from server.site.app import create_app
+    from server.site.cardauth import CardRefused
+    from server.site.config import SiteConfig
+    from tests.testbed.hostproc import HostProcess
+
+    base = "https://localhost:8443"
+    app = create_app(SiteConfig(data_dir=tmp_path, trust_dir=pki_dir / "trust", revocation="off",
+                                origin=base))
+    auth = app.config["CARD_AUTH"]
+    real_verify, seen = auth.verify, []
+    entered, release = threading.Event(), threading.Event()
+
+    def verify(session_id: str, nonce: str, token: object):
+        seen.append(nonce)
+        if len(seen) > 1:
+            return real_verify(session_id, nonce, token)
+        entered.set()  # tab A: held until tab B has its challenge
+        release.wait(10)
+        raise CardRefused("SIGNATURE_INVALID")
+
+    auth.verify = verify
+    tab_a = app.test_client()
+    page = tab_a.get("/", base_url=base).get_data(as_text=True)
+    headers = {"X-CSRF-Token": re.search(r'name="csrf-token" content="([^"]+)"', page).group(1),
+               "Origin": base}
+    tab_b = app.test_client()
+    for cookie in tab_a._cookies.values():  # one browser session, two tabs
+        tab_b.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+
+    def defi(client) -> str:
+        return client.post("/connexion/carte-cps/defi", json={}, headers=headers,
+                           base_url=base).get_json()["challengeNonce"]
+
+    def present(client, token: dict, nonce: str):
+        return client.post("/connexion/carte-cps", json={"token": token, "nonce": nonce},
+                           headers=headers, base_url=base)
+
+    first = defi(tab_a)
+    held = threading.Thread(target=present, args=(tab_a, {}, first))
+    held.start()
+    assert entered.wait(10)
+    second = defi(tab_b)
+    release.set()
+    held.join(10)
+    with HostProcess(dict(host_env, CPSBRIDGE_ALLOWED_ORIGINS=base)) as host:
+        token = sign(host, second, base, ids["martin"])
+    answer = present(tab_b, token, second)
+    assert answer.status_code == 200, answer.get_json()
+    assert seen == [first, second]
 
 
 def test_a_token_without_its_nonce_is_unknown(site, browser, host, ids):

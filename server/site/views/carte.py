@@ -34,12 +34,6 @@ def json_body() -> object:
         return None
 
 
-# Challenges a session keeps outstanding at once (two tabs, a second click), oldest dropped
-# first: with only the last one kept, the first tab's token was checked against the second
-# tab's nonce and refused as SIGNATURE_INVALID. Each is still one-time in the store (§6).
-MAX_DEFIS = 5
-
-
 @bp.post("/connexion/carte-cps/defi")
 def defi():
     body = json_body()
@@ -47,12 +41,11 @@ def defi():
     # Only a login started from the invitation page (its tile sends {"etape": "invitation"})
     # finalises the invitation; a login started anywhere else forgets it.
     token = sess().get("delegation")
-    invitation: str | None = None
     if token and isinstance(body, dict) and body.get("etape") == "invitation":
-        invitation = token
+        sess().set("defi_invitation", [nonce, token])
     else:
         sess().pop("delegation")
-    sess().set("defis", [*sess().get("defis", []), [nonce, invitation]][-MAX_DEFIS:])
+        sess().pop("defi_invitation")
     return jsonify({"challengeNonce": nonce})
 
 
@@ -67,16 +60,16 @@ def carte():
         return json_error("REQUETE_INVALIDE", "La demande doit être un objet JSON "
                           "{\"token\": {...}, \"nonce\": \"…\"} envoyé par la page de connexion.",
                           400)
-    # The nonce the page signed with. Only one the session holds goes to the verifier; any
-    # other, or none, is verified as no nonce at all: NONCE_UNKNOWN (after TOKEN_MALFORMED,
-    # §6 order), and another session's challenge is never consumed. No guessing "the last
-    # one" when it is missing: that guess is what made a tab's token fail as a bad signature.
-    defis: list[list] = sess().get("defis", [])
-    wanted = body.get("nonce")
-    entry = next((d for d in defis if d[0] == wanted), None)
-    nonce, invitation = entry if entry is not None else ("", None)
-    if entry is not None:  # one try per challenge, whatever happens next
-        sess().set("defis", [d for d in defis if d is not entry])
+    # The nonce the page signed with. The challenge store alone knows which are pending:
+    # it binds each to its session and spends it at its first presentation (§6), so two
+    # tabs each present their own. (A list in the session lost a tab's challenge when the
+    # other tab's request, slow verifying its card, saved the session it had read.) No
+    # nonce is no guess at "the last one": NONCE_UNKNOWN, after TOKEN_MALFORMED (§6 order).
+    nonce = body.get("nonce", "")
+    pending = sess().get("defi_invitation")
+    invitation = pending[1] if isinstance(pending, list) and pending[0] == nonce else None
+    if invitation:
+        sess().pop("defi_invitation")
     try:
         identity = card_auth().verify(sess().id, nonce, body["token"])
     except CardRefused as refusal:
