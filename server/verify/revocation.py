@@ -31,15 +31,6 @@ MAX_OCSP_BYTES = 64 * 1024
 MAX_CRL_BYTES = 64 * 1024 * 1024
 # An OCSP answer without nextUpdate is accepted only this soon after its thisUpdate.
 OCSP_MAX_AGE_WITHOUT_NEXT_UPDATE = timedelta(minutes=15)
-# CRLs that are not the issuer's complete list: a delta lists only what changed since a base
-# CRL, an issuingDistributionPoint marks a partition (some certificates, some reasons, CA
-# certificates only) or an indirect CRL. Read as complete, either would vouch for
-# certificates it does not cover, so they are refused whether marked critical or not.
-_PARTIAL_CRL_EXTENSIONS = {
-    ExtensionOID.DELTA_CRL_INDICATOR: "a delta CRL",
-    ExtensionOID.ISSUING_DISTRIBUTION_POINT: "a partitioned or indirect CRL "
-                                             "(issuingDistributionPoint)",
-}
 
 
 class Status(str, Enum):
@@ -213,21 +204,26 @@ class RevocationChecker:
             raise Untrustworthy("CRL thisUpdate is in the future")
         if crl.next_update_utc is None or crl.next_update_utc < now - self._skew:
             raise Untrustworthy(f"stale CRL (nextUpdate {crl.next_update_utc})")
-        revoked = _complete_list(crl)
+        revoked = _complete_list(crl, url)
         with self._lock:
             self._crls[url] = (revoked, min(max(crl.next_update_utc, now), now + self._ttl))
         return revoked
 
 
-def _complete_list(crl: x509.CertificateRevocationList) -> frozenset[int]:
-    """The serials a complete, direct CRL lists. Raises Untrustworthy for any other CRL:
-    "not listed" means "good" only in a list of all the issuer's revocations, and a critical
-    extension this code does not process forbids using the CRL at all (RFC 5280 §5.2, §5.3),
-    as it may restrict what the CRL covers."""
+def _complete_list(crl: x509.CertificateRevocationList, url: str) -> frozenset[int]:
+    """The serials a CRL lists, if it covers the holder's certificate whole: "not listed"
+    means "good" only then. Raises Untrustworthy for a delta CRL (only what changed since a
+    base CRL), a CRL the issuingDistributionPoint narrows to something else (see
+    _scope_problem), and a CRL, or an entry, with a critical extension this code does not
+    process, which forbids using it at all (RFC 5280 §5.2, §5.3)."""
     for ext in crl.extensions:
-        if ext.oid in _PARTIAL_CRL_EXTENSIONS:
-            raise Untrustworthy(f"{_PARTIAL_CRL_EXTENSIONS[ext.oid]}, not supported")
-        if ext.critical:
+        if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
+            raise Untrustworthy("a delta CRL, not supported")
+        if ext.oid == ExtensionOID.ISSUING_DISTRIBUTION_POINT:
+            problem = _scope_problem(ext.value, url)
+            if problem:
+                raise Untrustworthy(f"{problem} (issuingDistributionPoint), not supported")
+        elif ext.critical:
             raise Untrustworthy(f"unsupported critical CRL extension {ext.oid.dotted_string}")
     revoked: set[int] = set()
     for entry in crl:
@@ -239,6 +235,27 @@ def _complete_list(crl: x509.CertificateRevocationList) -> frozenset[int]:
                 f"unsupported critical CRL entry extension {critical.oid.dotted_string}")
         revoked.add(entry.serial_number)
     return frozenset(revoked)
+
+
+def _scope_problem(idp: x509.IssuingDistributionPoint, url: str) -> str | None:
+    """Why a CRL with this issuingDistributionPoint does not cover the holder's certificate
+    whole, or None. Many CAs mark their full CRL with one that only names its own location
+    (the certificate's CDP we fetched it from) or says "end-entity certificates only": that
+    is the complete list for a card's certificate (RFC 5280 §6.3.3 b.2). Another location,
+    some reasons only, CA or attribute certificates only, or an indirect CRL is not."""
+    if idp.indirect_crl:
+        return "an indirect CRL"
+    if idp.only_some_reasons:
+        return "a CRL of some revocation reasons only"
+    if idp.only_contains_ca_certs or idp.only_contains_attribute_certs:
+        return "a CRL of CA or attribute certificates only"
+    if idp.relative_name is not None:
+        return "a CRL named relative to its issuer"
+    if idp.full_name is not None and not any(
+            isinstance(name, x509.UniformResourceIdentifier) and name.value == url
+            for name in idp.full_name):
+        return "a CRL of another distribution point"
+    return None
 
 
 _DER = serialization.Encoding.DER

@@ -213,16 +213,34 @@ def test_a_crl_that_is_not_a_complete_list_is_no_answer(pki, responder, hard, so
     assert responder.hits["crl"] == 2  # each verifier did read the CRL
 
 
-def test_a_complete_crl_with_non_critical_extensions_is_read(pki, responder, hard, nonce,
-                                                             just_now, monkeypatch):
+def _complete_crls(pki):
+    """CRLs that do list all the issuer's revocations for a card's certificate: one with a
+    non-critical extension we do not know; the way many CAs mark their full CRL, an
+    issuingDistributionPoint naming only the location the certificate's CDP gives, or
+    saying end-entity certificates only (RFC 5280 §6.3.3 b.2)."""
     from cryptography import x509
 
-    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"),
-                                         b"\x05\x00")
+    here = [x509.UniformResourceIdentifier(pki.crl_url)]
+    idp = dict(full_name=None, relative_name=None, only_contains_user_certs=False,
+               only_contains_ca_certs=False, only_some_reasons=None, indirect_crl=False,
+               only_contains_attribute_certs=False)
+    return {
+        "unknown-noncritical": (x509.UnrecognizedExtension(
+            x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), False),
+        "idp-this-location": (x509.IssuingDistributionPoint(**{**idp, "full_name": here}), True),
+        "idp-end-entity-only": (x509.IssuingDistributionPoint(
+            **{**idp, "full_name": here, "only_contains_user_certs": True}), True),
+    }
+
+
+@pytest.mark.parametrize("kind", ["unknown-noncritical", "idp-this-location", "idp-end-entity-only"])
+def test_a_complete_crl_is_read(pki, responder, hard, nonce, just_now, monkeypatch, kind):
+    from cryptography import x509
+
     martin = pki.holders["martin"].auth_cert.serial_number
     monkeypatch.setattr(responder, "crl", lambda: _crl(
-        pki, [(unknown, False)], [(martin, [(x509.CRLReason(x509.ReasonFlags.key_compromise),
-                                             False)])]))
+        pki, [_complete_crls(pki)[kind]],
+        [(martin, [(x509.CRLReason(x509.ReasonFlags.key_compromise), False)])]))
     responder.ocsp_mode = "http-500"
     assert _verify(hard, pki, nonce, just_now).valid
     assert _verify(hard, pki, nonce, just_now, slug="martin").reason == "CERT_REVOKED"
