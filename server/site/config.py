@@ -10,15 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from host.origins import OriginError, normalize_origin
+from server.verify.chain import CARD_TRUST_FILES
 
 REPO = Path(__file__).resolve().parents[2]
-DEFAULT_TRUST = REPO / "server" / "trust" / "igc-sante"
-# What the card login trusts by default: a CPS card's authentication certificate is issued by
-# AC IGC-SANTE FORT PERSONNES under AC RACINE IGC-SANTE FORT (see the folder's README). The
-# folder's other CAs (STANDARD, ELEMENTAIRE, ORGANISATIONS) issue software and server
-# certificates that need no card: trusting them would let those log in "by card".
-CARD_TRUST: tuple[Path, ...] = (DEFAULT_TRUST / "ACR_FORT_20130625.cer",
-                                DEFAULT_TRUST / "AC_FORT_PERSONNES_20130625.cer")
 
 
 @dataclass(frozen=True)
@@ -33,7 +27,7 @@ class Smtp:
 @dataclass(frozen=True)
 class SiteConfig:
     data_dir: Path
-    # A folder (or file) of trust anchors, taken whole; None: CARD_TRUST.
+    # A folder (or file) of trust anchors, taken whole; None: the card chain (CARD_TRUST_FILES).
     trust_dir: Path | None = None
     origin: str = "https://localhost:8443"
     revocation: str = "hard"
@@ -56,7 +50,7 @@ class SiteConfig:
 
     @property
     def trust_paths(self) -> tuple[Path, ...]:
-        return CARD_TRUST if self.trust_dir is None else (self.trust_dir,)
+        return CARD_TRUST_FILES if self.trust_dir is None else (self.trust_dir,)
 
     @property
     def db_path(self) -> Path:

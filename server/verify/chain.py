@@ -20,8 +20,14 @@ from server.verify.outcome import Rejected
 
 log = logging.getLogger(__name__)
 
-# The production default: the IGC-Santé CAs (see its README for names and digests).
+# The IGC-Santé CAs (see its README for names and digests).
 DEFAULT_TRUST_DIR = Path(__file__).resolve().parents[1] / "trust" / "igc-sante"
+# What a card login trusts in production: the chain of a CPS card's authentication
+# certificate, AC IGC-SANTE FORT PERSONNES under AC RACINE IGC-SANTE FORT. The folder's other
+# CAs (STANDARD, ELEMENTAIRE, ORGANISATIONS) issue software and server certificates, which
+# need no card: trusting them would let those log in "by card".
+CARD_TRUST_FILES: tuple[Path, ...] = (DEFAULT_TRUST_DIR / "ACR_FORT_20130625.cer",
+                                      DEFAULT_TRUST_DIR / "AC_FORT_PERSONNES_20130625.cer")
 CERT_SUFFIXES = (".pem", ".crt", ".cer", ".der")
 MAX_CA_CERT_BYTES = 64 * 1024
 _CACHE_LIMIT = 10_000
@@ -38,6 +44,11 @@ def _load_file(path: Path) -> list[x509.Certificate]:
     if b"-----BEGIN CERTIFICATE-----" in data:
         return x509.load_pem_x509_certificates(data)
     return [x509.load_der_x509_certificate(data)]
+
+
+def card_trust_anchors() -> list[x509.Certificate]:
+    """The production trust anchors of a card login (CARD_TRUST_FILES)."""
+    return [anchor for path in CARD_TRUST_FILES for anchor in load_trust_anchors(path)]
 
 
 def load_trust_anchors(path: Path | str) -> list[x509.Certificate]:

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 
-from server.verify import DEFAULT_TRUST_DIR, load_trust_anchors
+from server.verify import DEFAULT_TRUST_DIR, card_trust_anchors, load_trust_anchors
 from server.verify.chain import ChainValidator
 from tests.testbed.pki import der
 
@@ -71,3 +72,11 @@ def test_missing_folder_and_holder_certificates(pki, tmp_path):
     (tmp_path / "holder.der").write_bytes(der(pki.holders["dupont"].auth_cert))
     with pytest.raises(ValueError, match="not a CA"):
         load_trust_anchors(tmp_path)
+
+
+def test_a_card_login_trusts_the_fort_personnes_chain_only():
+    """What a CPS card's authentication certificate chains to, and nothing of the software
+    (STANDARD, ELEMENTAIRE) or server (ORGANISATIONS) ranges."""
+    names = sorted(a.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+                   for a in card_trust_anchors())
+    assert names == ["AC IGC-SANTE FORT PERSONNES", "AC RACINE IGC-SANTE FORT"]
