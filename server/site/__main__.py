@@ -43,7 +43,7 @@ def serve(argv: list[str]) -> int:
     except ValueError as e:
         p.error(str(e))
     if a.trust is not None and not a.trust.exists():
-        p.error(f"dossier des autorités de confiance introuvable : {a.trust}")
+        p.error(f"dossier ou fichier des autorités de confiance introuvable : {a.trust}")
     config = SiteConfig(data_dir=a.data.resolve(), origin=origin,
                         trust_dir=a.trust.resolve() if a.trust else None,
                         revocation=a.revocation, smtp=smtp_from_env(),
@@ -53,7 +53,11 @@ def serve(argv: list[str]) -> int:
     from .server import run
 
     try:
-        run(create_app(config), config, a.bind, a.port)
+        app = create_app(config)
+    except ValueError as e:  # the trust anchors: not certificates, not CAs, none at all
+        p.error(f"autorités de confiance inutilisables ({a.trust or 'par défaut'}) : {e}")
+    try:
+        run(app, config, a.bind, a.port)
     except OSError as e:  # port taken, address not available
         print(f"Erreur : impossible d'écouter sur {a.bind}:{a.port} ({e.strerror or e}).",
               file=sys.stderr)

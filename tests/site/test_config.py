@@ -91,3 +91,22 @@ def test_the_card_login_trusts_only_the_cps_chain_by_default(monkeypatch, tmp_pa
 def test_a_trust_folder_is_taken_whole(tmp_path, pki_dir):
     auth = CardAuth(SiteConfig(data_dir=tmp_path, trust_dir=pki_dir / "trust", revocation="off"))
     assert len(auth.anchors) == 2  # the test PKI's root and intermediate
+
+
+@pytest.mark.parametrize("trust", ["README.md", "empty-folder"])
+def test_unusable_trust_anchors_are_a_usage_error_in_french(tmp_path, trust):
+    """A file that is no certificate, or a folder without any: one line saying so, exit 2
+    (argparse's usage error), never a traceback."""
+    import subprocess
+    import sys
+
+    from tests.testbed.hostproc import REPO
+
+    path = REPO / trust if trust == "README.md" else tmp_path / trust
+    if trust == "empty-folder":
+        path.mkdir()
+    p = subprocess.run([sys.executable, "-m", "server.site", "--data", str(tmp_path / "data"),
+                        "--trust", str(path)], capture_output=True, text=True, cwd=REPO,
+                       timeout=60)
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert "autorités de confiance inutilisables" in p.stderr
