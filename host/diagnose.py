@@ -81,6 +81,7 @@ class Diagnosis:
         self.checks: list[Check] = []
         self.settings = config.Settings()
         self.policy_origins: dict[str, list[str]] = {}  # browser -> origins from managed storage
+        self.served: list[str] = []  # browsers that have a manifest of ours: the extension runs there
         self.ids = extension_ids()
 
     def add(self, id: str, status: str, message: str, fix: str | None = None, **details) -> Check:
@@ -388,6 +389,8 @@ class Diagnosis:
                          "Faites corriger la stratégie d'entreprise (GPO, /etc/…/policies) : "
                          "voir les modèles du dossier manifests/policies.",
                          source=policy.get("source"))
+        if found:
+            self.served.append(browser)
         if not found:
             if kind is None:
                 self.add(cid, "info", f"{label} n'est pas installé ; pas de manifeste.")
@@ -516,17 +519,22 @@ class Diagnosis:
         origins = self.settings.allowedOrigins
         self.add("origins", "info", "Origines autorisées par le module : " + ", ".join(origins) + ".",
                  allowedOrigins=origins)
-        host = [_canonical(o) or o for o in origins]  # config has normalised them already
-        for browser, given in self.policy_origins.items():
+        # The page origins the extension could ask for (config has normalised them; wss,
+        # which the host also takes, is no page's origin).
+        host = [c for c in map(_canonical, origins) if c]
+        # Every browser the extension runs in, with its policy's origins or none at all.
+        for browser in dict.fromkeys([*self.policy_origins, *self.served]):
+            given = self.policy_origins.get(browser, [])
             label = LABEL[browser]
             managed, invalid = [], []
             for o in given:
                 (managed if _canonical(o) else invalid).append(_canonical(o) or o)
             if invalid:
                 self.add(f"origins.{browser}.invalide", "warning", f"{label} : dans la stratégie "
-                         "de l'extension, allowedOrigins contient ce qui n'est pas une origine "
-                         "https : " + ", ".join(json.dumps(o, ensure_ascii=False, default=str)
-                                               for o in invalid) + " ; l'extension l'ignore.",
+                         "de l'extension, allowedOrigins contient des valeurs qui ne sont pas des "
+                         "origines https : " + ", ".join(json.dumps(o, ensure_ascii=False, default=str)
+                                                         for o in invalid)
+                         + " ; l'extension les ignore.",
                          "Écrivez chaque origine sous la forme https://hôte[:port], sans chemin.",
                          invalid=invalid)
             missing = [o for o in managed if o not in host]
@@ -540,8 +548,9 @@ class Diagnosis:
             refused = [o for o in host if o not in set(config.PRODUCTION_ORIGINS) | set(managed)]
             if refused:
                 self.add(f"origins.{browser}.module", "warning", f"{label} : le module autorise "
-                         + ", ".join(refused) + " que la stratégie de l'extension n'autorise pas : "
-                         "l'extension refusera ces sites.",
+                         + ", ".join(refused) + " que " + ("la stratégie de l'extension n'autorise "
+                         "pas" if browser in self.policy_origins else "l'extension n'autorise pas "
+                         "(aucune stratégie allowedOrigins)") + " : l'extension refusera ces sites.",
                          "Ajoutez ces origines à allowedOrigins dans la stratégie de l'extension "
                          "(ou retirez-les de la configuration du module) : les deux listes "
                          "doivent être les mêmes.", hostOnly=refused)

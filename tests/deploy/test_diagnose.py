@@ -596,6 +596,18 @@ def test_origins_are_compared_both_ways_in_canonical_form(monkeypatch):
     d.checks, d.policy_origins = [], {"chrome": ["https://RECETTE.viatrajectoire.fr:443"]}
     d.origins()
     assert [c.id for c in d.checks] == ["origins"]
+    # A browser the extension runs in with no policy at all: only the production origins.
+    d.checks, d.policy_origins, d.served = [], {}, ["firefox"]
+    d.origins()
+    checks = {c.id: c for c in d.checks}
+    assert checks["origins.firefox.module"].details["hostOnly"] == ["https://recette.viatrajectoire.fr"]
+    assert "aucune stratégie" in checks["origins.firefox.module"].message
+    # wss, which the host takes, is no page's origin: nothing for the extension to allow.
+    d.settings = config.Settings(allowedOrigins=["https://trajectoire.sante-ra.fr",
+                                                 "wss://trajectoire.sante-ra.fr"])
+    d.checks = []
+    d.origins()
+    assert [c.id for c in d.checks] == ["origins"]
 
 
 def test_a_manifest_naming_a_file_without_the_execute_bit_says_so(tmp_path, monkeypatch):
