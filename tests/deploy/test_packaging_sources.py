@@ -299,3 +299,14 @@ def test_msi_and_install_system_name_the_same_admin_only_manifests(wix):
     msi = {str(PureWindowsPath("C:\\Program Files", folder.get("Name"), f.get("Name")))
            for f in comp.findall("w:File", NS)}
     assert msi == {windows_manifest_path(b, True, ctx) for b in BROWSERS}
+
+
+def test_the_extension_and_the_host_know_the_same_production_origins():
+    """The production origin is written twice, in host/config.py and in the extension (no
+    build step may be needed to run the extension's sources): they must not drift apart."""
+    import re
+
+    source = (Path(__file__).resolve().parents[2] / "extension" / "src" / "origins.js").read_text("utf-8")
+    declared = re.search(r"PRODUCTION_ORIGINS = Object\.freeze\(\[([^\]]*)\]\)", source)
+    assert declared, "PRODUCTION_ORIGINS not found in extension/src/origins.js"
+    assert re.findall(r'"([^"]+)"', declared.group(1)) == PRODUCTION_ORIGINS
