@@ -28,15 +28,22 @@ def message(code: str, lang: str = "fr", details: dict[str, Any] | None = None) 
     return chosen.get(lang) or chosen["fr"]
 
 
-def echoable(name: str) -> str:
-    """A key of the request as an error's `details` can name it. JSON carries a lone
-    surrogate ("\\ud800") that UTF-8 cannot: such a key is named by its escape, so that
-    the error frame can still be written."""
+def is_unicode_text(text: str) -> bool:
+    """False for a string JSON can carry but UTF-8 cannot (a lone surrogate, "\\ud800"):
+    no frame could echo it."""
     try:
-        name.encode("utf-8")
-        return name
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+        return False
+    return True
+
+
+def echoable(name: str) -> str:
+    """A key of the request as an error's `details` can name it: one UTF-8 cannot carry is
+    named by its escape, so that the error frame can still be written."""
+    if is_unicode_text(name):
+        return name
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class CpsError(Exception):

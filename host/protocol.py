@@ -9,7 +9,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
 
-from host.errors import CpsError, echoable
+from host.errors import CpsError, echoable, is_unicode_text
 from host.json_codec import loads
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def parse_request(body: bytes) -> Request:
     if not isinstance(obj, dict):
         raise CpsError("ERR_CPS_INVALID_REQUEST", {"reason": "not a JSON object"})
     rid = obj.get("id")
-    valid_id = isinstance(rid, str) and 1 <= len(rid) <= 64 and _is_unicode_text(rid)
+    valid_id = isinstance(rid, str) and 1 <= len(rid) <= 64 and is_unicode_text(rid)
 
     def bad(reason: str, **extra: Any) -> CpsError:
         details = {"reason": reason, **extra}
@@ -63,16 +63,6 @@ def parse_request(body: bytes) -> Request:
     if not isinstance(arguments, dict):
         raise bad("arguments must be an object", field="arguments")
     return Request(rid, command, arguments)
-
-
-def _is_unicode_text(text: str) -> bool:
-    """False for a string JSON can carry but UTF-8 cannot ("\\ud800", a lone surrogate):
-    such an id could never be echoed in a frame."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def response(rid: str, result: dict[str, Any]) -> dict[str, Any]:
