@@ -38,6 +38,12 @@ CHROMIUM_POLICY_DIRS = {"chrome": "/etc/opt/chrome/policies/managed",
                         "chromium": "/etc/chromium/policies/managed",
                         "edge": "/etc/opt/edge/policies/managed",
                         "brave": "/etc/brave/policies/managed"}
+# Chrome's list policies renamed in Chrome 86, by their old names (still read when the new
+# name is not set: components/policy's deprecated-policy mapping).
+LEGACY_POLICY_NAMES = {"NativeMessagingBlocklist": "NativeMessagingBlacklist",
+                       "NativeMessagingAllowlist": "NativeMessagingWhitelist",
+                       "ExtensionInstallBlocklist": "ExtensionInstallBlacklist",
+                       "ExtensionInstallAllowlist": "ExtensionInstallWhitelist"}
 MACOS_DOMAINS = {"chrome": "com.google.Chrome", "chromium": "org.chromium.Chromium",
                  "edge": "com.microsoft.Edge", "brave": "com.brave.Browser"}
 FIREFOX_POLICY_KEY = WINDOWS_POLICY_KEYS["firefox"]  # GPO, and the MSI's Policies feature
@@ -310,7 +316,10 @@ class Diagnosis:
                     found.append((level, str(p)))
         return found
 
-    def _manifest_problem(self, browser: str, path: str) -> str | None:
+    def _manifest_problem(self, browser: str, path: str, system: bool = False) -> str | None:
+        """What makes the manifest at `path` unusable, or None. `system`: a system manifest,
+        whose executable is a file of the system looked at, so under --root (a user's
+        manifest, like the user's files, is never re-rooted)."""
         try:
             data = json.loads(Path(path).read_text("utf-8"))
         except (OSError, ValueError) as exc:
@@ -326,9 +335,10 @@ class Diagnosis:
         if given and exe is None:
             return (f"le manifeste {path} donne un chemin relatif ({given}), que les navigateurs "
                     "refusent ici")
-        if not exe or not os.path.isfile(exe):
+        on_disk = (self.ctx.on_disk(exe) if system else Path(exe)) if exe else None
+        if on_disk is None or not os.path.isfile(on_disk):  # never raises (Path.is_file may)
             return f"le manifeste {path} désigne un exécutable absent : {exe or '(vide)'}"
-        if not os.access(exe, os.X_OK):
+        if not os.access(on_disk, os.X_OK):
             return f"le manifeste {path} désigne un fichier qui n'est pas exécutable : {exe}"
         key = "allowed_extensions" if FAMILY[browser] == "firefox" else "allowed_origins"
         allowed = data.get(key, [])
@@ -406,7 +416,7 @@ class Diagnosis:
             usable = found
         if usable:
             level, path = usable[0]  # the browser uses the first one it finds
-            problem = self._manifest_problem(browser, path)
+            problem = self._manifest_problem(browser, path, system=level == "système")
             fix = self._manifest_fix(level, path)
         else:
             level, path = found[0]
@@ -461,14 +471,22 @@ class Diagnosis:
     def _chromium_policy(self, browser: str) -> dict:
         policies, source = _chromium_policies(browser, self.ctx, self.registry)
 
+        def in_force(name: str) -> str:
+            """The name the browser reads: a list policy renamed in Chrome 86 (…Blacklist,
+            …Whitelist) is still honoured under its old name when the new one is not set,
+            and legacy hospital GPOs still write the old one."""
+            old = LEGACY_POLICY_NAMES.get(name)
+            return old if old and name not in policies and old in policies else name
+
         def listed(name: str) -> list:
+            name = in_force(name)
             return self._typed(browser, source, name, policies.get(name), list)
 
         blocks = []
         blocklist, allowlist = listed("NativeMessagingBlocklist"), listed("NativeMessagingAllowlist")
         if ("*" in blocklist or HOST_NAME in blocklist) and HOST_NAME not in allowlist:
-            blocks.append(f"la stratégie NativeMessagingBlocklist bloque {HOST_NAME} "
-                          "(ajoutez-le à NativeMessagingAllowlist)")
+            blocks.append(f"la stratégie {in_force('NativeMessagingBlocklist')} bloque "
+                          f"{HOST_NAME} (ajoutez-le à {in_force('NativeMessagingAllowlist')})")
         settings = self._extension_settings(browser, source, policies.get("ExtensionSettings"))
         forcelist = listed("ExtensionInstallForcelist")
         install_allow, install_block = listed("ExtensionInstallAllowlist"), \

@@ -22,6 +22,7 @@ xdg-native-messaging-proxy when present.
 
 System manifests that the installed Debian package owns are neither overwritten nor
 removed (dpkg would then restore or miss them) unless `--force` is given: exit status 4.
+Per user, `install` exits 5 when no browser got a manifest (none found, or all refused).
 """
 
 from __future__ import annotations
@@ -125,8 +126,15 @@ NATIVE_MESSAGING_PROXY = ["/usr/libexec/xdg-native-messaging-proxy",
 DPKG_INFO = "/var/lib/dpkg/info"
 # Mode of the folders a system install creates, whatever the umask (0000 gave 0777 folders).
 SYSTEM_DIR_MODE = 0o755
+# Mode of the folders a per-user install creates (~/.mozilla, ~/.config, ~/.config/chromium…):
+# the browsers make their own folders 0700, and one we create first stays as we made it.
+USER_DIR_MODE = 0o700
 EXIT_REFUSED_BROWSER = 3
 EXIT_PACKAGE_FILES = 4
+# Per user, no browser got a manifest (none found, or every one refused): a script must be
+# able to tell that from success. Not for --system, which registers every browser, present
+# or not (except a refused Snap or Flatpak).
+EXIT_NO_BROWSER = 5
 
 
 class RegistrationError(Exception):
@@ -453,8 +461,8 @@ def _up_to_date(step: Step, ctx: Context) -> bool:
 
 
 def _make_dirs(folder: Path, mode: int | None) -> None:
-    """mkdir -p; the folders it creates get `mode` (system install) rather than what the umask
-    leaves. Existing folders are left as they are."""
+    """mkdir -p; the folders it creates get `mode` rather than what the umask leaves.
+    Existing folders are left as they are (never chmod a folder we did not make)."""
     missing = []
     while not os.path.lexists(folder) and folder.parent != folder:
         missing.append(folder)
@@ -471,7 +479,11 @@ def _write_file(step: Step, ctx: Context, dry_run: bool, system: bool = False) -
         return "déjà à jour"
     if dry_run:
         return "serait écrit"
-    _make_dirs(path.parent, SYSTEM_DIR_MODE if system and not ctx.windows else None)
+    if ctx.windows:
+        mode = None  # Windows folders inherit their ACL; there is no mode to give
+    else:
+        mode = SYSTEM_DIR_MODE if system else USER_DIR_MODE
+    _make_dirs(path.parent, mode)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(step.content, "utf-8")
     os.chmod(tmp, 0o755 if step.executable else 0o644)  # explicit: not the umask's
@@ -789,7 +801,7 @@ def main(argv: list[str]) -> int:
     if not browsers:
         print("Aucun navigateur trouvé pour cet utilisateur : rien n'a été écrit. Lancez une "
               "fois le navigateur, ou nommez-le avec --browser.")
-        return 0
+        return EXIT_NO_BROWSER  # only install leaves browsers out
     for browser, why in p.refused.items():
         print(f"{LABEL[browser]} : refusé. {why}")
     for browser, note in p.notes.items():
@@ -817,4 +829,8 @@ def main(argv: list[str]) -> int:
         return 1
     if p.refused and args.browser != "all":
         return EXIT_REFUSED_BROWSER
+    if not remove and not system and all(b in p.refused for b in browsers):
+        print("Aucun navigateur utilisable trouvé pour cet utilisateur : aucun manifeste n'a "
+              "été écrit.")
+        return EXIT_NO_BROWSER
     return 0

@@ -621,3 +621,51 @@ def test_a_manifest_naming_a_file_without_the_execute_bit_says_so(tmp_path, monk
     assert d._manifest_problem("firefox", str(path)).endswith(f"n'est pas exécutable : {exe}")
     exe.chmod(0o755)
     assert d._manifest_problem("firefox", str(path)) is None
+
+
+def test_the_old_chrome_policy_names_are_read_when_the_new_ones_are_not_set(tmp_path):
+    """Legacy GPOs still write NativeMessagingBlacklist/Whitelist and
+    ExtensionInstallBlacklist/Whitelist, which Chrome honours when the new name is not set."""
+    from host.diagnose import Diagnosis
+    from host.manifests import chromium_ids
+    from host.registration import Context
+
+    root = tmp_path / "root"
+    policy = root / "etc/chromium/policies/managed/gpo.json"
+    ctx = Context(platform="linux", env={"HOME": str(tmp_path / "home")}, root=str(root))
+
+    def blocks(policies: dict) -> list[str]:
+        write_json(policy, policies)
+        return Diagnosis(ctx, online=False)._chromium_policy("chromium")["blocks"]
+
+    host_blocks = blocks({"NativeMessagingBlacklist": ["*"]})
+    assert len(host_blocks) == 1 and "NativeMessagingBlacklist" in host_blocks[0]
+    assert blocks({"NativeMessagingBlacklist": ["*"],
+                   "NativeMessagingWhitelist": ["fr.viatrajectoire.cpsbridge"]}) == []
+    ext_blocks = blocks({"ExtensionInstallBlacklist": ["*"]})
+    assert len(ext_blocks) == 1 and "interdit l'extension" in ext_blocks[0]
+    assert blocks({"ExtensionInstallBlacklist": ["*"],
+                   "ExtensionInstallWhitelist": chromium_ids()}) == []
+    # Both names set: the browser reads the new one only.
+    assert blocks({"NativeMessagingBlocklist": [], "NativeMessagingBlacklist": ["*"]}) == []
+
+
+def test_with_root_a_system_manifests_executable_is_looked_for_under_the_root(tmp_path):
+    """`diagnose --root DIR` on a staged package: the system manifest names
+    /opt/cpsbridge/cpsbridge-host, which is under DIR, not on this machine."""
+    env = bare_env(tmp_path)
+    root = tmp_path / "root"
+    exe = "/opt/cpsbridge/cpsbridge-host"
+    write_json(root / "usr/lib/mozilla/native-messaging-hosts/fr.viatrajectoire.cpsbridge.json",
+               manifest(exe, allowed_extensions=[FIREFOX_ID]))
+    code, doc = diagnose(env, "--hors-ligne", "--root", str(root))
+    assert f"exécutable absent : {exe}" in by_id(doc)["browser.firefox"]["message"]
+    staged = root / exe.lstrip("/")
+    staged.parent.mkdir(parents=True)
+    staged.write_text("#!/bin/sh\n")
+    staged.chmod(0o644)
+    code, doc = diagnose(env, "--hors-ligne", "--root", str(root))
+    assert f"n'est pas exécutable : {exe}" in by_id(doc)["browser.firefox"]["message"]
+    staged.chmod(0o755)
+    code, doc = diagnose(env, "--hors-ligne", "--root", str(root))
+    assert by_id(doc)["browser.firefox"]["status"] == "ok"

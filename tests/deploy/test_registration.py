@@ -128,10 +128,10 @@ def test_install_for_every_browser_skips_those_this_user_does_not_have(tmp_path)
     (bin_dir / "google-chrome").chmod(0o755)
     r = run_host(user_env(tmp_path, path=str(bin_dir)), "install", "--user")
     assert (tmp_path / USER_FILES["chrome"] / f"{HOST_NAME}.json").is_file(), r.stdout
-    # Nobody at all: nothing written, said plainly.
+    # Nobody at all: nothing written, said plainly, and a status a script can tell (5).
     home = tmp_path / "empty"
     r = run_host(user_env(home, path=str(tmp_path / "no-bin")), "install", "--user")
-    assert r.returncode == 0 and "Aucun navigateur trouvé" in r.stdout
+    assert r.returncode == 5 and "Aucun navigateur trouvé" in r.stdout
     assert not home.exists()
 
 
@@ -165,6 +165,10 @@ def test_a_snap_browser_is_refused_clearly_and_nothing_is_written(tmp_path):
     r = run_host(env, "install", "--user", "--browser", "chromium")
     assert r.returncode == 3
     assert "Chromium : refusé" in r.stdout and "Snap" in r.stdout
+    assert not (tmp_path / "home" / USER_FILES["chromium"]).exists()
+    # Every browser asked, and the only one this user has is refused: no manifest, status 5.
+    r = run_host(env, "install", "--user")
+    assert r.returncode == 5 and "Aucun navigateur utilisable" in r.stdout, r.stdout
     assert not (tmp_path / "home" / USER_FILES["chromium"]).exists()
     # With every browser asked, the others this user has are still registered and the
     # command succeeds.
@@ -644,3 +648,23 @@ def test_a_registry_permission_error_says_which_key_and_what_to_do(tmp_path, mon
     assert key in message and "None" not in message
     assert ("supprimer" if remove else "modifier") in message
     assert "administrateur" in message and "--user" in message
+
+
+def test_user_folders_we_create_are_private_and_existing_ones_keep_their_mode(tmp_path):
+    """The browsers make ~/.mozilla, ~/.config/chromium… 0700; one we create first keeps the
+    mode we give it, so it must be theirs, whatever the umask. A folder already there is the
+    user's: never changed."""
+    home = tmp_path / "home"
+    (home / ".mozilla").mkdir(parents=True)
+    (home / ".mozilla").chmod(0o755)  # the user's own, as it is
+    env = user_env(home, path=str(tmp_path / "no-bin"))
+    for browser in ("chromium", "firefox"):
+        r = subprocess.run([*SOURCE_HOST, "install", "--user", "--browser", browser], env=env,
+                           cwd=REPO, capture_output=True, text=True, timeout=60,
+                           preexec_fn=lambda: os.umask(0o022))
+        assert r.returncode == 0, r.stderr
+    made = [".config", ".config/chromium", USER_FILES["chromium"], USER_FILES["firefox"],
+            ".local", ".local/share", ".local/share/cpsbridge"]
+    for folder in made:
+        assert stat.S_IMODE((home / folder).stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE((home / ".mozilla").stat().st_mode) == 0o755
