@@ -31,6 +31,7 @@ function passed as `configure=`. Each sub-command lives in its own section of th
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import os
@@ -39,6 +40,7 @@ import stat
 import struct
 import sys
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,7 +158,8 @@ def errors_up_to_date() -> list[str]:
 
 EXTENSION = ROOT / "extension"
 # What goes into the extension (the rest of extension/ is tests and tooling).
-EXTENSION_PARTS = ("_locales", "src", "content", "dialog", "popup", "icons", "managed_schema.json")
+EXTENSION_PARTS = ("_locales", "src", "content", "dialog", "popup", "managed_schema.json")
+ICON_SIZES = (16, 32, 48, 128)
 DEV_ORIGINS = ["https://localhost", "https://127.0.0.1"]  # any port
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 # (family, archive, for a store): the store upload differs only by having no `key`.
@@ -183,6 +186,9 @@ def extension_manifest(family: str, *, dev: bool, store: bool = False) -> dict:
             "gecko": {"id": ids["firefox"], "strict_min_version": "128.0"}}
     else:
         raise ValueError(family)
+    icons = {str(n): f"icons/icon-{n}.png" for n in ICON_SIZES}  # written by extension_files
+    manifest["icons"] = icons
+    manifest["action"]["default_icon"] = {n: icons[n] for n in ("16", "32")}
     if dev:
         manifest["name"] = manifest["name"] + " (développement)"
     return manifest
@@ -192,6 +198,54 @@ def build_info_js(*, dev: bool) -> str:
     return ("// Written by build.py: what kind of build this is.\n"
             f"export const BUILD = Object.freeze({{dev: {'true' if dev else 'false'}, "
             f"devOrigins: {json.dumps(DEV_ORIGINS if dev else [])}}});\n")
+
+
+# -- the icon: a CPS card (blue, with its gold chip), drawn here rather than kept as images,
+# so that every size comes from one description and the build needs no image tool.
+_CARD_BLUE, _CHIP_GOLD, _LINE_WHITE = (0x1D, 0x4E, 0x89), (0xF0, 0xB4, 0x29), (0xFF, 0xFF, 0xFF)
+# (left, top, right, bottom, corner radius) as fractions of the side, and a colour; last on top
+_ICON_SHAPES = (((0.04, 0.17, 0.96, 0.83, 0.10), _CARD_BLUE),
+                ((0.14, 0.35, 0.40, 0.63, 0.05), _CHIP_GOLD),
+                ((0.50, 0.36, 0.86, 0.43, 0.03), _LINE_WHITE),
+                ((0.50, 0.55, 0.76, 0.62, 0.03), _LINE_WHITE))
+
+
+def _inside(x: float, y: float, box: tuple[float, ...]) -> bool:
+    left, top, right, bottom, r = box
+    if not (left <= x <= right and top <= y <= bottom):
+        return False
+    cx = min(max(x, left + r), right - r)  # nearest point of the inner rectangle
+    cy = min(max(y, top + r), bottom - r)
+    return (x - cx) ** 2 + (y - cy) ** 2 <= r * r
+
+
+@functools.lru_cache(maxsize=None)
+def icon_png(size: int, samples: int = 4) -> bytes:
+    """The icon as an RGBA PNG of size x size pixels, edges smoothed by supersampling."""
+    rows = []
+    for py in range(size):
+        row = bytearray([0])  # PNG filter: none
+        for px in range(size):
+            colour, covered = (0, 0, 0), 0
+            for sy in range(samples):
+                for sx in range(samples):
+                    x, y = (px + (sx + 0.5) / samples) / size, (py + (sy + 0.5) / samples) / size
+                    hit = next((c for box, c in reversed(_ICON_SHAPES) if _inside(x, y, box)), None)
+                    if hit is not None:
+                        colour = tuple(a + b for a, b in zip(colour, hit))
+                        covered += 1
+            if covered:
+                row += bytes(round(c / covered) for c in colour) + bytes([round(255 * covered / samples ** 2)])
+            else:
+                row += bytes(4)
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b""))
 
 
 def extension_files(family: str, *, dev: bool, store: bool = False) -> dict[str, bytes]:
@@ -204,6 +258,7 @@ def extension_files(family: str, *, dev: bool, store: bool = False) -> dict[str,
         paths = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
         for p in paths:
             files[p.relative_to(EXTENSION).as_posix()] = p.read_bytes()
+    files.update({f"icons/icon-{n}.png": icon_png(n) for n in ICON_SIZES})
     files["src/build-info.js"] = build_info_js(dev=dev).encode()
     manifest = extension_manifest(family, dev=dev, store=store)
     files["manifest.json"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()

@@ -91,3 +91,30 @@ def test_generated_errors_are_up_to_date():
     finally:
         sys.path.remove(str(REPO))
     assert build_module.errors_up_to_date() == [], "run `python build.py errors`"
+
+
+def test_every_icon_the_manifests_name_is_a_png_of_its_size(tmp_path):
+    """A browser refuses to load an extension whose manifest names an icon it cannot read."""
+    import struct
+    import zlib
+
+    build("extension", "--out", str(tmp_path))
+    for name in ("cpsbridge-chromium.zip", "cpsbridge-firefox.xpi"):
+        files = archive(tmp_path / name)
+        manifest = json.loads(files["manifest.json"])
+        named = {**manifest["icons"], **manifest["action"]["default_icon"]}
+        assert sorted(manifest["icons"], key=int) == ["16", "32", "48", "128"]
+        for size, path in named.items():
+            png = files[path]
+            assert png[:8] == b"\x89PNG\r\n\x1a\n", path
+            width, height, depth, colour = struct.unpack(">IIBB", png[16:26])
+            assert (width, height, depth, colour) == (int(size), int(size), 8, 6), path
+            idat_length = struct.unpack(">I", png[33:37])[0]
+            assert png[37:41] == b"IDAT"
+            pixels = zlib.decompress(png[41:41 + idat_length])
+            assert len(pixels) == int(size) * (1 + 4 * int(size)), path
+            n = int(size)
+            rows = [pixels[r * (1 + 4 * n):(r + 1) * (1 + 4 * n)] for r in range(n)]
+            assert all(row[0] == 0 for row in rows)  # no filter: each row as drawn
+            opaque = sum(alpha == 255 for row in rows for alpha in row[4::4])
+            assert 0.4 < opaque / (n * n) < 0.8, path  # the card, on a transparent ground
