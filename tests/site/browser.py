@@ -119,6 +119,15 @@ def path_of(link: str) -> str:
     return "/" + link.split("/", 3)[3]
 
 
+def query(site: SiteProcess, sql: str, *params) -> list[tuple]:
+    """Rows of the site's own database, as the site stored them."""
+    conn = sqlite3.connect(Path(site.data_dir) / "site.sqlite")
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
 def age(site: SiteProcess, sql: str, *params) -> None:
     """Move stored times into the past, as the clock would: the site reads them, tests do not
     wait (used for expired links and the OTP interval)."""

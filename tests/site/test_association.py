@@ -5,20 +5,11 @@ et mot de passe » is a password login, so the code de confirmation is asked whe
 from __future__ import annotations
 
 import html
-import sqlite3
 
-from tests.site.browser import Browser, age, alert, code_in, last_message, text_of
+from tests.site.browser import Browser, age, alert, code_in, last_message, query, text_of
 from tests.site.flows import PASSWORD, define_password, first_connection
 
 NOTICE = "ViaTrajectoire : une carte CPx a été associée à votre compte"
-
-
-def query(site, sql: str, *params) -> list[tuple]:
-    conn = sqlite3.connect(site.data_dir / "site.sqlite")
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def linked_to(site, id_nat: str) -> str | None:

@@ -4,9 +4,9 @@ card, which must first be linked to the account."""
 
 from __future__ import annotations
 
-import sqlite3
 
-from tests.site.browser import Browser, age, alert, code_in, last_message, path_of, text_of
+from tests.site.browser import (Browser, age, alert, code_in, last_message, path_of, query,
+                                text_of)
 from tests.site.flows import PASSWORD, define_password, established, first_connection
 
 
@@ -109,14 +109,6 @@ def test_a_card_is_linked_only_to_its_holder(site, browser, host, ids):
                            {"identifiant": "lbernard", "mot_de_passe": PASSWORD})
     assert refused.status_code == 403
     assert "n'appartient pas au titulaire de ce compte" in alert(refused.text)
-
-
-def query(site, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(site.data_dir / "site.sqlite")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
 
 
 def test_account_without_rpps_gets_the_card_not_a_second_account(site, browser, host, ids):

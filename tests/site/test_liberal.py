@@ -4,9 +4,9 @@ the RPPS number and password, or the card."""
 from __future__ import annotations
 
 import html
-import sqlite3
 
-from tests.site.browser import Browser, age, alert, code_in, last_message, path_of, text_of
+from tests.site.browser import (Browser, age, alert, code_in, last_message, path_of, query,
+                                text_of)
 from tests.site.flows import established, to_liberal_creation
 
 PASSWORD = "Cabinet2024ok"
@@ -108,14 +108,6 @@ def test_creation_page_needs_a_card(browser):
     assert page.url.endswith("/") and "première connexion par carte CPx" in page.text
 
 
-def query(site, sql: str, *params) -> list[tuple]:
-    conn = sqlite3.connect(site.data_dir / "site.sqlite")
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
-
-
 def used_address(typed: str) -> str:
     return (f"Un compte ViaTrajectoire utilise déjà cette adresse e-mail : {typed}. S'il s'agit "
             "de votre compte, associez-y votre carte en renseignant ses identifiant et mot de "
@@ -192,9 +184,4 @@ def test_no_second_account_for_a_known_rpps(site, browser, host, ids):
                                                  "confirmation": PASSWORD})
     assert refused.status_code == 409 and alert(refused.text) == refusal
     assert browser.post("/liberal/cgu", {"accepte": "oui"}).url == site.url
-    conn = sqlite3.connect(site.data_dir / "site.sqlite")
-    try:
-        found = conn.execute("SELECT identifiant FROM comptes WHERE rpps = '99700367917'").fetchall()
-    finally:
-        conn.close()
-    assert found == [("jdupont",)]
+    assert query(site, "SELECT identifiant FROM comptes WHERE rpps = '99700367917'") == [("jdupont",)]
