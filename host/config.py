@@ -13,7 +13,7 @@ import os
 import sys
 
 from host.json_codec import loads
-from host.origins import OriginError, normalize_origin
+from host.origins import OriginError, normalize_written_origin
 
 # Paths are strings joined with os.path: pathlib and dataclasses would add ~10 ms to
 # every start of the host.
@@ -131,9 +131,7 @@ def _origins(values: list[str], source: str, key: str) -> list[str]:
     out = []
     for v in values:
         try:
-            # "https://host/" is how a person often writes an origin: one final slash is
-            # taken as no path (the page's own origin, from the browser, never has one).
-            out.append(normalize_origin(v[:-1] if v.endswith("/") and v.count("/") == 3 else v))
+            out.append(normalize_written_origin(v))
         except OriginError as exc:
             raise ConfigError(source, key, f"origine refusée {v!r} : {exc}") from None
     return out

@@ -25,7 +25,7 @@ from typing import Any
 
 from host import DEB_PACKAGE, HOST_NAME, __version__, config
 from host.manifests import chromium_ids, extension_ids
-from host.origins import OriginError, normalize_origin
+from host.origins import OriginError, normalize_written_origin
 from host.registration import (BROWSERS, FAMILY, LABEL, WINDOWS_POLICY_KEYS, Context,
                                hive_and_subkey, manifest_dirs, package_files, packaging,
                                sandbox_note, sandbox_refusal, windows_key)
@@ -649,12 +649,10 @@ def _shape(value: object) -> str:
 
 def _canonical(origin: object) -> str | None:
     """An origin of the extension's policy as the host compares it, or None when the
-    extension would ignore it. As config does, one final slash ("https://hôte/") is taken as
-    no path: the extension accepts that spelling too. Only https: the extension takes no wss."""
-    if isinstance(origin, str) and origin.endswith("/") and origin.count("/") == 3:
-        origin = origin[:-1]
+    extension would ignore it. Written as config reads it (one final slash is no path: the
+    extension accepts that spelling too). Only https: the extension takes no wss."""
     try:
-        canonical = normalize_origin(origin)  # type: ignore[arg-type] - it refuses non-str
+        canonical = normalize_written_origin(origin)  # type: ignore[arg-type] - it refuses non-str
     except OriginError:
         return None
     return canonical if canonical.startswith("https://") else None

@@ -44,6 +44,15 @@ def normalize_origin(origin: str) -> str:
     return f"{scheme}://{host}" + (f":{port}" if port else "")
 
 
+def normalize_written_origin(origin: str) -> str:
+    """normalize_origin for an origin a person wrote (a configuration, a policy, a command
+    line): "https://host/" is how one often writes it, so one final slash is taken as no
+    path. (The page's own origin, from the browser, never has one.)"""
+    if isinstance(origin, str) and origin.endswith("/") and origin.count("/") == 3:
+        origin = origin[:-1]
+    return normalize_origin(origin)
+
+
 def _split(hostport: str) -> tuple[str | None, str | None]:
     """(host, port or None); host None when hostport is not host[:port]."""
     if hostport.startswith("["):

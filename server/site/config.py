@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from host.origins import OriginError, normalize_origin
+from host.origins import OriginError, normalize_written_origin
 from server.verify.chain import CARD_TRUST_FILES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,8 +69,8 @@ def check_origin(origin: str) -> str:
     """The https origin in the form browsers send and the host signs (lower case, no default
     port: `https://localhost:443` is `https://localhost`), by the host's own normaliser, so
     that the two never disagree; ValueError in French otherwise."""
-    try:  # a trailing "/" was always tolerated: people paste the site's address
-        canonical = normalize_origin(origin[:-1] if origin.endswith("/") else origin)
+    try:  # a trailing "/" is tolerated: people paste the site's address
+        canonical = normalize_written_origin(origin)
     except OriginError as e:
         raise ValueError(f"origine invalide (attendu https://hôte[:port]) : {origin} "
                          f"({e})") from None
