@@ -74,6 +74,7 @@ def test_what_is_not_an_iso_8601_date_time_is_unusable(pki, pki_dir, nonce, writ
     req["nonceIssuedAt"] = written
     done = run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], json.dumps(req))
     assert done.returncode == 2 and done.stdout == b"", done.stdout
+    assert done.stderr.startswith(b"server.verify: invalid input: nonceIssuedAt: "), done.stderr
 
 
 def test_ec_holder_with_revocation_off(pki, pki_dir, responder, nonce):
@@ -130,24 +131,35 @@ def test_production_anchors_do_not_trust_the_test_pki(pki, nonce):
     assert out == {"valid": False, "reason": "CERT_UNTRUSTED"}
 
 
-@pytest.mark.parametrize("stdin", [
-    b"", b"{not json", b"\xff\xfe", b"[]", b"null", b"42",
-    json.dumps({"origin": ORIGIN, "nonce": "n", "nonceIssuedAt": "2026-01-01T00:00:00Z"}),
-    json.dumps({"token": {}, "nonce": "n", "nonceIssuedAt": "2026-01-01T00:00:00Z"}),
-    json.dumps({"token": {}, "origin": ORIGIN, "nonceIssuedAt": "2026-01-01T00:00:00Z"}),
-    json.dumps({"token": {}, "origin": ORIGIN, "nonce": "n"}),
-    json.dumps({"token": {}, "origin": ORIGIN, "nonce": "n", "nonceIssuedAt": "yesterday"}),
-    json.dumps({"token": {}, "origin": ORIGIN, "nonce": 5, "nonceIssuedAt": "2026-01-01"}),
-    json.dumps({"token": {}, "origin": "https://x/path", "nonce": "n",
-                "nonceIssuedAt": "2026-01-01T00:00:00Z"}),
-    json.dumps({"token": {}, "origin": ORIGIN, "nonce": "n",
-                "nonceIssuedAt": "2026-01-01T00:00:00Z", "extra": 1}),
+@pytest.mark.parametrize("stdin, says", [
+    (b"", b"input is not JSON"), (b"{not json", b"input is not JSON"),
+    (b"\xff\xfe", b"input is not JSON"), (b"[]", b"input is not a JSON object"),
+    (b"null", b"input is not a JSON object"), (b"42", b"input is not a JSON object"),
+    (json.dumps({"origin": ORIGIN, "nonce": "n", "nonceIssuedAt": "2026-01-01T00:00:00Z"}),
+     b"field 'token' is missing"),
+    (json.dumps({"token": {}, "nonce": "n", "nonceIssuedAt": "2026-01-01T00:00:00Z"}),
+     b"origin: Field required"),
+    (json.dumps({"token": {}, "origin": ORIGIN, "nonceIssuedAt": "2026-01-01T00:00:00Z"}),
+     b"nonce: Field required"),
+    (json.dumps({"token": {}, "origin": ORIGIN, "nonce": "n"}), b"nonceIssuedAt: Field required"),
+    (json.dumps({"token": {}, "origin": ORIGIN, "nonce": "n", "nonceIssuedAt": "yesterday"}),
+     b"nonceIssuedAt: Input should be a valid datetime"),
+    (json.dumps({"token": {}, "origin": ORIGIN, "nonce": 5, "nonceIssuedAt": "2026-01-01"}),
+     b"nonce: Input should be a valid string"),
+    (json.dumps({"token": {}, "origin": "https://x/path", "nonce": "n",
+                 "nonceIssuedAt": "2026-01-01T00:00:00Z"}),
+     b"origin must be https://host[:port] with nothing after: 'https://x/path'"),
+    (json.dumps({"token": {}, "origin": ORIGIN, "nonce": "n",
+                 "nonceIssuedAt": "2026-01-01T00:00:00Z", "extra": 1}),
+     b"extra: Extra inputs are not permitted"),
 ], ids=lambda s: "")
-def test_unusable_input_exits_2(pki_dir, stdin):
+def test_unusable_input_exits_2(pki_dir, stdin, says):
+    """Each refusal names what is wrong with the input, so that the caller can fix it."""
     done = run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], stdin)
     assert done.returncode == 2
     assert done.stdout == b""
     assert done.stderr.startswith(b"server.verify: ") and b"Traceback" not in done.stderr
+    assert says in done.stderr, done.stderr
 
 
 @pytest.mark.parametrize("trust", ["empty", "missing", "unreadable", "holder"])

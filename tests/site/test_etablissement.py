@@ -156,8 +156,11 @@ def test_adeli_card_links_to_an_account_without_rpps(site, browser, host, ids):
 
 
 def test_referent_command_refuses_bad_input(site):
-    bad = site.create_account("x", "pas-une-adresse", "N", "P")
-    assert bad.returncode == 1 and "Erreur" in bad.stderr
+    # One fault at a time: each refusal must name its own field.
+    bad_id = site.create_account("x", "x@example.test", "N", "P")
+    assert bad_id.returncode == 1 and "identifiant invalide" in bad_id.stderr
+    bad_mail = site.create_account("valide1", "pas-une-adresse", "N", "P")
+    assert bad_mail.returncode == 1 and "adresse e-mail invalide" in bad_mail.stderr
     site.create_account("unique1", "u@example.test", "Nom", "Prenom")
     dup = site.create_account("unique1", "u2@example.test", "Nom", "Prenom")
     assert dup.returncode == 1 and "déjà utilisé" in dup.stderr

@@ -302,7 +302,8 @@ def test_pending_steps_need_their_start(site, browser):
 # -- site tiers ------------------------------------------------------------------------------
 
 def test_arrival_from_a_third_party_site(site, browser, host, ids):
-    established(site, browser, "tiers1", "tiers1@chu.example.test")
+    # The account of the card's holder (Claire Martin), so that the card can be linked to it.
+    established(site, browser, "tiers1", "tiers1@chu.example.test", nom="Martin", prenom="Claire")
     browser.logout()
     assert browser.login("tiers1", PASSWORD).url.endswith("/espace")  # no code: within interval
     page = browser.get("/connexion/site-tiers?site=Logiciel%20DPI&retour=/compte")
@@ -322,10 +323,20 @@ def test_arrival_from_a_third_party_site(site, browser, host, ids):
     assert page.url.endswith("/compte")
     assert browser.get("/connexion/site-tiers?retour=/compte").url.endswith("/compte")
     browser.logout()
-    # ... or the card.
+    # ... or the card: its first use links it to the account, then on to the arrival...
     browser.get("/connexion/site-tiers?site=Logiciel%20DPI&retour=/compte")
     answer = browser.card_login(host, ids["martin"])
-    assert answer.status_code == 200
+    assert answer.json() == {"redirect": "/connexion/carte-cps/association"}
+    browser.follow(answer)
+    page = browser.post("/connexion/carte-cps/association",
+                        {"identifiant": "tiers1", "mot_de_passe": PASSWORD})
+    assert page.url.endswith("/connexion/code")  # a password login: here, with its code
+    page = browser.post("/connexion/code", {"code": code_in(last_message(site, "tiers1@chu.example.test"))})
+    assert page.url.endswith("/compte")
+    browser.logout()
+    # ... and a linked card goes straight there.
+    browser.get("/connexion/site-tiers?site=Logiciel%20DPI&retour=/compte")
+    assert browser.card_login(host, ids["martin"]).json() == {"redirect": "/compte"}
 
 
 def test_site_tiers_shows_no_text_from_the_link(site, browser):
