@@ -10,7 +10,6 @@ policies, the allowed origins and the site, and where the log is.
 
 from __future__ import annotations
 
-import argparse
 import json
 import ntpath
 import os
@@ -24,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from host import DEB_PACKAGE, HOST_NAME, __version__, config
+from host.command_line import FrenchArgumentParser
 from host.manifests import chromium_ids, extension_ids
 from host.origins import OriginError, normalize_written_origin
 from host.registration import (BROWSERS, FAMILY, LABEL, WINDOWS_POLICY_KEYS, Context,
@@ -925,7 +925,7 @@ def _flush_c_stdio() -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="cpsbridge-host diagnose",
+    parser = FrenchArgumentParser(prog="cpsbridge-host diagnose",
                                      description="Diagnostic du poste pour la connexion par carte CPS.")
     parser.add_argument("--json", action="store_true", help="résultat en JSON (pour les outils)")
     parser.add_argument("--hors-ligne", "--offline", dest="offline", action="store_true",

@@ -28,6 +28,7 @@ Per user, `install` exits 5 when no browser got a manifest (none found, or all r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import ntpath
 import os
@@ -40,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from host import DEB_PACKAGE, HOST_NAME
+from host.command_line import FrenchArgumentParser, os_error
 from host.config import windows_install_folder
 from host.manifests import id_family, render
 
@@ -460,34 +462,67 @@ def _up_to_date(step: Step, ctx: Context) -> bool:
         return False
 
 
-def _make_dirs(folder: Path, mode: int | None) -> None:
+def _make_dirs(folder: Path, mode: int | None) -> list[Path]:
     """mkdir -p; the folders it creates get `mode` rather than what the umask leaves.
-    Existing folders are left as they are (never chmod a folder we did not make)."""
+    Existing folders are left as they are (never chmod a folder we did not make). Returns
+    the folders it made, outermost first."""
     missing = []
     while not os.path.lexists(folder) and folder.parent != folder:
         missing.append(folder)
         folder = folder.parent
+    made = []
     for d in reversed(missing):
         d.mkdir(exist_ok=True)
+        made.append(d)
         if mode is not None:
             os.chmod(d, mode)
+    return made
 
 
-def _write_file(step: Step, ctx: Context, dry_run: bool, system: bool = False) -> str:
-    path = ctx.on_disk(step.target)
-    if _up_to_date(step, ctx):
-        return "déjà à jour"
+class NothingWritten(Exception):
+    """Install stopped while preparing its files, before any was put in place; what it had
+    begun (folders, temporary files) is undone. `cause`: the OSError that stopped it."""
+
+    def __init__(self, cause: OSError):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _prepare_files(p: Plan, ctx: Context, dry_run: bool) -> dict[str, Path]:
+    """Every file install must change, written next to its place as `<name>.tmp`: the
+    target -> its temporary file. A folder that cannot be made, a disk that is full, a
+    right that is missing all show here, and then nothing is left behind: a launcher
+    without its manifests, or half the browsers declared, would be a state nobody chose."""
     if dry_run:
-        return "serait écrit"
-    if ctx.windows:
-        mode = None  # Windows folders inherit their ACL; there is no mode to give
-    else:
-        mode = SYSTEM_DIR_MODE if system else USER_DIR_MODE
-    _make_dirs(path.parent, mode)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(step.content, "utf-8")
-    os.chmod(tmp, 0o755 if step.executable else 0o644)  # explicit: not the umask's
-    os.replace(tmp, path)
+        return {}
+    mode = None if ctx.windows else (SYSTEM_DIR_MODE if p.system else USER_DIR_MODE)
+    ready: dict[str, Path] = {}
+    made: list[Path] = []
+    try:
+        for step in p.steps:
+            if step.kind != "file" or step.target in ready or _up_to_date(step, ctx):
+                continue
+            path = ctx.on_disk(step.target)
+            made += _make_dirs(path.parent, mode)  # Windows folders inherit their ACL
+            tmp = path.with_name(path.name + ".tmp")
+            ready[step.target] = tmp
+            tmp.write_text(step.content, "utf-8")
+            os.chmod(tmp, 0o755 if step.executable else 0o644)  # explicit: not the umask's
+    except OSError as exc:
+        for tmp in ready.values():
+            tmp.unlink(missing_ok=True)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise NothingWritten(exc) from exc
+    return ready
+
+
+def _put_in_place(step: Step, ready: dict[str, Path], ctx: Context, dry_run: bool) -> str:
+    tmp = ready.pop(step.target, None)
+    if tmp is None:
+        return "serait écrit" if dry_run and not _up_to_date(step, ctx) else "déjà à jour"
+    os.replace(tmp, ctx.on_disk(step.target))
     return "écrit"
 
 
@@ -623,32 +658,37 @@ def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout
         registry = WindowsRegistry()
     ours = our_windows_manifests(p.system, ctx) if ctx.windows else set()
     removed_keys: list[str] = []
-    for step in steps:
-        who = LABEL.get(step.browser, "Lanceur")
-        if step.kind == "registry":
-            try:
-                what = _registry(step, remove, dry_run, registry, ours)
-            except PermissionError as exc:
-                why = permission_message(step.target, remove, ctx, key=True)
-                raise RegistrationError(why) from exc
-            if remove and what.startswith(("supprimée", "serait supprimée")):
-                removed_keys.append(step.target)
-            print(f"{who} : clé de registre {step.target} : {what}", file=out)
-            continue
-        if remove and ctx.windows and step.browser:
-            # Chrome, Chromium, Edge and Brave share one manifest: it stays while another
-            # key of ours names it, or that browser would lose the host.
-            users = keys_naming(step.target, {k: registry.read(k) for k in our_windows_keys()},
-                                removed_keys)
-            if users:
-                print(f"{who} : {step.target} : laissé en place, encore désigné par "
-                      + ", ".join(users), file=out)
+    ready = {} if remove else _prepare_files(p, ctx, dry_run)
+    try:
+        for step in steps:
+            who = LABEL.get(step.browser, "Lanceur")
+            if step.kind == "registry":
+                try:
+                    what = _registry(step, remove, dry_run, registry, ours)
+                except PermissionError as exc:
+                    why = permission_message(step.target, remove, ctx, key=True)
+                    raise RegistrationError(why) from exc
+                if remove and what.startswith(("supprimée", "serait supprimée")):
+                    removed_keys.append(step.target)
+                print(f"{who} : clé de registre {step.target} : {what}", file=out)
                 continue
-        if remove:
-            what = _remove_file(step, ctx, dry_run)
-        else:
-            what = _write_file(step, ctx, dry_run, p.system)
-        print(f"{who} : {step.target} : {what}", file=out)
+            if remove and ctx.windows and step.browser:
+                # Chrome, Chromium, Edge and Brave share one manifest: it stays while another
+                # key of ours names it, or that browser would lose the host.
+                users = keys_naming(step.target, {k: registry.read(k) for k in our_windows_keys()},
+                                    removed_keys)
+                if users:
+                    print(f"{who} : {step.target} : laissé en place, encore désigné par "
+                          + ", ".join(users), file=out)
+                    continue
+            if remove:
+                what = _remove_file(step, ctx, dry_run)
+            else:
+                what = _put_in_place(step, ready, ctx, dry_run)
+            print(f"{who} : {step.target} : {what}", file=out)
+    finally:  # a registry key refused midway: no temporary file stays behind
+        for tmp in ready.values():
+            tmp.unlink(missing_ok=True)
     if remove and not dry_run:
         for folder in folders_to_clean(p, ctx):
             try:
@@ -717,7 +757,7 @@ def package_conflicts(p: Plan, ctx: Context, remove: bool) -> list[str]:
 # -- the command -----------------------------------------------------------------------------
 
 def _parser(command: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"cpsbridge-host {command}", description=(
+    p = FrenchArgumentParser(prog=f"cpsbridge-host {command}", description=(
         "Déclare le module CPS Bridge aux navigateurs." if command == "install"
         else "Retire la déclaration du module CPS Bridge des navigateurs."))
     level = p.add_mutually_exclusive_group()
@@ -821,11 +861,17 @@ def main(argv: list[str]) -> int:
     except RegistrationError as exc:
         print(f"Erreur : {exc}", file=sys.stderr)
         return 1
+    except NothingWritten as stop:
+        exc = stop.cause
+        why = (permission_message(exc.filename, remove, ctx) if isinstance(exc, PermissionError)
+               else os_error(exc) + ".")
+        print(f"Erreur : {why} Rien n'a été écrit.", file=sys.stderr)
+        return 1
     except PermissionError as exc:
         print(f"Erreur : {permission_message(exc.filename, remove, ctx)}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"Erreur : {exc.filename or ''} : {exc.strerror or exc}.", file=sys.stderr)
+        print(f"Erreur : {os_error(exc)}.", file=sys.stderr)
         return 1
     if p.refused and args.browser != "all":
         return EXIT_REFUSED_BROWSER

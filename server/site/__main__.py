@@ -8,11 +8,12 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
+
+from host.command_line import FrenchArgumentParser, os_error
 
 from .config import REPO, SiteConfig, check_origin, smtp_from_env
 
@@ -20,7 +21,7 @@ DEFAULT_DATA = REPO / ".state" / "site"
 
 
 def serve(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m server.site",
+    p = FrenchArgumentParser(prog="python -m server.site",
                                 description="Site de référence ViaTrajectoire (connexion par carte CPS).")
     p.add_argument("--port", type=int, default=8443, help="port HTTPS (8443 par défaut)")
     p.add_argument("--bind", default="127.0.0.1", help="adresse d'écoute (127.0.0.1 par défaut)")
@@ -59,14 +60,14 @@ def serve(argv: list[str]) -> int:
     try:
         run(app, config, a.bind, a.port)
     except OSError as e:  # port taken, address not available
-        print(f"Erreur : impossible d'écouter sur {a.bind}:{a.port} ({e.strerror or e}).",
+        print(f"Erreur : impossible d'écouter sur {a.bind}:{a.port} ({os_error(e)}).",
               file=sys.stderr)
         return 1
     return 0
 
 
 def create_account(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m server.site create-account",
+    p = FrenchArgumentParser(prog="python -m server.site create-account",
                                 description="Créer le compte d'un professionnel en établissement "
                                             "(rôle du référent ViaTrajectoire).")
     p.add_argument("--identifiant", required=True)

@@ -237,10 +237,19 @@ def test_bad_input_gets_a_french_message_and_a_status_never_a_traceback(tmp_path
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     env["XDG_CONFIG_HOME"] = str(blocker)  # a folder that cannot be made
+    before = sorted(tmp_path.rglob("*"))
     r = run_host(env, "install", "--user", "--browser", "chrome")
-    assert r.returncode == 1 and "Erreur" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == (f"Erreur : {blocker}/google-chrome : un élément du chemin est un "
+                                "fichier, pas un dossier. Rien n'a été écrit.")
+    # Neither the launcher, written first, nor the folders made for it are left behind.
+    assert sorted(tmp_path.rglob("*")) == before and "écrit" not in r.stdout
     r = run_host(env, "install", "--browser", "opera")
     assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.splitlines()[-1] == (
+        "Erreur : --browser : valeur inconnue 'opera' (valeurs possibles : 'chrome', 'chromium', "
+        "'edge', 'brave', 'firefox', 'all'). Aide : cpsbridge-host install --help")
+    assert r.stderr.startswith("utilisation : cpsbridge-host install")
 
 
 def test_a_host_path_that_is_not_executable_is_refused_and_nothing_is_written(tmp_path):
@@ -637,17 +646,16 @@ class RefusingRegistry(FakeRegistry):
 def test_a_registry_permission_error_says_which_key_and_what_to_do(tmp_path, monkeypatch, remove):
     monkeypatch.chdir(tmp_path)
     ctx = Context(platform="win32", env=WIN_ENV)
-    p = plan(["chrome"], True, ctx, WIN_HOST)
-    key = windows_key("chrome", True)
+    p = plan(["chrome", "firefox"], True, ctx, WIN_HOST)  # Chrome's key refused: Firefox's
+    key = windows_key("chrome", True)                      # file is still to be put in place
     registry = RefusingRegistry({key: windows_manifest_path("chrome", True, ctx)} if remove else {})
-    if not remove:
-        monkeypatch.setattr("host.registration._write_file", lambda *a, **k: "écrit")
     with pytest.raises(RegistrationError) as err:
         carry_out(p, ctx, remove=remove, dry_run=False, out=io.StringIO(), registry=registry)
     message = str(err.value)
     assert key in message and "None" not in message
     assert ("supprimer" if remove else "modifier") in message
     assert "administrateur" in message and "--user" in message
+    assert not list(tmp_path.rglob("*.tmp"))  # files (written here, in cwd) left whole
 
 
 def test_user_folders_we_create_are_private_and_existing_ones_keep_their_mode(tmp_path):
