@@ -104,8 +104,11 @@ def test_card_pulled_out_mid_signature_gives_an_error(simulated_card):
         assert arrived.wait(30), "the signature command never reached the card"
         card.remove()
         answer = p11.answer(timeout=60)
-        assert "error" in answer, answer
-        assert answer["error"] != "exited", answer
+        # OpenSC says CKR_GENERAL_ERROR (hence the host's look at the slot after a failure,
+        # host/pkcs11_card.py _translate); a later OpenSC may say one of the removal codes.
+        # Not a PIN, key or mechanism error, and not a dead process.
+        assert answer.get("error") in {"GeneralError", "DeviceRemoved", "TokenNotPresent",
+                                       "DeviceError", "SessionHandleInvalid"}, answer
 
 
 def test_two_readers_two_cards(insert_card, cardsim_env, pki):

@@ -51,7 +51,10 @@ def test_forms_post_from_a_real_browser(chromium, site):
         has_text="Identifiant ou mot de passe incorrect.").wait_for()
 
 
-# The extension's page library replaced by a stand-in that "signs" at once.
+# The extension's page library (extension/page/cpsbridge.js) replaced by a stand-in that
+# "signs" at once with a token of no value. Why a stand-in: what is under test here is the
+# site's own tile script, and the stand-in is what lets the test know the exact token the
+# page was given. The real library, extension, host and card are the browser suite's.
 FAKE_BRIDGE = """window.CpsBridge = {
   status: function () { return Promise.resolve({extension: {}, host: {pcsc: {available: true,
     readers: [{name: "lecteur", cardPresent: true}]}}}); },
@@ -60,23 +63,23 @@ FAKE_BRIDGE = """window.CpsBridge = {
 
 
 def test_the_tile_sends_back_the_nonce_it_signed(chromium, site):
-    """The session may hold several challenges (tabs): the token goes with its own nonce."""
+    """The session may hold several challenges (tabs): the token goes with its own nonce,
+    to the real site, whose refusal of that token the tile then shows."""
     import json
 
     page = page_for(chromium, site)
     page.route("**/static/cpsbridge.js", lambda route: route.fulfill(
         status=200, content_type="text/javascript", body=FAKE_BRIDGE))
     sent = []
-
-    def token_call(route):
-        sent.append(json.loads(route.request.post_data))
-        route.fulfill(status=409, content_type="application/json",
-                      body=json.dumps({"error": {"code": "NONCE_UNKNOWN", "message": "vu"}}))
-
-    page.route("**/connexion/carte-cps", token_call)
+    page.on("request", lambda r: sent.append(json.loads(r.post_data))
+            if r.method == "POST" and r.url.endswith("/connexion/carte-cps") else None)
     page.goto(site.url)
     with page.expect_response("**/connexion/carte-cps/defi") as defi:
-        page.click("#tuile-cps")
-    page.locator('[data-cpsbridge-tile] [role="alert"]').filter(has_text="vu").wait_for()
+        with page.expect_response("**/connexion/carte-cps") as answer:
+            page.click("#tuile-cps")
+    refusal = answer.value.json()["error"]
+    assert answer.value.status == 400 and refusal["code"] == "TOKEN_MALFORMED", refusal
+    page.locator('[data-cpsbridge-tile] [role="alert"]').filter(
+        has_text=refusal["message"]).wait_for()
     assert sent == [{"token": {"format": "cpsbridge:1"},
                      "nonce": defi.value.json()["challengeNonce"]}]
