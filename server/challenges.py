@@ -36,13 +36,22 @@ class ChallengeError(Exception):
         self.reason = reason
 
 
+def check_lifetime(lifetime: timedelta) -> timedelta:
+    """A challenge lifetime a relying party may choose: shorter than §6's 5 minutes if it
+    likes, never longer (a token would then pass that the contract says is expired)."""
+    if not isinstance(lifetime, timedelta) or not timedelta(0) < lifetime <= LIFETIME:
+        raise ValueError(f"a challenge lifetime is more than 0 and at most {LIFETIME} "
+                         f"(PROTOCOL.md §6 step 2), not {lifetime!r}")
+    return lifetime
+
+
 def new_nonce() -> str:
     return base64.b64encode(secrets.token_bytes(NONCE_BYTES)).decode("ascii")
 
 
 class ChallengeStore(abc.ABC):
     def __init__(self, lifetime: timedelta = LIFETIME):
-        self.lifetime = lifetime
+        self.lifetime = check_lifetime(lifetime)
 
     def issue(self, session_id: str) -> Challenge:
         if not isinstance(session_id, str) or not session_id:

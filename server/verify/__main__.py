@@ -7,9 +7,11 @@ on stdin, prints {"valid": true, "holder": {...}, "fingerprint": "…"} or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
+import os
 import re
 import sys
 from datetime import datetime, timedelta, timezone
@@ -159,8 +161,16 @@ def main(argv: list[str] | None = None) -> int:
     # UTF-8 bytes whatever the locale or PYTHONIOENCODING: the reader parses JSON, and an
     # ASCII stdout would otherwise fail on a holder's accented name.
     out = (json.dumps(outcome.to_json(), ensure_ascii=False) + "\n").encode("utf-8")
-    sys.stdout.buffer.write(out)
-    sys.stdout.buffer.flush()
+    try:
+        if sys.stdout is None:  # started with fd 1 closed
+            raise BrokenPipeError("stdout is closed")
+        sys.stdout.buffer.write(out)
+        sys.stdout.buffer.flush()
+    except OSError as e:  # the reader has gone: the verdict reached nobody
+        print(f"server.verify: the verdict could not be written: {e}", file=sys.stderr)
+        with contextlib.suppress(OSError):  # nor may the interpreter's flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        return 3
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Callable
 
 from cryptography import x509
 
-from server.challenges import ChallengeError, ChallengeStore
+from server.challenges import LIFETIME, ChallengeError, ChallengeStore, check_lifetime
 from server.verify.certificate import CertificateCache, CertificateFacts, check_dates
 from server.verify.chain import ChainValidator
 from server.verify.outcome import Outcome, Rejected, RevocationPolicy
@@ -19,7 +19,7 @@ from server.verify.token import ParsedToken, parse_token
 
 log = logging.getLogger(__name__)
 
-NONCE_LIFETIME = timedelta(minutes=5)
+NONCE_LIFETIME = LIFETIME  # §6 step 2: "at most 5 minutes old"
 _ORIGIN = re.compile(r"(https|wss)://[^/?#@\s]{1,249}")
 
 
@@ -41,7 +41,7 @@ class Verifier:
                  clock: Callable[[], datetime] = _utcnow):
         self.revocation = RevocationPolicy(revocation)
         self.clock_skew = clock_skew
-        self.nonce_lifetime = nonce_lifetime
+        self.nonce_lifetime = check_lifetime(nonce_lifetime)
         self._clock = clock
         self._certificates = CertificateCache(card_type_policies)
         self._chains = ChainValidator(list(anchors), http_timeout, fetch_intermediates)
@@ -62,7 +62,9 @@ class Verifier:
     def verify_with_store(self, token: dict | str | bytes, origin: str, session_id: str,
                           nonce: str, store: ChallengeStore) -> Outcome:
         """Step 2 with the challenge store: the nonce is consumed first, whatever the outcome
-        (even for a malformed token), so that it can never be presented twice."""
+        (even for a malformed token), so that it can never be presented twice. Its age is
+        judged by this verifier's nonce_lifetime as in verify(), as well as by the store's
+        own lifetime: whichever is shorter decides."""
         _check_origin(origin)
         consumed: Rejected | None = None
         try:
@@ -70,13 +72,14 @@ class Verifier:
                 # Never issued (the store's are base64): nothing to burn, and SQLite would
                 # fail to encode it.
                 raise ChallengeError("NONCE_UNKNOWN", "nonce is not UTF-8 text")
-            store.consume(session_id, nonce)
+            challenge = store.consume(session_id, nonce)
         except ChallengeError as e:
             consumed = Rejected(e.reason, str(e))
         try:
             parsed, facts = self._read_token(token)
             if consumed is not None:
                 raise consumed
+            self._check_nonce_age(nonce, challenge.issued_at)
             return self._verify_certificate_and_signature(parsed, facts, origin, nonce)
         except Rejected as e:
             return self._refuse(e)

@@ -86,10 +86,11 @@ def test_store_is_shared_through_the_file(tmp_path):
 
 
 def test_bad_arguments(store):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="session_id must be a non-empty string"):
         store.issue("")
-    with pytest.raises(ChallengeError):
+    with pytest.raises(ChallengeError) as refused:
         store.consume("s", "")
+    assert refused.value.reason == "NONCE_UNKNOWN"
 
 
 # -- with the verifier -------------------------------------------------------------------
@@ -117,6 +118,35 @@ def test_verify_with_store_reasons(pki, anchors, store):
     _age(store, ch.nonce, 400)
     assert v.verify_with_store(_token(pki, ch.nonce), ORIGIN, "sess", ch.nonce,
                                store).reason == "NONCE_EXPIRED"
+
+
+def test_the_shorter_of_the_verifiers_and_the_stores_lifetimes_decides(pki, anchors, tmp_path):
+    """A relying party may shorten the 5 minutes of §6 on either side; verify_with_store used
+    to judge the age by the store's lifetime alone."""
+    short = Verifier(anchors, revocation="off", nonce_lifetime=timedelta(minutes=1))
+    store = SqliteChallengeStore(tmp_path / "default.db")
+    ch = store.issue("sess")
+    _age(store, ch.nonce, 120)
+    assert short.verify_with_store(_token(pki, ch.nonce), ORIGIN, "sess", ch.nonce,
+                                   store).reason == "NONCE_EXPIRED"
+    plain = Verifier(anchors, revocation="off")
+    shorter = SqliteChallengeStore(tmp_path / "short.db", lifetime=timedelta(minutes=1))
+    ch = shorter.issue("sess")
+    _age(shorter, ch.nonce, 120)
+    assert plain.verify_with_store(_token(pki, ch.nonce), ORIGIN, "sess", ch.nonce,
+                                   shorter).reason == "NONCE_EXPIRED"
+    ch = store.issue("sess")
+    _age(store, ch.nonce, 50)
+    assert short.verify_with_store(_token(pki, ch.nonce), ORIGIN, "sess", ch.nonce, store).valid
+
+
+@pytest.mark.parametrize("lifetime", [timedelta(minutes=5, seconds=1), timedelta(0),
+                                      timedelta(seconds=-1), 300])
+def test_no_lifetime_longer_than_the_contracts_five_minutes(anchors, tmp_path, lifetime):
+    with pytest.raises(ValueError, match=r"at most 0:05:00 \(PROTOCOL.md §6 step 2\)"):
+        Verifier(anchors, revocation="off", nonce_lifetime=lifetime)
+    with pytest.raises(ValueError, match=r"at most 0:05:00 \(PROTOCOL.md §6 step 2\)"):
+        SqliteChallengeStore(tmp_path / "c.db", lifetime=lifetime)
 
 
 def test_nonce_is_consumed_whatever_the_outcome(pki, anchors, store):

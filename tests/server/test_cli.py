@@ -303,3 +303,25 @@ def test_intermediates_are_fetched_only_when_asked(pki, pki_dir, tmp_path, respo
     out = answer(run(["--trust", str(root_only), "--revocation", "off",
                       "--fetch-intermediates"], req))
     assert out["valid"] is True and responder.hits["aia"] == 1
+
+
+@pytest.mark.parametrize("reader", ["closed", "gone"])
+def test_a_verdict_nobody_reads_exits_3_with_a_line_and_no_traceback(pki, pki_dir, nonce, reader):
+    """stdout closed at start, or a pipe whose reader has gone: the verdict reached nobody,
+    which the caller must not take for exit 0 (a verdict given) nor for a crash."""
+    read_end, write_end = os.pipe()
+    if reader == "gone":
+        os.close(read_end)
+    try:
+        done = subprocess.run(
+            [PYTHON, "-m", "server.verify", "--trust", str(pki_dir / "trust"), "--revocation",
+             "off"], input=json.dumps(request(pki, nonce)).encode(), cwd=REPO,
+            stdout=write_end, stderr=subprocess.PIPE, timeout=60,
+            preexec_fn=(lambda: os.close(1)) if reader == "closed" else None)
+    finally:
+        os.close(write_end)
+        if reader == "closed":
+            os.close(read_end)
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith(b"server.verify: the verdict could not be written: ")
+    assert b"Traceback" not in done.stderr and done.stderr.count(b"\n") == 1, done.stderr
