@@ -9,6 +9,7 @@ from typing import Callable
 
 from cryptography import x509
 
+from host.origins import OriginError, normalize_origin
 from server.challenges import LIFETIME, ChallengeError, ChallengeStore, check_lifetime
 from server.verify.certificate import CertificateCache, CertificateFacts, check_dates
 from server.verify.chain import ChainValidator
@@ -152,6 +153,18 @@ def _check_origin(origin: str) -> None:
         raise ValueError(f"origin must be https://host[:port] with nothing after: {origin!r}")
     if not _encodes(origin):
         raise ValueError(f"origin must be UTF-8 text (M hashes its UTF-8, §5): {origin!r}")
+    # The host's own rules (host/origins.py): a port past 65535, a trailing dot or a
+    # Unicode host name is no browser's origin, and an upper-case host or the default
+    # port is not the form the host signs. Either way no token could ever verify: said
+    # at once, rather than as SIGNATURE_INVALID at every login.
+    try:
+        canonical = normalize_origin(origin)
+    except OriginError as e:
+        raise ValueError(f"origin must be https://host[:port] with nothing after: {origin!r} "
+                         f"({e})") from None
+    if canonical != origin:
+        raise ValueError(f"origin must be written as browsers serialise it, {canonical!r}: "
+                         f"the host signs that form, so no token would verify over {origin!r}")
 
 
 def _encodes(text: str) -> bool:

@@ -325,3 +325,22 @@ def test_a_verdict_nobody_reads_exits_3_with_a_line_and_no_traceback(pki, pki_di
     assert done.returncode == 3, done.stderr
     assert done.stderr.startswith(b"server.verify: the verdict could not be written: ")
     assert b"Traceback" not in done.stderr and done.stderr.count(b"\n") == 1, done.stderr
+
+
+@pytest.mark.parametrize("origin, says", [
+    ("https://LOCALHOST:8443", "origin must be written as browsers serialise it, "
+                               "'https://localhost:8443': the host signs that form"),
+    ("https://localhost:443", "origin must be written as browsers serialise it, "
+                              "'https://localhost': the host signs that form"),
+    ("https://localhost:99999", "(port invalide)"),
+    ("https://localhost.", "(nom d'hôte invalide)"),
+    ("https://été.example", "(nom d'hôte invalide)"),  # browsers give the xn-- form
+])
+def test_an_origin_no_token_could_be_signed_over_is_refused_at_once(pki, pki_dir, nonce,
+                                                                     origin, says):
+    """Not a verdict (SIGNATURE_INVALID at every login) but a configuration error."""
+    req = request(pki, nonce)
+    req["origin"] = origin
+    done = run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], json.dumps(req))
+    assert done.returncode == 2 and done.stdout == b""
+    assert says in done.stderr.decode(), done.stderr
