@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { HANDSHAKE_TIMEOUT_MS, NativePort } from "../src/native-port.js";
 import { OriginPolicy } from "../src/origins.js";
 import { CARD_STATUS_TIMEOUT_MS, HOST_STATUS_TIMEOUT_MS, Router, STATUS_WORST_CASE_MS,
@@ -7,6 +8,9 @@ import { CARD_STATUS_TIMEOUT_MS, HOST_STATUS_TIMEOUT_MS, Router, STATUS_WORST_CA
 import { popupStatus } from "../src/popup-status.js";
 import { AuthFlow } from "../src/auth-flow.js";
 import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, defaultHandler, tick } from "./fakes.mjs";
+
+// The sentences a person reads, from their one source (not from the answer under test).
+const HOST_ERRORS = JSON.parse(readFileSync(new URL("../../host/errors.json", import.meta.url), "utf-8")).codes;
 
 const SITE = "https://trajectoire.sante-ra.fr";
 const sender = (url = `${SITE}/connexion`, tabId = 7, extra = {}) =>
@@ -68,9 +72,12 @@ test("status with no card: card null; with no host: host null and the reason", a
 
 test("authenticate: the origin given to the host is the sender's, not the page's", async () => {
   const { router, dialogs, host, native } = setup();
-  const p = router.handle(req("authenticate", { challengeNonce: NONCE, origin: "https://evil.test" }), sender());
+  const asked = req("authenticate", { challengeNonce: NONCE, origin: "https://evil.test" });
+  const p = router.handle(asked, sender());
   assert.deepEqual(await p, { error: { code: "ERR_CPS_INVALID_REQUEST",
-    message: (await p).error.message } }, "unknown keys are refused");
+    message: HOST_ERRORS.ERR_CPS_INVALID_REQUEST.fr } }, "unknown keys are refused");
+  assert.throws(() => checkPageRequest(asked),
+    (e) => e.code === "ERR_CPS_INVALID_REQUEST" && e.details.reason === "unknown key origin");
   const ok = router.handle(req("authenticate", { challengeNonce: NONCE }), sender());
   while (!dialogs.length) await tick();
   await dialogs[0].waitFor("pin");

@@ -67,5 +67,5 @@ def test_a_holder_with_an_ec_key_is_refused_clearly(pki):
 
 @pytest.mark.parametrize("pin, puk", [("12", "12345678"), ("1234", "1234"), ("12a4", "12345678")])
 def test_malformed_codes_are_refused(pki, pin, puk):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^code porteur: 4 to 8 digits; PUK: 8 digits$"):
         SimulatedCps3(pki.holders["dupont"], pin=pin, puk=puk)

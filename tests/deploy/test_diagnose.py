@@ -156,6 +156,10 @@ def test_module_without_any_card(env, cps3, tmp_path):
     env["SOFTHSM2_CONF"] = str(empty / "softhsm2.conf")
     code, doc = diagnose(env)
     assert code == 1 and errors(doc) == {"pkcs11.tokens"}
+    # The module loads and sees no card (not "Lecture de la carte impossible (ERR_…)").
+    tokens = by_id(doc)["pkcs11.tokens"]
+    assert tokens["message"] == "Le module ne voit aucune carte."
+    assert tokens["fix"].startswith("Insérez la carte CPS")
 
 
 def test_card_types_not_configured_are_said_without_blocking(env, cps3, pki):
@@ -231,9 +235,15 @@ def test_policies_that_block_native_hosts_or_the_extension(env, cps3, tmp_path):
 def test_site_unreachable(env, cps3):
     install(env)
     env["CPSBRIDGE_ALLOWED_ORIGINS"] = "https://127.0.0.1:9"  # discard port: nothing listens
+    for name in [k for k in env if k.lower() in ("https_proxy", "http_proxy", "all_proxy")]:
+        del env[name]  # a proxy of the machine would turn the refusal into a ProxyError
     code, doc = diagnose(env)
     assert code == 1 and errors(doc) == {"site"}
-    assert by_id(doc)["site"]["fix"]
+    site = by_id(doc)["site"]
+    assert site["message"] == ("Aucune origine autorisée n'est joignable : "
+                               "https://127.0.0.1:9 (ConnectionError).")
+    assert site["details"] == {"failures": {"https://127.0.0.1:9": "ConnectionError"}}
+    assert site["fix"].startswith("Vérifiez la connexion réseau, le proxy (HTTPS_PROXY)")
 
 
 def test_a_broken_config_file_is_named_without_a_traceback(env, cps3, tmp_path):
@@ -510,12 +520,12 @@ def test_an_unforeseen_failure_is_one_error_line_and_the_report_goes_on(tmp_path
     from host.diagnose import Diagnosis
     from host.registration import Context
 
-    def boom(self) -> None:
+    def boom(self, *a) -> None:  # pcsc(self), browser(self, browser)
         raise RuntimeError("imprévu")
 
     monkeypatch.setattr(Diagnosis, "pcsc", boom)
     monkeypatch.setattr(Diagnosis, "pkcs11", lambda self: None)
-    monkeypatch.setattr(Diagnosis, "browser", boom, raising=False)  # one browser's check
+    monkeypatch.setattr(Diagnosis, "browser", boom)  # one browser's check
     monkeypatch.setenv("CPSBRIDGE_SYSTEM_CONFIG", str(tmp_path / "none.json"))
     d = Diagnosis(Context(platform="linux", env={"HOME": str(tmp_path), "PATH": ""},
                           root=str(tmp_path)), online=False)
@@ -523,8 +533,14 @@ def test_an_unforeseen_failure_is_one_error_line_and_the_report_goes_on(tmp_path
     failed = checks["pcsc.inattendu"]
     assert failed.status == "error" and "« pcsc »" in failed.message
     assert "RuntimeError" in failed.message and failed.details["exception"] == "RuntimeError"
-    # Each browser is checked on its own; and what follows is still there.
+    # Each browser is checked on its own (each failing on the injected error, not on a
+    # stub that does not fit); and what follows is still there.
     assert {f"browser.{b}.inattendu" for b in ("chrome", "firefox")} <= set(checks)
+    for id, check in checks.items():
+        if id.startswith("browser.") and id.endswith(".inattendu"):
+            assert check.details == {"check": id.removesuffix(".inattendu"),
+                                     "exception": "RuntimeError"}, check.details
+            assert "(RuntimeError : imprévu)" in check.message
     assert {"host", "config", "origins", "site", "log"} <= set(checks)
 
 

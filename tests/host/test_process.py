@@ -13,6 +13,9 @@ import pytest
 
 from tests.testbed.hostproc import REPO, SOURCE_HOST, HostProcess, encode, one_shot
 
+# The French sentences, from their one source (not from the host's own answer).
+ERRORS = json.loads((REPO / "host" / "errors.json").read_text(encoding="utf-8"))["codes"]
+
 
 def test_status_answers_with_versions_readers_and_module(host):
     r = host.request("status")
@@ -82,7 +85,7 @@ def test_an_oversized_frame_gets_one_error_and_a_nonzero_exit(host_env):
     h.write(struct.pack("=I", 64 * 1024 + 1))  # and no body: the host must not wait for it
     frame = h.unmatched.get(timeout=10)
     assert frame == {"id": None, "error": {
-        "code": "ERR_CPS_MESSAGE_TOO_LARGE", "message": frame["error"]["message"],
+        "code": "ERR_CPS_MESSAGE_TOO_LARGE", "message": ERRORS["ERR_CPS_MESSAGE_TOO_LARGE"]["fr"],
         "details": {"maxBytes": 65536}}}
     assert h.proc.wait(5) != 0
     h.close()

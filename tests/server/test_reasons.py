@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -332,9 +333,13 @@ def test_intermediates_are_not_fetched_by_default(pki, responder, nonce, just_no
     v = Verifier([pki.root_cert], revocation="off")
     assert v.verify(_good(pki, nonce), ORIGIN, nonce, just_now).reason == "CERT_UNTRUSTED"
     leaf = pki.holders["dupont"].auth_cert
-    with pytest.raises(Rejected):
+    with pytest.raises(Rejected) as refused:
         ChainValidator([pki.root_cert], http_timeout=1.0).validate(
             leaf, hashlib.sha256(der(leaf)).hexdigest(), datetime.now(UTC), timedelta(0))
+    # Untrusted for want of the intermediate, and no AIA fetch was even tried.
+    assert refused.value.reason == "CERT_UNTRUSTED"
+    assert refused.value.detail.startswith("validation failed")
+    assert "AIA" not in refused.value.detail
     assert sum(responder.hits.values()) == 0
 
 
@@ -452,7 +457,8 @@ def test_truncated_signature_is_invalid(pki, verifier, nonce, just_now):
 
 def test_bad_origin_configuration_is_a_programming_error(pki, verifier, nonce, just_now):
     for origin in ["https://localhost:8443/", "http://localhost", "localhost", ""]:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=re.escape(
+                f"origin must be https://host[:port] with nothing after: {origin!r}")):
             verifier.verify(_good(pki, nonce), origin, nonce, just_now)
 
 

@@ -29,6 +29,7 @@ def test_delegation_to_an_assistant(site, browser, host, ids):
     assert "Mes assistants" in page.text
     refused = browser.post("/compte/assistants", {"email": "pas-une-adresse"})
     assert refused.status_code == 400
+    assert alert(refused.text) == "Renseignez l'adresse e-mail de votre assistant."
     page = browser.post("/compte/assistants", {"email": ASSISTANT})
     assert f"Une invitation a été envoyée à {ASSISTANT}." in page.text
 

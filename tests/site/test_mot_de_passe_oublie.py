@@ -55,7 +55,7 @@ def test_expired_reset_link(site, browser):
     assert page.status_code == 410 and alert(page.text) == "Ce lien a expiré. Demandez un nouveau lien."
     browser.get("/")  # a fresh page for its CSRF token
     page = browser.post(link, {"mot_de_passe": NEW, "confirmation": NEW})
-    assert page.status_code == 410
+    assert page.status_code == 410 and alert(page.text) == "Ce lien a expiré. Demandez un nouveau lien."
     assert browser.login("mleroy", NEW).status_code == 401
 
 
@@ -110,6 +110,9 @@ def test_a_new_password_ends_the_other_sessions(site, browser):
     # Half-way: the code that was sent no longer finishes the login.
     page = halfway.post("/connexion/code", {"code": code})
     assert page.status_code == 403 and not page.url.endswith("/espace")
+    # Its session is gone, and with it the token of the page it shows: refused as a stale page.
+    assert alert(page.text) == ("La page a expiré ou la demande ne vient pas de ce site (jeton de "
+                                "sécurité absent ou invalide). Rechargez la page, puis recommencez.")
     assert halfway.get("/espace").url == site.url
 
 

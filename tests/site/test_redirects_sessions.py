@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from server.site import db, sessions
-from tests.site.browser import Browser, age, alert, code_in, last_message
+from tests.site.browser import Browser, age, alert, code_in, last_message, text_of
 from tests.site.flows import PASSWORD, established, to_liberal_creation
 
 # Each leads to another site once a browser reads it (tabs and newlines dropped, "\" read as
@@ -82,6 +82,10 @@ def test_retour_leading_elsewhere_goes_to_the_espace(site, account, retour):
     browser = Browser(site)
     arrival = browser.get(tiers(retour), allow_redirects=False)
     assert arrival.status_code == 403  # the refusal page, with its way out
+    assert text_of(arrival.text, 'data-testid="refus-tiers"') == alert(arrival.text) == (
+        "Accès refusé : le site depuis lequel vous souhaitez vous connecter n'a pas de mode de "
+        "connexion fort (double authentification ou connexion par carte de professionnel).")
+    assert '<form method="post" action="/connexion">' in arrival.text
     assert location(login_with_code(browser, account)) == "/espace"
     # Logged in strongly, the arrival goes straight to retour: still this site only.
     assert location(browser.get(tiers(retour), allow_redirects=False)) == "/espace"

@@ -25,6 +25,11 @@ def error(answer: requests.Response) -> dict:
     return answer.json()["error"]
 
 
+CSRF_MESSAGE = ("La page a expiré ou la demande ne vient pas de ce site (jeton de sécurité absent "
+                "ou invalide). Rechargez la page, puis recommencez.")
+CSRF_REFUSAL = {"code": "CSRF_INVALIDE", "message": CSRF_MESSAGE}
+
+
 # -- card endpoint -------------------------------------------------------------------------
 
 def test_reused_challenge(site, browser, host, ids):
@@ -224,11 +229,10 @@ def test_csrf_missing_on_card_endpoints(site, browser):
     for path in ("/connexion/carte-cps/defi", "/connexion/carte-cps"):
         answer = browser.post_json(path, {"token": {}}, csrf=False)
         assert answer.status_code == 403
-        assert error(answer)["code"] == "CSRF_INVALIDE"
-        assert error(answer)["message"].startswith("La page a expiré")
+        assert error(answer) == CSRF_REFUSAL
     wrong = browser.http.post(site.origin + "/connexion/carte-cps/defi", json={},
                               headers={"X-CSRF-Token": "faux"}, verify=browser.verify, timeout=30)
-    assert wrong.status_code == 403
+    assert wrong.status_code == 403 and error(wrong) == CSRF_REFUSAL
 
 
 def test_a_foreign_origin_header_is_refused(site, browser):
@@ -255,7 +259,7 @@ def test_csrf_missing_on_forms(site, browser):
     fresh = Browser(site)
     page = fresh.post("/connexion", {"identifiant": "csrf1", "mot_de_passe": PASSWORD,
                                      "csrf_token": "devine"})
-    assert page.status_code == 403
+    assert page.status_code == 403 and alert(page.text) == CSRF_MESSAGE
 
 
 def test_login_attempts_are_limited(site, browser):
@@ -284,12 +288,14 @@ def test_unknown_pages_and_methods(site, browser):
     assert page.status_code == 404 and alert(page.text) == "Cette page n'existe pas."
     page = browser.get("/connexion")
     assert page.status_code == 405 and "Traceback" not in page.text
+    assert alert(page.text) == "Cette action n'est pas possible sur cette page."
     page = browser.get("/mot-de-passe/definir/" + "A" * 43)
     assert page.status_code == 410 and alert(page.text).startswith("Ce lien n'est pas valide.")
     page = browser.get("/assistant/invitation/court")
-    assert page.status_code == 410
+    assert page.status_code == 410 and alert(page.text) == (
+        "Ce lien n'est pas valide. Vérifiez que vous avez copié le lien complet reçu par e-mail.")
     page = browser.get("/boite-mail/inconnu")
-    assert page.status_code == 404
+    assert page.status_code == 404 and alert(page.text) == "Cette page n'existe pas."
 
 
 def test_pending_steps_need_their_start(site, browser):
