@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from host.holder import CARD_TYPES, is_card_type_table
 from server.verify import RevocationPolicy, Verifier, load_trust_anchors
+from server.verify.token import loads
 
 MAX_INPUT_BYTES = 1024 * 1024
 _BASIC_DATE_TIME = re.compile(r"\d{8}T\d{6}(?:[.,]\d{1,6})?(?:Z|[+-]\d{2}(?:\d{2})?)?")
@@ -122,7 +123,7 @@ def _read_request(raw: bytes) -> Request:
     if len(raw) > MAX_INPUT_BYTES:
         raise UnusableInput(f"input larger than {MAX_INPUT_BYTES} bytes")
     try:
-        data = json.loads(raw)
+        data = loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise UnusableInput(f"input is not JSON: {e}") from None
     except RecursionError:

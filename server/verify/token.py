@@ -82,6 +82,25 @@ def b64decode(value: str, field: str) -> bytes:
     return data
 
 
+class DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = next(k for k in keys if keys.count(k) > 1)
+        raise DuplicateKey(f"duplicate key {twice!r}")
+    return dict(pairs)
+
+
+def loads(text: str | bytes) -> Any:
+    """json.loads, refusing an object with a key twice. Parsers differ on which one counts
+    (Python's keeps the last, others the first or refuse): a token or a request must mean
+    one thing to every reader, so such JSON is no JSON here (ValueError)."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
+
+
 def _check_size(size: int) -> None:
     if size > MAX_TOKEN_BYTES:
         raise Rejected("TOKEN_MALFORMED", f"token larger than {MAX_TOKEN_BYTES} bytes")
@@ -101,7 +120,9 @@ def parse_token(token: dict | str | bytes) -> ParsedToken:
             raise Rejected("TOKEN_MALFORMED", "token is not JSON data") from None
     if isinstance(token, (str, bytes)):
         try:
-            token = json.loads(token)
+            token = loads(token)
+        except DuplicateKey as e:
+            raise Rejected("TOKEN_MALFORMED", f"token is not JSON: {e}") from None
         except (ValueError, UnicodeDecodeError):
             raise Rejected("TOKEN_MALFORMED", "token is not JSON") from None
         except RecursionError:  # "[" * 5000 fits in the size limit: not a crash either

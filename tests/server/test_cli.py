@@ -152,6 +152,10 @@ def test_production_anchors_do_not_trust_the_test_pki(pki, nonce):
     (json.dumps({"token": {}, "origin": ORIGIN, "nonce": "n",
                  "nonceIssuedAt": "2026-01-01T00:00:00Z", "extra": 1}),
      b"extra: Extra inputs are not permitted"),
+    ('{"token": {}, "origin": "%s", "origin": "https://other.example", "nonce": "n", '
+     '"nonceIssuedAt": "2026-01-01T00:00:00Z"}' % ORIGIN, b"input is not JSON: duplicate key 'origin'"),
+    ('{"token": {"format": "a", "format": "cpsbridge:1"}, "origin": "%s", "nonce": "n", '
+     '"nonceIssuedAt": "2026-01-01T00:00:00Z"}' % ORIGIN, b"input is not JSON: duplicate key 'format'"),
 ], ids=lambda s: "")
 def test_unusable_input_exits_2(pki_dir, stdin, says):
     """Each refusal names what is wrong with the input, so that the caller can fix it."""

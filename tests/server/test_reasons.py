@@ -68,6 +68,21 @@ def test_token_as_json_text_or_bytes(pki, verifier, nonce, just_now):
     assert verifier.verify(text.encode(), ORIGIN, nonce, just_now).valid
 
 
+def test_a_text_token_with_a_key_twice_is_malformed(pki, verifier, nonce, just_now):
+    """Which signature counts? Python keeps the last, other readers the first: the token
+    must mean one thing to all, so it means nothing. Here the first is bad, the last good."""
+    h = pki.holders["dupont"]
+    token = make_token(h.auth_key, h.auth_cert, nonce)
+    good = json.dumps(token)
+    twice = good[:-1] + ', "signature": ' + json.dumps(token["signature"]) + "}"
+    twice = twice.replace(json.dumps(token["signature"]), json.dumps("AAAA"), 1)
+    assert json.loads(twice) == token  # what the verifier used to read, valid
+    for text in (twice, twice.encode()):
+        out = verifier.verify(text, ORIGIN, nonce, just_now)
+        assert (out.reason, out.detail) == ("TOKEN_MALFORMED",
+                                            "token is not JSON: duplicate key 'signature'")
+
+
 def test_unknown_extra_fields_are_ignored(pki, verifier, nonce, just_now):
     h = pki.holders["dupont"]
     token = {**make_token(h.auth_key, h.auth_cert, nonce), "futureField": 1}

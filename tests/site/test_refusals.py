@@ -192,7 +192,8 @@ def test_expired_challenge(site, browser, host, ids):
 
 @pytest.mark.parametrize("body", [
     b"not json", b"[]", b'{"token": "x"}', b'{"token": {}, "more": 1}', b'{"jeton": {}}',
-    b'{"token": {}, "nonce": 1}', b'{"nonce": "x"}'])
+    b'{"token": {}, "nonce": 1}', b'{"nonce": "x"}', b'{"token": {}, "token": {}}',
+    b'{"token": {"format": "a", "format": "cpsbridge:1"}}'])
 def test_malformed_card_requests(site, browser, body):
     browser.get("/")
     browser.challenge()

@@ -7,6 +7,8 @@ import sqlite3
 
 from flask import Blueprint, current_app, jsonify, redirect, request
 
+from server.verify.token import loads
+
 from .. import accounts, db, mails, ratelimit
 from ..cardauth import REASONS, CardRefused
 from ..web import client_ip, conn, flash, form, json_error, open_session, render, send, sess, url
@@ -24,13 +26,13 @@ def card_auth():
 
 
 def json_body() -> object:
-    """The request's JSON; None when there is none or it does not parse. Nesting deeper than
-    the parser goes raises RecursionError, which get_json(silent=True) lets through."""
+    """The request's JSON; None when there is none or it does not parse, or has a key twice
+    (which of two tokens would count? server/verify/token.py loads)."""
     if not request.is_json:
         return None
     try:
-        return request.get_json(silent=True)
-    except RecursionError:
+        return loads(request.get_data())
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting deeper than it reads
         return None
 
 
