@@ -148,8 +148,15 @@ class Handlers:
         if pin is not None and not (pin.isascii() and pin.isdigit()):
             raise CpsError("ERR_CPS_PIN_FORMAT")  # never sent to the card; its length is
             # checked against the token's own range before the login (host/pkcs11_card.py)
-        signature = self.card.sign(certificate_id, pin,
-                                   lambda h: signed_message(canonical, nonce, h))
+        try:
+            signature = self.card.sign(certificate_id, pin,
+                                       lambda h: signed_message(canonical, nonce, h))
+        except CpsError as exc:
+            # The certificate is gone because the card, the reader or PC/SC is: say that,
+            # as list-certificates and status would (§4), not "not on the inserted card".
+            if exc.code == "ERR_CPS_CERTIFICATE_NOT_FOUND" and not self.card.list_certificates():
+                raise self._why_no_certificate() from None
+            raise
         logs.get("handlers").info("assertion made for %s with certificate %s (%s)", canonical,
                                   certificate_id[:16], signature.algorithm)
         return {"token": token(signature)}

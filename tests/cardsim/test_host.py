@@ -9,6 +9,7 @@ import os
 import pytest
 
 from tests.testbed.hostproc import HostProcess
+from tests.testbed.pcsc import ATR_VITALE, VirtualCard
 from tests.testbed.pki import der
 
 pytestmark = pytest.mark.pcsc
@@ -117,6 +118,36 @@ def test_the_card_pulled_out_during_authenticate(host_on_card, insert_card):
     insert_card("dupont", 0)
     r = host.response(_authenticate(host, cert["certificateId"], "1234"), timeout=30)
     assert "token" in r["result"], r
+
+
+def test_a_card_gone_since_the_listing_is_said_as_such(host_on_card, insert_card, pcscd):
+    """authenticate names what list-certificates and status would (§4), not "the chosen
+    certificate is no longer on the inserted card", which sends the user looking for
+    another certificate: no card, a card that is no CPS card, another CPS card."""
+    card, host = host_on_card
+    (cert,) = host.request("list-certificates")["result"]["certificates"]
+    assert host.request("watch")["result"] == {}
+    card.remove()
+    assert host.events.get(timeout=30)["event"] == "card-removed"  # then the user clicks
+    # OpenSC keeps the card's token until its next look at the readers (C_GetSlotList):
+    # until then the login meets DeviceRemoved, "retirée pendant l'opération"; after, the
+    # certificate is missing and the host says why. Both ask for the card.
+    err = host.response(_authenticate(host, cert["certificateId"], "1234"))["error"]
+    assert err["code"] in ("ERR_CPS_CARD_REMOVED", "ERR_CPS_NO_CARD"), err
+    assert host.request("list-certificates")["error"]["code"] == "ERR_CPS_NO_CARD"
+    err = host.response(_authenticate(host, cert["certificateId"], "1234"))["error"]
+    assert (err["code"], err["details"]) == ("ERR_CPS_NO_CARD", {}), err
+    vitale = VirtualCard(ATR_VITALE).insert(pcscd, 0)
+    try:
+        err = host.response(_authenticate(host, cert["certificateId"], "1234"))["error"]
+        assert err["code"] == "ERR_CPS_UNSUPPORTED_CARD", err
+        assert err["details"] == {"reader": "Virtual PCD 00 00", "cardType": "VITALE"}
+    finally:
+        vitale.remove()
+    insert_card("martin", 0)  # a CPS card, without the chosen certificate
+    err = host.response(_authenticate(host, cert["certificateId"], "1234"))["error"]
+    assert err["code"] == "ERR_CPS_CERTIFICATE_NOT_FOUND", err
+    assert _verify_apdus(card) == 0, "no PIN went to any card"
 
 
 def test_a_locked_card_gets_no_pin_at_all(host_on_card):
