@@ -35,6 +35,7 @@ class Service:
         self.writer = writer
         self.jobs: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         self.cancels: dict[str, threading.Event] = {}
+        self.started: set[str] = set()  # card jobs the worker has taken, under cancels_lock
         self.cancels_lock = threading.Lock()
         self.pending = 0  # card jobs queued or running, under cancels_lock
         self.idle = threading.Event()  # set when pending is 0
@@ -68,10 +69,16 @@ class Service:
             self._stop_watch()
             return {}
         if req.command == "cancel":
+            rid = args["requestId"]
             with self.cancels_lock:
-                flag = self.cancels.get(args["requestId"])
-            if flag is not None:
-                flag.set()
+                flag = self.cancels.get(rid)
+                queued = flag is not None and not flag.is_set() and rid not in self.started
+                if flag is not None:
+                    flag.set()
+            if queued:
+                # Still behind another card command (which may wait up to 120 s): its one
+                # answer now; the worker, finding it cancelled, will not answer it again.
+                send(self.writer, rid, error_response(rid, CpsError("ERR_CPS_CANCELLED")))
             return {}
         raise CpsError("ERR_CPS_INVALID_REQUEST", {"field": "command"})
 
@@ -93,12 +100,18 @@ class Service:
             req = self.jobs.get()
             if req is None:
                 return
+            with self.cancels_lock:
+                flag = self.cancels.get(req.id)
+                answered = flag is not None and flag.is_set()  # cancelled while queued
+                self.started.add(req.id)
             try:
-                self._answer(req, self._run_card)
+                if not answered:
+                    self._answer(req, self._run_card)
             finally:
                 req.arguments = {}  # a request cancelled while queued still held its PIN
                 with self.cancels_lock:
                     self.cancels.pop(req.id, None)
+                    self.started.discard(req.id)
                     self.pending -= 1
                     if self.pending == 0:
                         self.idle.set()
@@ -108,8 +121,6 @@ class Service:
 
         with self.cancels_lock:
             cancelled = self.cancels.get(req.id) or threading.Event()
-        if cancelled.is_set():
-            raise CpsError("ERR_CPS_CANCELLED")
         args = parse(req.command, req.arguments)
         if req.command == "list-certificates":
             return self.handlers.list_certificates(args["waitForCardMs"], cancelled)

@@ -56,6 +56,26 @@ def test_cancel_ends_a_pending_wait(no_cards_env):
         assert h.request("cancel", {"requestId": "nothing-pending"})["result"] == {}
 
 
+def test_cancel_answers_a_queued_request_at_once_and_once(no_cards_env):
+    """A card command queued behind a long wait is answered when cancelled, not when the
+    wait ends (up to 120 s later); the worker does not answer it a second time."""
+    env, _ = no_cards_env
+    with HostProcess(env) as h:
+        first = h.send("list-certificates", {"waitForCardMs": 60000})
+        queued = h.send("authenticate", {"challengeNonce": "A" * 44, "origin": "https://localhost:8443",
+                                         "certificateId": "0" * 64, "pin": "1234"})
+        time.sleep(0.3)
+        assert h.request("cancel", {"requestId": queued})["result"] == {}
+        assert h.response(queued, timeout=5)["error"]["code"] == "ERR_CPS_CANCELLED"
+        assert first not in h.responses  # the wait goes on
+        assert h.request("cancel", {"requestId": first})["result"] == {}
+        assert h.response(first, timeout=5)["error"]["code"] == "ERR_CPS_CANCELLED"
+        assert h.request("cancel", {"requestId": queued})["result"] == {}  # nothing left
+        time.sleep(0.5)  # the worker has passed the cancelled request by
+        assert h.request("status")["result"]["protocol"] == 1
+        assert h.responses[queued].empty(), h.responses[queued].get()  # answered once
+
+
 def test_a_card_that_appears_during_the_wait_is_listed(no_cards_env, pki):
     env, store = no_cards_env
     with HostProcess(env) as h:
