@@ -5,7 +5,9 @@ Each check gives a status (ok, info, avertissement, erreur), one sentence, and w
 something is wrong the fix in one sentence. The exit status is 1 when at least one problem
 blocks a login (an `erreur`), else 0. The checks follow the path of a login: configuration,
 PC/SC and the card, the PKCS#11 module and the certificates, each browser's manifest and
-policies, the allowed origins and the site, and where the log is.
+policies, whether the extension is installed and enabled in the user's profiles of each
+browser that has our manifest (`extension.<browser>`, read by host.browser_profiles), the
+allowed origins and the site, and where the log is.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from host import DEB_PACKAGE, HOST_NAME, __version__, config
+from host.browser_profiles import ABSENT, DISABLED, ENABLED, read_profiles, user_name
 from host.command_line import FrenchArgumentParser
 from host.manifests import chromium_ids, extension_ids
 from host.origins import OriginError, normalize_written_origin
@@ -46,6 +49,14 @@ LEGACY_POLICY_NAMES = {"NativeMessagingBlocklist": "NativeMessagingBlacklist",
                        "ExtensionInstallAllowlist": "ExtensionInstallWhitelist"}
 MACOS_DOMAINS = {"chrome": "com.google.Chrome", "chromium": "org.chromium.Chromium",
                  "edge": "com.microsoft.Edge", "brave": "com.brave.Browser"}
+# ExtensionSettings installation modes that install the extension at the browser's start.
+INSTALLED_MODES = ("force_installed", "normal_installed")
+# Where the user enables an installed extension, and where to get it.
+EXTENSIONS_PAGE = {"chrome": "chrome://extensions", "chromium": "chrome://extensions",
+                   "edge": "edge://extensions", "brave": "brave://extensions",
+                   "firefox": "about:addons"}
+STORE = {"chrome": "le Chrome Web Store", "chromium": "le Chrome Web Store",
+         "edge": "Edge Add-ons", "brave": "le Chrome Web Store", "firefox": "addons.mozilla.org"}
 FIREFOX_POLICY_KEY = WINDOWS_POLICY_KEYS["firefox"]  # GPO, and the MSI's Policies feature
 # Where each browser looks for the key naming a host manifest on Windows, in its order:
 # (system, registry view). Chromium (native_process_launcher_win.cc): HKCU then HKLM, each in
@@ -88,6 +99,7 @@ class Diagnosis:
         self.settings = config.Settings()
         self.policy_origins: dict[str, list[str]] = {}  # browser -> origins from managed storage
         self.served: list[str] = []  # browsers that have a manifest of ours: the extension runs there
+        self.forced: dict[str, bool] = {}  # browser -> a policy installs the extension
         self.ids = extension_ids()
 
     def add(self, id: str, status: str, message: str, fix: str | None = None, **details) -> Check:
@@ -399,6 +411,7 @@ class Diagnosis:
                          "Faites corriger la stratégie d'entreprise (GPO, /etc/…/policies) : "
                          "voir les modèles du dossier manifests/policies.",
                          source=policy.get("source"))
+        self.forced[browser] = bool(policy.get("forced"))
         if found:
             self.served.append(browser)
         if not found:
@@ -504,6 +517,8 @@ class Diagnosis:
         # The extension has one id per channel (the key's, each store's): blocked when every
         # one of them is (a hospital allows the one it deploys).
         ext_ids = chromium_ids(self.ids)
+        forced = any(str(e).split(";")[0] in ext_ids for e in forcelist) or any(
+            (settings.get(i) or {}).get("installation_mode") in INSTALLED_MODES for i in ext_ids)
         if all(blocked(i) for i in ext_ids):
             blocks.append("une stratégie d'entreprise interdit l'extension " + ", ".join(ext_ids))
         third = self._typed(browser, source, "3rdparty", policies.get("3rdparty"), dict)
@@ -512,7 +527,7 @@ class Diagnosis:
             where = f"3rdparty.extensions.{ext_id}"
             self._managed_origins(browser, source, where,
                                   self._typed(browser, source, where, stores.get(ext_id), dict))
-        return {"blocks": blocks, "source": source,
+        return {"blocks": blocks, "source": source, "forced": forced,
                 "blocked_user_level": policies.get("NativeMessagingUserLevelHosts") is False}
 
     def _firefox_policy(self) -> dict:
@@ -529,7 +544,55 @@ class Diagnosis:
         where = f"3rdparty.Extensions.{ext_id}"
         self._managed_origins("firefox", source, where,
                               self._typed("firefox", source, where, stores.get(ext_id), dict))
-        return {"blocks": blocks, "source": source}
+        return {"blocks": blocks, "source": source,
+                "forced": mine.get("installation_mode") in INSTALLED_MODES}
+
+    # -- the extension in the user's profiles --------------------------------------------------
+
+    def extensions(self) -> None:
+        for browser in self.served:  # where the host is registered, the extension must be too
+            self._guarded(f"extension.{browser}", lambda b=browser: self.extension(b))
+
+    def extension(self, browser: str) -> None:
+        found = read_profiles(browser, self.ctx, self.ids)
+        label, cid, forced = LABEL[browser], f"extension.{browser}", self.forced.get(browser)
+        name = user_name(self.ctx)
+        who = (f"l'utilisateur {name} ({self.ctx.home})" if name
+               else f"l'utilisateur du dossier {self.ctx.home}")
+        enabled, disabled = found.named(ENABLED), found.named(DISABLED)
+        details = {"profiles": [asdict(p) for p in found.profiles], "folders": found.folders,
+                   "user": name, "forced": bool(forced)}
+        if enabled:
+            self.add(cid, "ok", f"{label} : extension CPS Bridge installée et activée "
+                     f"({_profiles(enabled)})"
+                     + (f", désactivée ({_profiles(disabled)})" if disabled else "") + ".",
+                     **details)
+        elif disabled:
+            self.add(cid, "warning", f"{label} : extension CPS Bridge installée mais désactivée "
+                     f"({_profiles(disabled)}) : rien ne se passera au clic sur la tuile "
+                     "« S'identifier par carte CPS ».",
+                     f"Dans la session du praticien, activez-la dans {EXTENSIONS_PAGE[browser]} "
+                     "(interrupteur de l'extension CPS Bridge), puis rechargez la page "
+                     "ViaTrajectoire.", **details)
+        elif not found.profiles:
+            self.add(cid, "info", f"{label} : aucun profil de {who} : le navigateur n'a pas "
+                     "encore été démarré par cet utilisateur"
+                     + (" ; une stratégie d'entreprise y installera l'extension CPS Bridge "
+                        "d'office au premier démarrage." if forced else
+                        ", l'extension CPS Bridge n'a pas pu être recherchée."), **details)
+        elif forced:
+            self.add(cid, "info", f"{label} : extension CPS Bridge pas encore présente dans "
+                     f"{_the_profiles(found.named(ABSENT))} de {who}, mais une stratégie "
+                     "d'entreprise l'installe d'office : elle sera installée au prochain démarrage "
+                     "du navigateur.", **details)
+        else:
+            self.add(cid, "warning", f"{label} : extension CPS Bridge absente "
+                     f"{_of_profiles(found.named(ABSENT))} de {who} : rien ne se passera au "
+                     "clic sur la tuile « S'identifier par carte CPS » dans ce navigateur.",
+                     f"Installez l'extension CPS Bridge depuis {STORE[browser]} ou d'office par "
+                     "stratégie d'entreprise (docs/DEPLOYMENT.md, § 6) ; si ce diagnostic n'a "
+                     "pas été lancé dans la session du praticien, relancez-le dans celle-ci.",
+                     **details)
 
     # -- origins, site, log ---------------------------------------------------------------------
 
@@ -631,7 +694,8 @@ class Diagnosis:
     def run(self) -> list[Check]:
         for name, check in (("host", self.host), ("config", self.configuration),
                             ("pcsc", self.pcsc), ("pkcs11", self.pkcs11),
-                            ("browsers", self.browsers), ("origins", self.origins),
+                            ("browsers", self.browsers), ("extensions", self.extensions),
+                            ("origins", self.origins),
                             ("site", self.site), ("log", self.log)):
             self._guarded(name, check)
         return self.checks
@@ -645,6 +709,21 @@ def _shape(value: object) -> str:
             if isinstance(value, dict) else "null" if value is None else type(value).__name__)
     text = json.dumps(value, ensure_ascii=False, default=str)
     return f"{kind} {text[:60]}{'…' if len(text) > 60 else ''}"
+
+
+def _profiles(names: list[str]) -> str:
+    """Profile folder names as a message gives them: « profil Default », « profils A, B »."""
+    return ("profil " if len(names) == 1 else "profils ") + ", ".join(names)
+
+
+def _the_profiles(names: list[str]) -> str:
+    """« le profil Default », « les profils A, B »."""
+    return ("le profil " if len(names) == 1 else "les profils ") + ", ".join(names)
+
+
+def _of_profiles(names: list[str]) -> str:
+    """« du profil Default », « des profils A, B »."""
+    return ("du profil " if len(names) == 1 else "des profils ") + ", ".join(names)
 
 
 def _canonical(origin: object) -> str | None:
