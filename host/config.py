@@ -188,14 +188,19 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         data = _read_file(path)
         if data is not None:
             settings = _apply(settings, data, path)
-    from_env: dict = {}
+    from_env: dict = {}  # variable -> (key, value)
     if env.get("CPSBRIDGE_PKCS11_MODULE"):
-        from_env["pkcs11Modules"] = [env["CPSBRIDGE_PKCS11_MODULE"]]
+        from_env["CPSBRIDGE_PKCS11_MODULE"] = ("pkcs11Modules", [env["CPSBRIDGE_PKCS11_MODULE"]])
     if "CPSBRIDGE_ALLOWED_ORIGINS" in env:
-        from_env["allowedOrigins"] = [o.strip() for o in env["CPSBRIDGE_ALLOWED_ORIGINS"].split(",")
-                                      if o.strip()]
+        from_env["CPSBRIDGE_ALLOWED_ORIGINS"] = ("allowedOrigins", [
+            o.strip() for o in env["CPSBRIDGE_ALLOWED_ORIGINS"].split(",") if o.strip()])
     if env.get("CPSBRIDGE_LOG_LEVEL"):
-        from_env["logLevel"] = env["CPSBRIDGE_LOG_LEVEL"]
-    if from_env:
-        settings = _apply(settings, from_env, "variables d'environnement CPSBRIDGE_*")
+        from_env["CPSBRIDGE_LOG_LEVEL"] = ("logLevel", env["CPSBRIDGE_LOG_LEVEL"])
+    for variable, (key, value) in from_env.items():
+        # Named by the variable IT set, not by the key it stands for.
+        source = f"variable d'environnement {variable}"
+        try:
+            settings = _apply(settings, {key: value}, source)
+        except ConfigError as exc:
+            raise ConfigError(source, None, exc.problem) from None
     return settings

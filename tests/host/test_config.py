@@ -63,8 +63,23 @@ def test_an_origin_written_with_a_final_slash_is_that_origin(files, monkeypatch)
     monkeypatch.setenv("CPSBRIDGE_ALLOWED_ORIGINS", "https://c.example/")
     assert config.load().allowedOrigins == ["https://c.example"]
     monkeypatch.setenv("CPSBRIDGE_ALLOWED_ORIGINS", "https://c.example/x/")  # a path stays refused
-    with pytest.raises(config.ConfigError):
+    with pytest.raises(config.ConfigError, match=re.escape(
+            "Configuration invalide (variable d'environnement CPSBRIDGE_ALLOWED_ORIGINS) : "
+            "origine refusée 'https://c.example/x/'")):
         config.load()
+
+
+@pytest.mark.parametrize("variable, value, problem", [
+    ("CPSBRIDGE_LOG_LEVEL", "LOUD", "une valeur parmi DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    ("CPSBRIDGE_ALLOWED_ORIGINS", "http://a.example", "origine refusée 'http://a.example'"),
+])
+def test_a_bad_environment_variable_is_named(files, monkeypatch, variable, value, problem):
+    """IT set a variable, not a key: the message names the variable."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(config.ConfigError) as exc:
+        config.load()
+    assert str(exc.value).startswith(
+        f"Configuration invalide (variable d'environnement {variable}) : {problem}"), exc.value
 
 
 @pytest.mark.parametrize("content, key, problem", [
