@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from . import db, sessions, web
@@ -19,7 +20,11 @@ HTTP_MESSAGES = {
     403: "Accès refusé.",
     404: "Cette page n'existe pas.",
     405: "Cette action n'est pas possible sur cette page.",
+    411: "La demande doit indiquer sa longueur (Content-Length) : les envois par morceaux "
+         "(Transfer-Encoding: chunked) ne sont pas acceptés.",
     413: "La demande envoyée est trop volumineuse.",
+    414: "L'adresse demandée est trop longue.",
+    431: "La demande porte des en-têtes trop longs ou trop nombreux.",
     429: "Trop de demandes. Réessayez dans quelques minutes.",
 }
 
@@ -32,7 +37,8 @@ def make_sender(config: SiteConfig) -> Sender:
 def create_app(config: SiteConfig, card_auth=None) -> Flask:
     db.init(config.db_path)
     app = Flask(__name__, static_folder="static", template_folder="templates")
-    app.config.update(SITE=config, SENDER=make_sender(config), MAX_CONTENT_LENGTH=64 * 1024)
+    app.config.update(SITE=config, SENDER=make_sender(config), MAX_CONTENT_LENGTH=64 * 1024,
+                      TRUSTED_HOSTS=trusted_hosts(config.origin))
     if card_auth is None:
         from .cardauth import CardAuth
         card_auth = CardAuth(config)
@@ -41,6 +47,7 @@ def create_app(config: SiteConfig, card_auth=None) -> Flask:
         app.register_blueprint(module.bp)
     outbox_page = isinstance(app.config["SENDER"], OutboxSender)
     app.context_processor(lambda: {"boite_mail": outbox_page})
+    app.before_request(_whole_bodies_only)
     app.before_request(web.before)
     app.after_request(web.after)
     app.after_request(web.security_headers)
@@ -53,6 +60,22 @@ def create_app(config: SiteConfig, card_auth=None) -> Flask:
         sessions.forget_idle(conn, config.session_idle.total_seconds())
     conn.close()
     return app
+
+
+def trusted_hosts(origin: str) -> list[str]:
+    """The Host headers answered: the origin's host (the loopback address too for localhost,
+    the same machine). Another is a 400 before any page is made: URLs the site builds
+    (Werkzeug's redirects of "//" in a path) would otherwise name the host a client sent."""
+    host = urlsplit(origin).hostname or ""
+    return [host, "127.0.0.1"] if host == "localhost" else [host]
+
+
+def _whole_bodies_only():
+    """A body sent in chunks is read by Werkzeug up to MAX_CONTENT_LENGTH and then cut
+    short, silently: the fields after the cut were lost, and the form refused for a field
+    the user did fill in. Browsers send forms and fetch() bodies with a length."""
+    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        abort(411)
 
 
 def _answer(code: str, message: str, status: int):
