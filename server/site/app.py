@@ -53,6 +53,8 @@ def create_app(config: SiteConfig, card_auth=None) -> Flask:
     app.after_request(web.security_headers)
     app.teardown_appcontext(web.teardown)
     app.register_error_handler(web.Refusal, _refusal)
+    # A form's refusal goes back to the page of the form (Flask picks the most derived class).
+    app.register_error_handler(web.FormRefusal, web.refused_form)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected)
     conn = db.connect(config.db_path)

@@ -36,6 +36,38 @@ class Message:
         self.links = LINK.findall(self.body)
 
 
+class SendError(smtplib.SMTPException):
+    """The e-mail did not leave: the relay is down, unreachable, or refuses the site (its
+    login, its sender address, the message). The site's problem, not the person's.
+    An SMTPException (an OSError) still, for callers that catch those."""
+
+
+class RecipientRefused(SendError):
+    """The relay refused the recipient's address itself, for good: the address is wrong (no
+    such domain or mailbox), which the person who typed it can correct."""
+
+    def __init__(self, address: str, code: int, reply: str):
+        super().__init__(f"adresse {address} refusée par le serveur de messagerie "
+                         f"({code} {reply})")
+        self.address, self.code, self.reply = address, code, reply
+
+
+# An RFC 3463 enhanced status at the start of a reply: 5.1.x is about the address, 5.2.x
+# about the mailbox; others (5.7.1 relaying denied, 5.7.0 authentication required, 5.3.x
+# system) are about the site or the relay, whatever the address.
+_ENHANCED = re.compile(r"\s*5\.([0-9]{1,3})\.[0-9]{1,3}\b")
+
+
+def refuses_the_address(code: int, reply: str) -> bool:
+    """Whether a refusal of RCPT TO is the address's fault (permanent, about the address)."""
+    if not 500 <= code < 600:
+        return False  # 4xx: try again later, the relay's problem
+    status = _ENHANCED.match(reply)
+    if status is not None:
+        return status.group(1) in ("1", "2")
+    return code in (550, 551, 553)  # no enhanced status: mailbox unavailable, not local, bad name
+
+
 class Sender(Protocol):
     def send(self, message: Message) -> None: ...
 
@@ -80,9 +112,25 @@ class SmtpSender:
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = self.sender_address, message.to, message.subject
         mail.set_content(message.body)
-        with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20) as client:
-            if self.smtp.starttls:
-                client.starttls()
-            if self.smtp.user:
-                client.login(self.smtp.user, self.smtp.password or "")
-            client.send_message(mail)
+        relay = f"{self.smtp.host}:{self.smtp.port}"
+        try:
+            with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20) as client:
+                if self.smtp.starttls:
+                    client.starttls()
+                if self.smtp.user:
+                    client.login(self.smtp.user, self.smtp.password or "")
+                client.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as e:  # one recipient per message
+            code, reply = next(iter(e.recipients.values()), (0, b""))
+            text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+            if refuses_the_address(code, text):
+                raise RecipientRefused(message.to, code, text) from e
+            raise SendError(f"serveur de messagerie {relay} : destinataire refusé "
+                            f"({code} {text})") from e
+        except smtplib.SMTPNotSupportedError as e:
+            if not message.to.isascii():  # an accented address, a relay without SMTPUTF8
+                raise RecipientRefused(message.to, 553, "5.6.7 adresse non ASCII (SMTPUTF8 "
+                                                        "non proposé)") from e
+            raise SendError(f"serveur de messagerie {relay} : {e}") from e
+        except OSError as e:  # smtplib's own errors are OSErrors too; so are timeouts, TLS
+            raise SendError(f"serveur de messagerie {relay} : {e}") from e

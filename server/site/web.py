@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 from typing import Any, Callable
 
 from flask import current_app, g, jsonify, redirect, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from . import accounts, db, sessions
-from .sender import Message
+from .sender import Message, RecipientRefused, SendError
+
+log = logging.getLogger(__name__)
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # The JSON APIs (the card tile's two calls), by exact path: the form pages under the same
@@ -17,6 +21,9 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 JSON_PATHS = frozenset({"/connexion/carte-cps", "/connexion/carte-cps/defi"})
 DEFAULT_RETURN = "/espace"
 MAX_RETURN = 512
+# SQLite's integers are 64-bit signed: a larger id in a path names no row (and cannot even be
+# bound to a query: OverflowError).
+MAX_ROWID = 2**63 - 1
 
 
 class Refusal(Exception):
@@ -25,6 +32,24 @@ class Refusal(Exception):
     def __init__(self, message: str, status: int = 400, code: str | None = None):
         super().__init__(message)
         self.message, self.status, self.code = message, status, code
+
+
+class FormRefusal(Refusal):
+    """A refusal of what a form sent: answered on the page the form is on, with the reason
+    next to the form and what was typed (refused_form)."""
+
+
+class SendFailure(FormRefusal):
+    """The e-mail of a request could not be sent: raised inside its transaction, so nothing
+    of the request is kept (the session neither)."""
+
+
+class AddressRefused(SendFailure):
+    """The relay refused, for good, an address the person has just typed."""
+
+    def __init__(self, message: str, address: str):
+        super().__init__(message, 400, "ADRESSE_REFUSEE")
+        self.address = address
 
 
 def conn() -> sqlite3.Connection:
@@ -173,26 +198,83 @@ def flash(kind: str, text: str) -> None:
     s.set("messages", [*s.get("messages", []), [kind, text]])
 
 
+# Never shown again on a refused form's page: secrets, and the CSRF token (the page has its own).
+NOT_KEPT = frozenset({"csrf_token", "mot_de_passe", "confirmation", "code"})
+
+
+def typed() -> dict[str, str]:
+    """What the form this request sent holds, but secrets: a refused form shows it again."""
+    if request.method not in UNSAFE:
+        return {}
+    try:
+        fields = request.form
+    except HTTPException:  # a body too large or unreadable: nothing to show again
+        return {}
+    return {name: value for name, value in fields.items() if name not in NOT_KEPT}
+
+
 def render(template: str, status: int = 200, **ctx: Any):
+    """A page; `saisie` in templates is what the refused form held (the request's own form by
+    default), which its fields show in place of their usual value."""
+    refused = g.get("refused_form")
+    if refused is not None:  # the page of a refused form, shown again (refused_form below)
+        ctx["erreur"], ctx["saisie"] = refused
+    if "saisie" not in ctx:
+        ctx["saisie"] = typed()
     msgs = sess().pop("messages", []) if g.get("sess") else []
     return render_template(template, messages=msgs, user=current_user(),
                            csrf=g.sess.csrf if g.get("sess") else "", **ctx), status
 
 
-def cgu_step(action: str):
+def cgu_step(action: str, **page: Any):
     """The CGU acceptance step shared by the flows (manual I.2 and II.1): the page on GET,
-    the page again with the reason when the box is not ticked, None once accepted."""
+    the page again with the reason when the box is not ticked, None once accepted. `page`:
+    more for the page (adresse, modifier: the address typed before, and where to change it)."""
     if request.method == "GET":
-        return render("cgu_accepter.html", action=action)
+        return render("cgu_accepter.html", action=action, **page)
     if request.form.get("accepte") != "oui":
-        return render("cgu_accepter.html", 400, action=action,
+        return render("cgu_accepter.html", 400, action=action, **page,
                       erreur="Cochez la case pour indiquer que vous avez pris connaissance des "
                              "Conditions Générales d'Utilisation.")
     return None
 
 
-def send(message: Message) -> None:
-    current_app.config["SENDER"].send(message)
+SEND_FAILED = ("L'e-mail n'a pas pu être envoyé : le service de messagerie est momentanément "
+               "indisponible. Rien n'a été enregistré ; réessayez dans quelques minutes.")
+RECIPIENT_FAILED = ("L'e-mail n'a pas pu être envoyé : le serveur de messagerie a refusé l'adresse "
+                    "de destination. Rien n'a été enregistré.")
+
+
+def address_refused(address: str, then: str = "puis recommencez.") -> str:
+    return (f"L'adresse e-mail {address} a été refusée par le serveur de messagerie : elle "
+            f"n'existe pas ou ne peut pas recevoir d'e-mails. Vérifiez-la, corrigez-la si "
+            f"besoin, {then}")
+
+
+def send(message: Message, typed_address: bool = False) -> None:
+    """Send, inside the request's transaction: a failure leaves nothing written.
+    `typed_address`: the address is one the person has just typed, so the relay's refusal
+    of it is theirs to correct (AddressRefused, 400); any other failure is the site's
+    (SendFailure, 503). A failure to write the outbox stays unexpected (500)."""
+    try:
+        current_app.config["SENDER"].send(message)
+    except RecipientRefused as e:
+        if typed_address:
+            log.info("adresse saisie refusée : %s", e)
+            raise AddressRefused(address_refused(message.to), message.to) from e
+        log.warning("e-mail non envoyé : %s", e)
+        raise SendFailure(RECIPIENT_FAILED, 503, "ENVOI_IMPOSSIBLE") from e
+    except SendError as e:
+        log.warning("e-mail non envoyé : %s", e)
+        raise SendFailure(SEND_FAILED, 503, "ENVOI_IMPOSSIBLE") from e
+
+
+class TypedAddressSender:
+    """The site's sender for code that takes a Sender (referent.create_account), when the
+    address is one the person has just typed."""
+
+    def send(self, message: Message) -> None:
+        send(message, typed_address=True)
 
 
 def url(path: str) -> str:
@@ -207,8 +289,65 @@ def json_error(code: str, message: str, status: int):
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
+TOO_LONG = "Une des valeurs saisies est trop longue."
+
+
 def form(name: str, max_len: int = 200) -> str:
     value = request.form.get(name, "")
     if len(value) > max_len:
-        raise Refusal("Une des valeurs saisies est trop longue.", 400)
+        raise FormRefusal(TOO_LONG, 400, "REQUETE_INVALIDE")
     return value.strip()
+
+
+# POST paths whose form is on another page than their own GET.
+FORM_PAGES = {"/connexion": "/", "/connexion/code/renvoyer": "/connexion/code"}
+
+
+def form_page(path: str) -> str:
+    if path in FORM_PAGES:
+        return FORM_PAGES[path]
+    if path.startswith("/compte/"):
+        return "/compte"
+    return path
+
+
+def refused_form(e: FormRefusal):
+    """A form's refusal, on the page the form is on: that page's own view renders it (a GET,
+    which changes nothing), with the reason next to the form and every field as typed (a
+    value too long comes back whole, to be shortened there), passwords and codes excepted.
+    A page that cannot be shown again (none, or one that now redirects): the bare refusal."""
+    if isinstance(e, SendFailure):
+        g.failed = True  # the session keeps its state from before this request, as the db does
+    if wants_json():
+        return json_error(e.code or "REFUS", e.message, e.status)
+    response = _form_page_again(e)
+    if response is None:
+        response = current_app.make_response(render("erreur.html", e.status, erreur=e.message))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _form_page_again(e: FormRefusal):
+    if request.method not in UNSAFE or g.get("sess") is None:
+        return None
+    saisie, page = typed(), form_page(request.path)
+    try:
+        endpoint, args = current_app.create_url_adapter(request).match(page, method="GET")
+    except HTTPException:  # no such page (RequestRedirect is one too)
+        return None
+    # The same browser's request, as a GET of that page: cookies, address and host kept.
+    environ = {**request.environ, "REQUEST_METHOD": "GET", "PATH_INFO": page,
+               "QUERY_STRING": "", "CONTENT_LENGTH": "0"}
+    environ.pop("CONTENT_TYPE", None)
+    with current_app.request_context(environ):
+        g.refused_form = (e.message, saisie)
+        try:
+            response = current_app.make_response(current_app.view_functions[endpoint](**args))
+        except (Refusal, HTTPException):
+            return None
+        finally:
+            g.pop("refused_form", None)
+    if response.status_code >= 300:  # the page sends elsewhere now (logged out, step gone)
+        return None
+    response.status_code = e.status
+    return response

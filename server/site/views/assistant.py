@@ -71,6 +71,11 @@ def _existing_account(token: str, d: sqlite3.Row, liberal: sqlite3.Row, existing
     return redirect(target)
 
 
+def address_taken(email: str) -> str:
+    return (f"Un compte ViaTrajectoire existe déjà avec l'adresse {email}. Connectez-vous avec "
+            "ce compte, ou demandez une invitation à une autre adresse.")
+
+
 @bp.route("/assistant/finalisation", methods=["GET", "POST"])
 def finalisation():
     token, c = sess().get("delegation"), conn()
@@ -107,12 +112,17 @@ def finalisation():
     if problem is None and request.form.get("accepte") != "oui":
         problem = ("Cochez la case pour indiquer que vous avez pris connaissance des conditions "
                    "d'utilisation.")
-    if problem is None and accounts.by_identifiant(c, d["email"]) is not None:
-        problem = (f"Un compte ViaTrajectoire existe déjà avec l'adresse {d['email']}. "
-                   "Connectez-vous avec ce compte, ou demandez une invitation à une autre adresse.")
     if problem:
         return render("assistant_finalisation.html", 400, erreur=problem, profession=profession, **ctx)
+    hashed = hash_password(request.form["mot_de_passe"])  # slow: not while holding the db
     with db.tx(c):
+        # Checked in the transaction that creates the account: another invitation to the same
+        # address, or this card on another tab, may have been finalised a moment ago.
+        if accounts.by_identifiant(c, d["email"]) is not None:
+            return render("assistant_finalisation.html", 400, erreur=address_taken(d["email"]),
+                          profession=profession, **ctx)
+        if accounts.by_card(c, holder["idNat"]) is not None:  # the page for a linked card
+            return redirect("/assistant/finalisation")
         try:
             links.consume(c, token, "delegation")
         except links.LinkError as e:
@@ -120,7 +130,7 @@ def finalisation():
         compte_id = accounts.create(
             c, identifiant=d["email"], type="assistant", email=d["email"],
             nom=holder["familyName"], prenom=holder["givenName"], profession=profession,
-            mot_de_passe=hash_password(request.form["mot_de_passe"]), email_valide=True, cgu=True)
+            mot_de_passe=hashed, email_valide=True, cgu=True)
         accounts.link_card(c, compte_id, holder["idNat"], card["empreinte"])
         c.execute("UPDATE delegations SET assistant_id = ? WHERE id = ?", (compte_id, d["id"]))
         name = accounts.display_name(holder["givenName"], holder["familyName"], profession)

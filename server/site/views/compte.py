@@ -9,7 +9,8 @@ import time
 from flask import Blueprint, current_app, redirect
 
 from .. import accounts, codes, db, links, mails, ratelimit, sessions
-from ..web import Refusal, conn, current_user, flash, form, login_required, render, send, sess, url
+from ..web import MAX_ROWID, Refusal, conn, current_user, flash, form, login_required, render, \
+    send, sess, url
 from .liberal import EMAIL
 
 bp = Blueprint("compte", __name__)
@@ -82,11 +83,11 @@ def lien_email():
     if user["email_valide"]:
         flash("info", "Votre adresse e-mail est déjà validée.")
         return redirect("/compte")
-    if ratelimit.blocked(c, "lien-email", str(user["id"])):
-        return _account_page(429, erreur="Trop de liens de validation envoyés. Réessayez dans "
-                                         "15 minutes.")
     cfg = current_app.config["SITE"]
-    with db.tx(c):
+    with db.tx(c):  # checked where it is recorded: requests sent at once cannot all pass
+        if ratelimit.blocked(c, "lien-email", str(user["id"])):
+            return _account_page(429, erreur="Trop de liens de validation envoyés. Réessayez "
+                                             "dans 15 minutes.")
         ratelimit.record(c, "lien-email", str(user["id"]))
         links.retire(c, "valider-email", user["id"])
         token = links.issue(c, "valider-email", cfg.link_ttl, compte_id=user["id"])
@@ -127,16 +128,17 @@ def telephone():
         return _account_page(400, erreur="Renseignez un numéro de téléphone mobile valide "
                                          "(par exemple 06 12 34 56 78).")
     c, key = conn(), str(current_user()["id"])
-    # Counted per account, not per session: each send reaches whatever number was typed.
-    if ratelimit.blocked(c, "code-telephone", key):
-        return _account_page(429, erreur=PHONE_LOCKED)
-    if ratelimit.blocked(c, "envoi-sms", key):
-        return _account_page(429, erreur=_too_many_sms("pour votre compte"))
-    if ratelimit.blocked(c, "sms-numero", numero):
-        return _account_page(429, erreur=_too_many_sms("à ce numéro"))
     cfg = current_app.config["SITE"]
     code = codes.new_code()
     with db.tx(c):
+        # Counted per account, not per session: each send reaches whatever number was typed.
+        # Checked in the sending transaction: requests sent at once cannot all pass.
+        if ratelimit.blocked(c, "code-telephone", key):
+            return _account_page(429, erreur=PHONE_LOCKED)
+        if ratelimit.blocked(c, "envoi-sms", key):
+            return _account_page(429, erreur=_too_many_sms("pour votre compte"))
+        if ratelimit.blocked(c, "sms-numero", numero):
+            return _account_page(429, erreur=_too_many_sms("à ce numéro"))
         ratelimit.record(c, "envoi-sms", key)
         ratelimit.record(c, "sms-numero", numero)
         send(mails.phone_code(numero, code, int(cfg.code_ttl.total_seconds() // 60)))
@@ -149,22 +151,26 @@ def telephone():
 @login_required
 def telephone_code():
     c, key = conn(), str(current_user()["id"])
+    state, presented = sess().get("telephone"), form("code", 20)
+    if not state and not ratelimit.blocked(c, "code-telephone", key):
+        return redirect("/compte")
     # Wrong codes count for the account: a new code or another session starts no new count.
-    if ratelimit.blocked(c, "code-telephone", key):
+    # Reserved before the code is compared, so that codes sent at once are counted too.
+    held = ratelimit.reserve(c, [("code-telephone", key)]) if state else None
+    if held is None:
         sess().pop("telephone")
         return _account_page(429, erreur=PHONE_LOCKED)
-    state = sess().get("telephone")
-    if not state:
-        return redirect("/compte")
     tries = state["essais"]
-    problem = codes.check(state, form("code", 20), ratelimit.left(c, "code-telephone", key))
+    # + 1: left() already counts this attempt, and check() wants it included.
+    problem = codes.check(state, presented, ratelimit.left(c, "code-telephone", key) + 1)
     sess().set("telephone", state)
     if state["essais"] > tries:  # a wrong code, not an expired one
-        with db.tx(c):
-            ratelimit.record(c, "code-telephone", key)
+        ratelimit.failed(c, held)
         if ratelimit.blocked(c, "code-telephone", key):
             sess().pop("telephone")
             return _account_page(429, erreur=PHONE_LOCKED)
+    else:  # right, or no guess made (expired, no tries left)
+        ratelimit.release(c, held)
     if problem:
         return _account_page(401, erreur=problem)
     sess().pop("telephone")
@@ -205,23 +211,52 @@ def deleguer():
         return _account_page(400, erreur="Vous ne pouvez pas vous déléguer vos propres droits.")
     cfg = current_app.config["SITE"]
     with db.tx(c):
-        cur = c.execute("INSERT INTO delegations (liberal_id, email, creee_le) VALUES (?, ?, ?)",
-                        (user["id"], email, db.now()))
-        token = links.issue(c, "delegation", cfg.link_ttl, delegation_id=cur.lastrowid)
+        # Checked in the sending transaction: requests sent at once cannot all pass it.
+        if ratelimit.blocked(c, "invitation", str(user["id"])):
+            return _account_page(429, erreur="Trop d'invitations envoyées. Réessayez dans 15 "
+                                             "minutes.")
+        ratelimit.record(c, "invitation", str(user["id"]))
+        delegation_id, again = _pending_invitation(c, user["id"], email)
+        token = links.issue(c, "delegation", cfg.link_ttl, delegation_id=delegation_id)
         send(mails.delegation(email, accounts.name_of(user), url(f"/assistant/invitation/{token}"),
-                              int(cfg.link_ttl.total_seconds() // 3600)))
-    flash("succes", f"Une invitation a été envoyée à {email}.")
+                              int(cfg.link_ttl.total_seconds() // 3600)), typed_address=True)
+    if again:
+        flash("succes", f"Une nouvelle invitation a été envoyée à {email}. Le lien de "
+                        "l'invitation précédente ne fonctionne plus.")
+    else:
+        flash("succes", f"Une invitation a été envoyée à {email}.")
     return redirect("/compte")
+
+
+def _pending_invitation(c, liberal_id: int, email: str) -> tuple[int, bool]:
+    """The delegation an invitation to `email` is for, and whether it was already pending:
+    one pending invitation per address, whose new link retires the one sent before."""
+    row = c.execute("SELECT id FROM delegations WHERE liberal_id = ? AND email = ? COLLATE NOCASE "
+                    "AND assistant_id IS NULL AND revoquee_le IS NULL", (liberal_id, email)
+                    ).fetchone()
+    if row is None:
+        cur = c.execute("INSERT INTO delegations (liberal_id, email, creee_le) VALUES (?, ?, ?)",
+                        (liberal_id, email, db.now()))
+        return cur.lastrowid, False
+    c.execute("UPDATE liens SET utilise_le = ? WHERE objet = 'delegation' AND delegation_id = ? "
+              "AND utilise_le IS NULL", (db.now(), row["id"]))
+    c.execute("UPDATE delegations SET creee_le = ? WHERE id = ?", (db.now(), row["id"]))
+    return row["id"], True
+
+
+NO_DELEGATION = "Cette délégation n'existe pas ou a déjà été retirée."
 
 
 @bp.post("/compte/assistants/<int:delegation_id>/retirer")
 @login_required
 def retirer(delegation_id: int):
     user, c = current_user(), conn()
+    if delegation_id > MAX_ROWID:  # no row has it; SQLite could not even be asked
+        raise Refusal(NO_DELEGATION, 404)
     with db.tx(c):
         cur = c.execute("UPDATE delegations SET revoquee_le = ? WHERE id = ? AND liberal_id = ? "
                         "AND revoquee_le IS NULL", (db.now(), delegation_id, user["id"]))
     if cur.rowcount != 1:
-        raise Refusal("Cette délégation n'existe pas ou a déjà été retirée.", 404)
+        raise Refusal(NO_DELEGATION, 404)
     flash("succes", "La délégation a été retirée.")
     return redirect("/compte")

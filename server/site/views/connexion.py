@@ -45,21 +45,17 @@ def check_password(identifiant: str, mot_de_passe: str) -> sqlite3.Row | None:
     A right password does not clear the identifiant's failures: the code de confirmation
     may still follow, and its failures count there too (login_done clears them)."""
     c = conn()
-    if ratelimit.blocked(c, "identifiant", identifiant) or ratelimit.blocked(c, "ip", client_ip()):
+    # The attempt counts from before the hash is checked: parallel requests see each other.
+    held = ratelimit.reserve(c, [("identifiant", identifiant), ("ip", client_ip())])
+    if held is None:
         raise Refusal(ratelimit.MESSAGE, 429)
     row = accounts.by_identifiant(c, identifiant)
     ok = verify_password(row["mot_de_passe"] if row else None, mot_de_passe[:200])
     if not ok:
-        with db.tx(c):
-            failed(identifiant)
+        ratelimit.failed(c, held)
         return None
+    ratelimit.release(c, held)
     return row
-
-
-def failed(identifiant: str) -> None:
-    """A wrong password or a wrong code: one failed attempt of the identifiant and address."""
-    ratelimit.record(conn(), "identifiant", identifiant)
-    ratelimit.record(conn(), "ip", client_ip())
 
 
 def login_done(row: sqlite3.Row) -> None:
@@ -96,15 +92,17 @@ def send_otp(row: sqlite3.Row, association: bool = False) -> None:
     """A new code for the account's pending login; `association`: that login links the card
     read a moment ago (carte.associate), once the code is right."""
     c, key = conn(), str(row["id"])
-    # Counted per account, not per session: a new login does not send more.
-    if ratelimit.blocked(c, "envoi-code", key):
-        raise Refusal("Trop de codes de confirmation envoyés. Réessayez dans 15 minutes.", 429)
     code = codes.new_code()
     minutes = int(cfg().code_ttl.total_seconds() // 60)
     sms = row["otp_canal"] == "sms" and row["telephone_verifie"] and row["telephone"]
     message = mails.otp_sms(row["telephone"], code, minutes) if sms \
         else mails.otp_email(row["email"], code, minutes)
     with db.tx(c):
+        # Counted per account, not per session: a new login does not send more. Checked in
+        # the sending transaction: requests sent at once cannot all pass it.
+        if ratelimit.blocked(c, "envoi-code", key):
+            raise Refusal("Trop de codes de confirmation envoyés. Réessayez dans 15 minutes.",
+                          429)
         ratelimit.record(c, "envoi-code", key)
         send(message)
     sess().set("mfa", codes.pending(code, cfg().code_ttl.total_seconds(), compte_id=row["id"],
@@ -126,17 +124,22 @@ def code():
     canal = "par SMS" if state["canal"] == "sms" else "par e-mail"
     if request.method == "GET":
         return render("code.html", canal=canal)
-    c, identifiant = conn(), row["identifiant"]
-    if ratelimit.blocked(c, "identifiant", identifiant):
+    c, identifiant, presented = conn(), row["identifiant"], form("code", 20)
+    # A wrong code is a failed attempt of the identifiant (and address), as a wrong password
+    # is; reserved before the code is compared, so that codes sent at once are counted.
+    held = ratelimit.reserve(c, [("identifiant", identifiant)], also=[("ip", client_ip())])
+    if held is None:
         raise Refusal(ratelimit.MESSAGE, 429)
     tries = state["essais"]
-    problem = codes.check(state, form("code", 20), ratelimit.left(c, "identifiant", identifiant))
+    # + 1: left() already counts this attempt, and check() wants it included.
+    problem = codes.check(state, presented, ratelimit.left(c, "identifiant", identifiant) + 1)
     sess().set("mfa", state)  # keeps the try count
     if state["essais"] > tries:  # a wrong code, not an expired one: a guess that failed
-        with db.tx(c):
-            failed(identifiant)
+        ratelimit.failed(c, held)
         if ratelimit.blocked(c, "identifiant", identifiant):
             raise Refusal(ratelimit.MESSAGE, 429)
+    else:  # right, or no guess made (expired, no tries left): not a failure
+        ratelimit.release(c, held)
     if problem:
         return render("code.html", 401, canal=canal, erreur=problem)
     sess().pop("mfa")

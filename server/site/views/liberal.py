@@ -8,7 +8,8 @@ from flask import Blueprint, current_app, redirect, request
 
 from .. import accounts, db, links, mails, ratelimit
 from ..passwords import hash_password, password_problem
-from ..web import cgu_step, conn, flash, form, open_session, render, send, sess, url
+from ..web import AddressRefused, address_refused, cgu_step, conn, flash, form, open_session, \
+    render, send, sess, url
 from .carte import pending_card
 
 bp = Blueprint("liberal", __name__)
@@ -78,12 +79,18 @@ def creation():
                    "identifiant et votre mot de passe, ou utilisez « Mot de passe oublié ? ».")
     if problem:
         return render("liberal_creation.html", 400, holder=holder, valeurs=valeurs, erreur=problem)
+    # Reserved before the address is looked up, so that addresses tried at once are counted
+    # too (ratelimit.reserve): no more than the limit are ever answered.
+    held = ratelimit.reserve(c, [("adresse-prise", holder["idNat"])])
+    if held is None:
+        return render("liberal_creation.html", 429, holder=holder, valeurs={}, erreur=TOO_MANY,
+                      existe=True)
     if accounts.email_taken(c, email):
-        with db.tx(c):
-            ratelimit.record(c, "adresse-prise", holder["idNat"])
+        ratelimit.failed(c, held)
         sess().pop("liberal")
         return render("liberal_creation.html", 409, holder=holder, valeurs=valeurs,
                       erreur=address_taken(email))
+    ratelimit.release(c, held)
     sess().set("liberal", {**valeurs, "mot_de_passe": hash_password(request.form["mot_de_passe"])})
     return redirect("/liberal/cgu")
 
@@ -93,9 +100,26 @@ def cgu():
     card, pending = _card_or_home(), sess().get("liberal")
     if card is None or pending is None:
         return redirect("/")
-    page = cgu_step("/liberal/cgu")
+    # The address typed on the creation form, and the way back to correct it before it is used.
+    page = cgu_step("/liberal/cgu", adresse=pending["email"], modifier="/liberal/creation")
     if page is not None:
         return page
+    try:
+        return _create(card, pending)
+    except AddressRefused as e:
+        # Typed on the creation form, refused by the relay only now: that form again, with
+        # the address to correct (nothing was created; the CGU come again after it).
+        return render("liberal_creation.html", 400, holder=card["holder"],
+                      valeurs={"email": e.address},
+                      erreur=address_refused(e.address, ADDRESS_THEN))
+
+
+ADDRESS_THEN = ("renseignez de nouveau votre mot de passe puis cliquez sur « Créer mon compte ». "
+                "Votre compte n'a pas encore été créé.")
+
+
+def _create(card: dict, pending: dict):
+    """The account, its card and the validation e-mail: one transaction."""
     holder, c = card["holder"], conn()
     cfg = current_app.config["SITE"]
     with db.tx(c):
@@ -121,7 +145,7 @@ def cgu():
         name = accounts.display_name(holder["givenName"], holder["familyName"], holder.get("title"))
         send(mails.validate_email(pending["email"], name, holder["rpps"],
                                   url(f"/email/valider/{token}"),
-                                  int(cfg.link_ttl.total_seconds() // 3600)))
+                                  int(cfg.link_ttl.total_seconds() // 3600)), typed_address=True)
         target = open_session(compte_id, "carte CPx", holder["idNat"])
     flash("succes", f"Votre compte a été créé. Votre identifiant de connexion est votre numéro "
                     f"RPPS : {holder['rpps']}. Cliquez sur le lien de l'e-mail envoyé à "

@@ -86,14 +86,20 @@ def oubli():
         return render("oubli.html", 400, identifiant=identifiant, email=email,
                       erreur="Renseignez votre identifiant et votre adresse e-mail.")
     c = conn()
-    if ratelimit.blocked(c, "oubli", client_ip()):
-        raise Refusal("Trop de demandes de nouveau mot de passe. Réessayez dans 15 minutes.", 429)
     cfg = current_app.config["SITE"]
-    row = accounts.by_identifiant(c, identifiant)
     with db.tx(c):
+        # Checked in the sending transaction: requests sent at once cannot all pass it.
+        if ratelimit.blocked(c, "oubli", client_ip()):
+            raise Refusal("Trop de demandes de nouveau mot de passe. Réessayez dans 15 minutes.",
+                          429)
         ratelimit.record(c, "oubli", client_ip())
+        row = accounts.by_identifiant(c, identifiant)
         # The same answer whether or not the account exists: no way to probe identifiants.
-        if row is not None and row["email"].lower() == email.lower():
+        # Past the account's own limit (requests from many addresses), nothing is sent, and
+        # the answer is still the same.
+        if row is not None and row["email"].lower() == email.lower() \
+                and not ratelimit.blocked(c, "oubli-compte", str(row["id"])):
+            ratelimit.record(c, "oubli-compte", str(row["id"]))
             links.retire(c, "reinitialiser", row["id"])
             token = links.issue(c, "reinitialiser", cfg.reset_ttl, compte_id=row["id"])
             send(mails.reset_link(row["email"], accounts.name_of(row), row["identifiant"],

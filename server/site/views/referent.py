@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, redirect
 
 from .. import accounts
 from ..referent import AccountError, NewAccount, create_account
-from ..web import Refusal, conn, current_user, flash, form, login_required, render
+from ..web import Refusal, TypedAddressSender, conn, current_user, flash, form, login_required, \
+    render
 
 bp = Blueprint("referent", __name__)
 
@@ -44,7 +45,8 @@ def creer():
     try:
         if not new.nom or not new.prenom:
             raise AccountError("le nom et le prénom sont obligatoires")
-        create_account(conn(), current_app.config["SITE"], current_app.config["SENDER"], new)
+        # The address was typed here: the relay's refusal of it comes back on this form.
+        create_account(conn(), current_app.config["SITE"], TypedAddressSender(), new)
     except AccountError as e:
         reason = str(e)
         return _page(user, 400, erreur=reason[0].upper() + reason[1:] + ".", valeurs=new)
