@@ -3,8 +3,29 @@
 from __future__ import annotations
 
 import os
+import sys
 
-from host.pkcs11_info import loadable
+
+def loadable(path: str) -> bool:
+    """True when the file is a loadable PKCS#11 module (it exports C_GetFunctionList):
+    dlopen and dlsym, no C_Initialize. Through _ctypes, the C half of ctypes: ctypes itself
+    (~1 ms of imports, a few % of `status`) is left to the card commands (host/pkcs11_info).
+    The module stays loaded, as ctypes leaves it: unloading a middleware is not safe, and the
+    card commands load it again. Windows has no dlsym there: ctypes does it."""
+    if sys.platform.startswith("win"):
+        import ctypes
+
+        try:
+            return hasattr(ctypes.WinDLL(path), "C_GetFunctionList")
+        except OSError:
+            return False
+    import _ctypes
+
+    try:
+        _ctypes.dlsym(_ctypes.dlopen(path, 0), "C_GetFunctionList")  # 0: RTLD_NOW|RTLD_LOCAL
+    except OSError:  # not a library, or not a PKCS#11 module
+        return False
+    return True
 
 
 def first_usable(candidates: list[str]) -> str | None:

@@ -1,6 +1,6 @@
 """What python-pkcs11 does not expose: C_GetTokenInfo's PIN length range,
-C_CloseAllSessions, and a cheap "can this module be loaded" check for `status` (dlopen,
-no C_Initialize)."""
+C_CloseAllSessions, C_GetInfo (for diagnose). ("Can this module be loaded", for `status`,
+is host/modules.py's, without ctypes.)"""
 
 from __future__ import annotations
 
@@ -53,14 +53,6 @@ def _function(path: str, name: str, *argtypes):
     fn.argtypes = list(argtypes)
     fn.restype = ctypes.c_ulong
     return fn
-
-
-def loadable(path: str) -> bool:
-    """True when the file is a loadable PKCS#11 module (it exports C_GetFunctionList)."""
-    try:
-        return hasattr(_load(path), "C_GetFunctionList")
-    except OSError:
-        return False
 
 
 def pin_length_range(path: str, slot_id: int) -> tuple[int, int] | None:
