@@ -615,6 +615,10 @@ def build_manifests(args: argparse.Namespace) -> None:
 
 from host import DEB_PACKAGE  # noqa: E402 - the name install/uninstall also know
 SHT_GNU_VERNEED = 0x6FFFFFFE  # the .gnu.version_r section: symbol versions a file needs
+DEB_STAGE = ROOT / "build" / "deb" / DEB_PACKAGE  # the package's tree, before dpkg-deb
+# The deployment guide, installed with the package: diagnose's fixes and the policy
+# templates' README point to it (host.diagnose.INSTALLED_GUIDE).
+DEPLOYMENT_GUIDE = ROOT / "docs" / "DEPLOYMENT.md"
 
 
 def _deb_options(p: argparse.ArgumentParser) -> None:
@@ -752,19 +756,21 @@ def build_deb(args: argparse.Namespace) -> None:
 
     from host import __version__
     from host.manifests import INSTALLED_HOST
+    from host.registration import deb_file_name
     from host.registration import main as registration
 
     if not shutil.which("dpkg-deb"):
         raise SystemExit("dpkg-deb is missing (Debian package dpkg-dev; ./run setup installs it)")
     build_host(argparse.Namespace(if_stale=True))
-    stage = ROOT / "build" / "deb" / DEB_PACKAGE
+    stage = DEB_STAGE
     if stage.exists():
         shutil.rmtree(stage)
     host_dir = stage / INSTALLED_HOST["linux"].lstrip("/").rsplit("/", 1)[0]
     shutil.copytree(HOST_DIST, host_dir, symlinks=True)
     (stage / "usr" / "bin").mkdir(parents=True)
     os.symlink(INSTALLED_HOST["linux"], stage / "usr" / "bin" / "cpsbridge-host")
-    # The system manifests, laid out by the same code as `cpsbridge-host install --system`.
+    # The system manifests, laid out by the same code as `cpsbridge-host install --system`
+    # (its lines name the files under the stage, not this machine's /etc).
     status = registration(["install", "--system", "--root", str(stage),
                            "--host-path", INSTALLED_HOST["linux"]])
     if status != 0:
@@ -773,6 +779,7 @@ def build_deb(args: argparse.Namespace) -> None:
     doc = stage / "usr" / "share" / "doc" / DEB_PACKAGE
     doc.mkdir(parents=True)
     (doc / "copyright").write_text(deb_copyright(host_dir), "utf-8")
+    shutil.copyfile(DEPLOYMENT_GUIDE, doc / "DEPLOYMENT.md")
     for path in stage.rglob("*"):
         if not path.is_symlink():
             path.chmod(0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
@@ -787,7 +794,7 @@ def build_deb(args: argparse.Namespace) -> None:
     conffiles = sorted("/" + p.relative_to(stage).as_posix() for p in (stage / "etc").rglob("*")
                        if p.is_file() and not p.is_symlink())
     (stage / "DEBIAN" / "conffiles").write_text("".join(f"{c}\n" for c in conffiles), "utf-8")
-    out = (args.out or DIST) / f"{DEB_PACKAGE}_{__version__}_{arch}.deb"
+    out = (args.out or DIST) / deb_file_name(arch, __version__)
     out.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, SOURCE_DATE_EPOCH="315532800")
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", str(stage), str(out)],

@@ -157,9 +157,16 @@ def _apply(settings: Settings, data: object, source: str) -> Settings:
                 raise ConfigError(source, key, "un chemin de fichier est attendu")
             changes[key] = value
         elif key == "cardTypePolicies":
-            from host.holder import CARD_TYPES, is_card_type_table
+            from host.holder import CARD_TYPES, is_card_type_table, is_oid
 
             if not is_card_type_table(value):
+                # The same check as the verifier's; then which key, when one is the culprit
+                # (the guide's « <OID …> », copied as it is).
+                bad = [k for k in value if not is_oid(k)] if isinstance(value, dict) else []
+                if bad:
+                    raise ConfigError(source, key, f"{bad[0]!r} n'est pas un OID de politique "
+                                      "de certification (des nombres séparés par des points, "
+                                      "par exemple 1.2.250.1.71.1.2.1)")
                 raise ConfigError(source, key, "un objet OID -> " + "/".join(CARD_TYPES) + " est attendu")
             changes[key] = dict(value)
         else:

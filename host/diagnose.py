@@ -30,8 +30,9 @@ from host.command_line import FrenchArgumentParser
 from host.manifests import chromium_ids, extension_ids
 from host.origins import OriginError, normalize_written_origin
 from host.registration import (BROWSERS, FAMILY, LABEL, WINDOWS_POLICY_KEYS, Context,
-                               hive_and_subkey, manifest_dirs, package_files, packaging,
-                               sandbox_note, sandbox_refusal, windows_key)
+                               deb_architecture, deb_file_name, hive_and_subkey,
+                               manifest_dirs, package_files, packaging, sandbox_note,
+                               sandbox_refusal, windows_key)
 
 EXPIRY_WARNING = timedelta(days=30)
 STATUS_LABEL = {"ok": "OK", "info": "INFO", "warning": "ATTENTION", "error": "ERREUR"}
@@ -57,6 +58,17 @@ EXTENSIONS_PAGE = {"chrome": "chrome://extensions", "chromium": "chrome://extens
                    "firefox": "about:addons"}
 STORE = {"chrome": "le Chrome Web Store", "chromium": "le Chrome Web Store",
          "edge": "Edge Add-ons", "brave": "le Chrome Web Store", "firefox": "addons.mozilla.org"}
+# The entry of extension/ids.json that holds the id the store of STORE gave (null: the
+# extension is not published there yet). Firefox keeps one id everywhere.
+STORE_ID = {"chrome": "chromeWebStore", "chromium": "chromeWebStore", "edge": "edgeAddons",
+            "brave": "chromeWebStore", "firefox": "firefox"}
+# The deployment guide, as the .deb installs it (build.py deb), and in the sources.
+INSTALLED_GUIDE = "/usr/share/doc/cpsbridge/DEPLOYMENT.md"
+SOURCE_GUIDE = "docs/DEPLOYMENT.md"
+# Where the guide describes the system configuration file, per platform (§ 9, point 2, the
+# checklist, names the file of each system).
+CONFIG_SECTIONS = {"win32": "§ 3 (point 4) et § 9 (point 2)", "darwin": "§ 9 (point 2)",
+                   "linux": "§ 4 (point 2) et § 9 (point 2)"}
 FIREFOX_POLICY_KEY = WINDOWS_POLICY_KEYS["firefox"]  # GPO, and the MSI's Policies feature
 # Where each browser looks for the key naming a host manifest on Windows, in its order:
 # (system, registry view). Chromium (native_process_launcher_win.cc): HKCU then HKLM, each in
@@ -107,6 +119,18 @@ class Diagnosis:
         self.checks.append(check)
         return check
 
+    def _platform(self) -> str:
+        return "win32" if self.ctx.windows else ("darwin" if self.ctx.platform == "darwin"
+                                                 else "linux")
+
+    def guide(self, sections: str) -> str:
+        """« guide de déploiement, § 6 — where it is »: the .deb installs the guide, the MSI
+        and the pkg do not."""
+        where = f"{SOURCE_GUIDE} dans les sources de CPS Bridge"
+        if self._platform() == "linux":
+            where = f"{INSTALLED_GUIDE}, ou {where}"
+        return f"guide de déploiement, {sections} — {where}"
+
     # -- configuration ---------------------------------------------------------------------
 
     def configuration(self) -> None:
@@ -114,8 +138,9 @@ class Diagnosis:
             self.settings = config.load()
         except config.ConfigError as exc:
             self.add("config", "error", str(exc),
-                     f"Corrigez ou supprimez le fichier {exc.source} (voir la documentation de "
-                     "déploiement, § configuration).", source=exc.source, key=exc.key)
+                     f"Corrigez ou supprimez le fichier {exc.source}. Clés et valeurs admises : "
+                     + self.guide(CONFIG_SECTIONS[self._platform()]) + ".",
+                     source=exc.source, key=exc.key)
             return
         sources = ["valeurs par défaut" if s == "defaults" else s for s in self.settings.sources]
         self.add("config", "ok", "Configuration lue : " + ", ".join(sources) + ".",
@@ -379,9 +404,14 @@ class Diagnosis:
                                              for f in package_files(self.ctx)}:
             # install --system refuses to touch the package's files (exit 4); an edited
             # manifest is a modified conffile, which only --force-confask offers to replace.
-            return (f"Ce manifeste appartient au paquet {DEB_PACKAGE} : réinstallez-le avec "
-                    f"`sudo apt install --reinstall -o Dpkg::Options::=--force-confask "
-                    f"{DEB_PACKAGE}` et acceptez la version du paquet pour ce fichier.")
+            # Installed from a .deb file (§ 4), `apt install --reinstall cpsbridge` has
+            # nothing to download and does nothing: the file is named first.
+            reinstall = "sudo apt install --reinstall -o Dpkg::Options::=--force-confask"
+            deb = deb_file_name(deb_architecture(self.ctx))
+            return (f"Ce manifeste appartient au paquet {DEB_PACKAGE} : depuis le dossier où "
+                    f"se trouve son fichier .deb, réinstallez-le avec `{reinstall} ./{deb}` et "
+                    "acceptez la version du paquet pour ce fichier (si le paquet vient d'un "
+                    f"dépôt APT de l'établissement : `{reinstall} {DEB_PACKAGE}`).")
         return ("Relancez `cpsbridge-host install --system` en administrateur pour réécrire "
                 "le manifeste.")
 
@@ -586,13 +616,17 @@ class Diagnosis:
                      "d'entreprise l'installe d'office : elle sera installée au prochain démarrage "
                      "du navigateur.", **details)
         else:
+            if self.ids.get(STORE_ID[browser]):
+                how = (f"Installez l'extension CPS Bridge depuis {STORE[browser]} ou d'office "
+                       f"par stratégie d'entreprise ({self.guide('§ 6')})")
+            else:  # null in extension/ids.json: nothing to find in that store
+                how = (f"L'extension CPS Bridge n'est pas encore publiée sur {STORE[browser]} : "
+                       f"installez-la d'office par stratégie d'entreprise ({self.guide('§ 6')})")
             self.add(cid, "warning", f"{label} : extension CPS Bridge absente "
                      f"{_of_profiles(found.named(ABSENT))} de {who} : rien ne se passera au "
                      "clic sur la tuile « S'identifier par carte CPS » dans ce navigateur.",
-                     f"Installez l'extension CPS Bridge depuis {STORE[browser]} ou d'office par "
-                     "stratégie d'entreprise (docs/DEPLOYMENT.md, § 6) ; si ce diagnostic n'a "
-                     "pas été lancé dans la session du praticien, relancez-le dans celle-ci.",
-                     **details)
+                     f"{how} ; si ce diagnostic n'a pas été lancé dans la session du praticien, "
+                     "relancez-le dans celle-ci.", **details)
 
     # -- origins, site, log ---------------------------------------------------------------------
 

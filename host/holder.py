@@ -28,9 +28,21 @@ def split_id_nat(id_nat: str) -> tuple[str, str | None, str | None]:
     return "OTHER", None, None
 
 
+def is_oid(text: object) -> bool:
+    """An OID in the dotted form certificates' policies are read in (1.2.250.1.71.1.2.1):
+    two numbers at least, the first 0, 1 or 2, no leading zero; anything else would never
+    match a certificate. By hand: the host's start does not import `re`."""
+    if not isinstance(text, str):
+        return False
+    arcs = text.split(".")
+    return len(arcs) >= 2 and arcs[0] in ("0", "1", "2") and all(
+        arc.isascii() and arc.isdigit() and (arc == "0" or arc[0] != "0") for arc in arcs)
+
+
 def is_card_type_table(value: object) -> bool:
-    """A usable `cardTypePolicies`: an object of certificate-policy OIDs -> CARD_TYPES."""
-    return isinstance(value, dict) and all(isinstance(k, str) and v in CARD_TYPES
+    """A usable `cardTypePolicies` (the host's) or `--card-type-policies` (the verifier's):
+    an object of certificate-policy OIDs -> CARD_TYPES."""
+    return isinstance(value, dict) and all(is_oid(k) and v in CARD_TYPES
                                            for k, v in value.items())
 
 

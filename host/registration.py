@@ -14,11 +14,12 @@ program, is there): it never creates ~/.config/google-chrome for a Chrome that i
 installed. `uninstall` removes the folders of ours it leaves empty, never a browser's own.
 
 `--root DIR` lays the system files out under DIR instead of / (packaging: build.py stages
-the .deb with it). Browsers packaged as a Snap or a Flatpak run in a sandbox that cannot
-start a program of the host system; they are refused with a clear message, except Firefox:
-as a Snap it starts hosts through the desktop portal (xdg-desktop-portal's WebExtensions
-support), which reads the usual manifest folders, and as a Flatpak through
-xdg-native-messaging-proxy when present.
+the .deb with it): --host-path is then the target system's path, whose file must already be
+under DIR, and each line of output names the file under DIR. Browsers packaged as a Snap
+or a Flatpak run in a sandbox that cannot start a program of the host system; they are
+refused with a clear message, except Firefox: as a Snap it starts hosts through the desktop
+portal (xdg-desktop-portal's WebExtensions support), which reads the usual manifest
+folders, and as a Flatpak through xdg-native-messaging-proxy when present.
 
 System manifests that the installed Debian package owns are neither overwritten nor
 removed (dpkg would then restore or miss them) unless `--force` is given: exit status 4.
@@ -92,9 +93,10 @@ MACOS_PROFILE = {"chrome": "Google/Chrome", "chromium": "Chromium", "edge": "Mic
 MACOS_APPS = {"chrome": "Google Chrome.app", "chromium": "Chromium.app",
               "edge": "Microsoft Edge.app", "brave": "Brave Browser.app", "firefox": "Firefox.app"}
 # Parents of the Linux system manifest folders that a system install may have had to create,
-# and that uninstall removes once empty (/etc, /etc/opt, /usr/lib themselves never).
+# and that uninstall removes once empty (/etc and /usr/lib themselves never). /etc/opt, the
+# parent of /etc/opt/chrome and /etc/opt/edge, is absent from a fresh Debian: install makes it.
 LINUX_SYSTEM_PARENTS = ("/etc/opt/chrome", "/etc/chromium", "/etc/opt/edge", "/etc/brave",
-                        "/usr/lib/mozilla")
+                        "/usr/lib/mozilla", "/etc/opt")
 MACOS_SYSTEM = {
     "chrome": "/Library/Google/Chrome/NativeMessagingHosts",
     "chromium": "/Library/Application Support/Chromium/NativeMessagingHosts",
@@ -126,6 +128,7 @@ NATIVE_MESSAGING_PROXY = ["/usr/libexec/xdg-native-messaging-proxy",
                           "/usr/lib/xdg-native-messaging-proxy"]
 # Where dpkg lists the files the Debian package (DEB_PACKAGE, build.py deb) installed.
 DPKG_INFO = "/var/lib/dpkg/info"
+DPKG_STATUS = "/var/lib/dpkg/status"  # each package's stanza: its Version, Architecture…
 # Mode of the folders a system install creates, whatever the umask (0000 gave 0777 folders).
 SYSTEM_DIR_MODE = 0o755
 # Mode of the folders a per-user install creates (~/.mozilla, ~/.config, ~/.config/chromium…):
@@ -651,8 +654,9 @@ def keys_naming(manifest: str, values: dict[str, str | None],
             if k not in gone and v and same_windows_path(v) == want]
 
 
-def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout,
+def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=None,
               registry=None) -> None:
+    out = sys.stdout if out is None else out  # the one of the time of the call
     steps = list(reversed(p.steps)) if remove else p.steps
     if registry is None and ctx.windows:
         registry = WindowsRegistry()
@@ -685,7 +689,9 @@ def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout
                 what = _remove_file(step, ctx, dry_run)
             else:
                 what = _put_in_place(step, ready, ctx, dry_run)
-            print(f"{who} : {step.target} : {what}", file=out)
+            # The file on disk: under --root, DIR/etc/…, never a bare /etc/… that would read
+            # as this machine's (build.py deb stages the package so).
+            print(f"{who} : {ctx.on_disk(step.target)} : {what}", file=out)
     finally:  # a registry key refused midway: no temporary file stays behind
         for tmp in ready.values():
             tmp.unlink(missing_ok=True)
@@ -695,7 +701,7 @@ def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=sys.stdout
                 ctx.on_disk(folder).rmdir()  # only an empty folder goes
             except OSError:
                 continue  # absent, not empty (another host's manifest), or not ours to remove
-            print(f"Dossier {folder} : supprimé (vide)", file=out)
+            print(f"Dossier {ctx.on_disk(folder)} : supprimé (vide)", file=out)
 
 
 def folders_to_clean(p: Plan, ctx: Context) -> list[str]:
@@ -735,6 +741,41 @@ def package_files(ctx: Context) -> set[str]:
             continue
         owned.update(line.strip() for line in lines if line.strip())
     return owned
+
+
+def deb_file_name(arch: str, version: str | None = None) -> str:
+    """The Debian package's file name, as build.py writes it (dpkg-name's convention)."""
+    if version is None:
+        from host import __version__ as version
+    return f"{DEB_PACKAGE}_{version}_{arch}.deb"
+
+
+def deb_architecture(ctx: Context) -> str:
+    """The architecture of the package's file: the installed package's, from dpkg's status
+    (--root works), else the one dpkg gives this machine (what build.py names the .deb by)."""
+    try:
+        status = ctx.on_disk(DPKG_STATUS).read_text("utf-8", errors="replace")
+    except OSError:
+        status = ""
+    for stanza in status.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line
+                      and not line.startswith(" "))
+        if fields.get("Package") == DEB_PACKAGE and fields.get("Architecture"):
+            return fields["Architecture"].strip()
+    import subprocess
+
+    try:
+        arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        arch = ""
+    if arch:
+        return arch
+    import platform
+
+    machine = platform.machine().lower()
+    return {"x86_64": "amd64", "aarch64": "arm64", "i686": "i386", "i386": "i386",
+            "armv7l": "armhf"}.get(machine, machine or "amd64")
 
 
 def package_conflicts(p: Plan, ctx: Context, remove: bool) -> list[str]:
@@ -814,17 +855,25 @@ def main(argv: list[str]) -> int:
                   f"système cible) : {host_path}.", file=sys.stderr)
             return 1
         host_path = absolute_host_path(host_path, ctx)
+    rooted = args.root not in ("", "/") and not ctx.windows
     if command == "install" and host_path is not None and not args.dry_run:
-        if not ctx.on_disk(host_path).is_file():
-            print(f"Erreur : l'exécutable du module est introuvable : {host_path}. "
-                  "Indiquez le bon chemin avec --host-path.", file=sys.stderr)
+        on_disk = str(ctx.on_disk(host_path))
+        if not os.path.isfile(on_disk):
+            if rooted:  # the target system's path, looked for under DIR
+                print(f"Erreur : l'exécutable du module est introuvable sous {args.root} : "
+                      f"{on_disk}. Avec --root, --host-path est le chemin sur le système "
+                      f"cible ({host_path}) et l'exécutable doit déjà être copié à cet endroit "
+                      f"sous {args.root}.", file=sys.stderr)
+            else:
+                print(f"Erreur : l'exécutable du module est introuvable : {host_path}. "
+                      "Indiquez le bon chemin avec --host-path.", file=sys.stderr)
             return 1
         # The browsers would fail to start it, with no word to the user (Windows has no
         # execute bit: any file there may be started).
-        if not ctx.windows and not os.access(ctx.on_disk(host_path), os.X_OK):
-            print(f"Erreur : {host_path} n'est pas exécutable : les navigateurs ne pourraient "
+        if not ctx.windows and not os.access(on_disk, os.X_OK):
+            print(f"Erreur : {on_disk} n'est pas exécutable : les navigateurs ne pourraient "
                   "pas le lancer. Donnez-lui le droit d'exécution (`chmod 755 "
-                  f"{shlex.quote(host_path)}`) ou indiquez le bon fichier avec --host-path. "
+                  f"{shlex.quote(on_disk)}`) ou indiquez le bon fichier avec --host-path. "
                   "Rien n'a été écrit.", file=sys.stderr)
             return 1
     remove = command == "uninstall"
@@ -834,7 +883,9 @@ def main(argv: list[str]) -> int:
         p.steps = [s for s in p.steps if s.browser]
     level = "tous les utilisateurs" if system else "l'utilisateur courant"
     verb = "Retrait" if remove else "Installation"
-    print(f"{verb} de {HOST_NAME} pour {level}" + (" (simulation)" if args.dry_run else ""))
+    print(f"{verb} de {HOST_NAME} pour {level}"
+          + (f", fichiers système sous {args.root}" if rooted and system else "")
+          + (" (simulation)" if args.dry_run else ""))
     for browser in left_out:
         print(f"{LABEL[browser]} : ignoré, absent pour cet utilisateur (ni son dossier ni son "
               f"programme) ; `--browser {browser}` le déclare quand même.")
@@ -850,7 +901,7 @@ def main(argv: list[str]) -> int:
     if conflicts:
         print(f"Erreur : ces manifestes appartiennent au paquet {DEB_PACKAGE} (dpkg) : les "
               + ("supprimer" if remove else "remplacer") + " le rendrait incohérent :\n  "
-              + "\n  ".join(conflicts) + "\n"
+              + "\n  ".join(str(ctx.on_disk(c)) for c in conflicts) + "\n"
               + (f"Retirez plutôt le paquet (`sudo apt purge {DEB_PACKAGE}`)" if remove else
                  f"Mettez plutôt à jour le paquet {DEB_PACKAGE}")
               + ", ou relancez avec --force pour passer outre. Rien n'a été modifié.",

@@ -93,7 +93,8 @@ def _card_type_policies(path: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(f"{path}: nested too deeply") from None
     if not is_card_type_table(value):
         raise argparse.ArgumentTypeError(
-            f"{path}: a JSON object OID -> {'/'.join(CARD_TYPES)} is expected")
+            f"{path}: a JSON object OID -> {'/'.join(CARD_TYPES)} is expected (each OID "
+            "in dotted form, e.g. 1.2.250.1.71.1.2.1)")
     return value
 
 

@@ -114,3 +114,42 @@ def test_the_deployment_guide_gives_commands_that_run_where_it_says():
     script = (REPO / "packaging" / "macos" / "build-pkg.sh").read_text()
     identifier = re.search(r'^IDENTIFIER="([^"]+)"', script, re.M).group(1)
     assert f"sudo pkgutil --forget {identifier}" in text
+
+
+def test_the_deb_carries_the_deployment_guide_and_staging_names_the_staged_files(
+        tmp_path, monkeypatch, capsys):
+    """Built around a stand-in for the frozen host (no PyInstaller here): the package installs
+    docs/DEPLOYMENT.md as /usr/share/doc/cpsbridge/DEPLOYMENT.md, where diagnose's fixes
+    point; its file is named as diagnose names it (host.registration.deb_file_name); and the
+    lines of the staging (`install --system --root STAGE`) name the files under the stage,
+    never a bare /etc/… that reads as this machine's."""
+    import argparse
+
+    from host import __version__
+    from host.diagnose import INSTALLED_GUIDE
+    from host.registration import deb_file_name
+
+    assert shutil.which("dpkg-deb"), "dpkg-deb is missing (Debian package dpkg-dev)"
+    build = build_module()
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "cpsbridge-host").write_text("#!/bin/sh\n")
+    (host / "cpsbridge-host").chmod(0o755)
+    stage = tmp_path / "stage" / "cpsbridge"
+    monkeypatch.setattr(build, "build_host", lambda args: None)
+    monkeypatch.setattr(build, "HOST_DIST", host)
+    monkeypatch.setattr(build, "DEB_STAGE", stage)
+    build.build_deb(argparse.Namespace(out=tmp_path / "out"))
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    deb = tmp_path / "out" / f"cpsbridge_{__version__}_{arch}.deb"
+    assert deb.is_file() and deb.name == deb_file_name(arch)
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "x")], check=True, timeout=60)
+    installed = tmp_path / "x" / INSTALLED_GUIDE.lstrip("/")
+    assert installed.read_bytes() == (REPO / "docs" / "DEPLOYMENT.md").read_bytes()
+    lines = capsys.readouterr().out.splitlines()
+    written = [line for line in lines if line.endswith(" : écrit")]
+    assert len(written) == 5, lines
+    for line in written:
+        assert f" : {stage}/" in line, line
+    assert f"sous {stage}" in lines[0], lines

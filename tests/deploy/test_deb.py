@@ -216,3 +216,16 @@ def test_dpkg_r_removes_the_host_and_purge_the_conffiles(installed_deb):
     assert r.returncode == 0, r.stderr
     left = [f for f in installed_deb if Path(f).is_file() or Path(f).is_symlink()]
     assert left == [], left
+
+
+def test_the_package_carries_the_deployment_guide_where_diagnose_points(deb, tmp_path):
+    """diagnose's fixes and the policy templates' README send IT to the guide: the package
+    installs it (/usr/share/doc/cpsbridge/DEPLOYMENT.md), as docs/DEPLOYMENT.md is."""
+    from host.diagnose import INSTALLED_GUIDE
+
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True,
+                             check=True).stdout
+    assert f".{INSTALLED_GUIDE}\n" in listing, listing
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "x")], check=True, timeout=120)
+    guide = tmp_path / "x" / INSTALLED_GUIDE.lstrip("/")
+    assert guide.read_bytes() == (REPO / "docs" / "DEPLOYMENT.md").read_bytes()

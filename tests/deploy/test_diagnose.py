@@ -685,3 +685,122 @@ def test_with_root_a_system_manifests_executable_is_looked_for_under_the_root(tm
     staged.chmod(0o755)
     code, doc = diagnose(env, "--hors-ligne", "--root", str(root))
     assert by_id(doc)["browser.firefox"]["status"] == "ok"
+
+
+# -- what the fixes tell IT to run or read --------------------------------------------------------
+
+def test_a_package_manifest_is_fixed_from_the_deb_file_and_from_a_repository(tmp_path):
+    """Installed from a .deb file (§ 4), `apt install --reinstall cpsbridge` finds nothing to
+    download and changes nothing (exit 0): the fix names the file, as build.py names it,
+    for the version and architecture of the installed package (build.py names it by the same
+    function: tests/deploy/test_build_checks.py); the package-name form is for an APT
+    repository."""
+    from host import __version__
+    from host.diagnose import Diagnosis
+    from host.registration import Context
+
+    root = tmp_path / "root"
+    chromium = "/etc/chromium/native-messaging-hosts/fr.viatrajectoire.cpsbridge.json"
+    info = root / "var/lib/dpkg/info"
+    info.mkdir(parents=True)
+    (info / "cpsbridge.list").write_text(f"/.\n/etc\n{chromium}\n")
+    (root / "var/lib/dpkg/status").write_text(
+        "Package: pcscd\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1\n\n"
+        "Package: cpsbridge\nStatus: install ok installed\nArchitecture: arm64\n"
+        f"Version: {__version__}\n")
+    d = Diagnosis(Context(platform="linux", env={"HOME": str(tmp_path)}, root=str(root)),
+                  online=False)
+    fix = d._manifest_fix("système", str(root / chromium.lstrip("/")))
+    file_form = ("`sudo apt install --reinstall -o Dpkg::Options::=--force-confask "
+                 f"./cpsbridge_{__version__}_arm64.deb`")
+    assert file_form in fix, fix
+    assert ("`sudo apt install --reinstall -o Dpkg::Options::=--force-confask cpsbridge`"
+            in fix) and "dépôt APT" in fix
+    assert fix.index(file_form) < fix.index("dépôt APT")
+    # Without dpkg's record of it: the architecture dpkg gives this machine.
+    (root / "var/lib/dpkg/status").unlink()
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert f"./cpsbridge_{__version__}_{arch}.deb`" in d._manifest_fix(
+        "système", str(root / chromium.lstrip("/")))
+
+
+def _guide_item(section: int, item: int) -> str:
+    """The text of item `item` of section `section` of docs/DEPLOYMENT.md."""
+    import re
+
+    text = (REPO / "docs" / "DEPLOYMENT.md").read_text("utf-8")
+    part = re.search(rf"^## {section}\. .*?(?=^## )", text, re.M | re.S).group(0)
+    found = re.search(rf"^{item}\. .*?(?=^\d+\. |\Z)", part, re.M | re.S)
+    assert found, (section, item)
+    return found.group(0)
+
+
+@pytest.mark.parametrize("platform", ["linux", "win32", "darwin"])
+def test_a_config_error_names_the_sections_of_the_guide_that_exist(tmp_path, monkeypatch,
+                                                                      platform):
+    """No « § configuration » in the guide: the fix names the sections where the system
+    configuration file is described, and where the guide is on this machine."""
+    import re
+
+    from host.diagnose import Diagnosis
+    from host.registration import Context
+
+    bad = tmp_path / "config.json"
+    bad.write_text('{"allowedOrigins": "not a list"}')
+    monkeypatch.setenv("CPSBRIDGE_SYSTEM_CONFIG", str(tmp_path / "none.json"))
+    monkeypatch.setenv("CPSBRIDGE_USER_CONFIG", str(bad))
+    d = Diagnosis(Context(platform=platform, env={"HOME": str(tmp_path),
+                                                  "USERPROFILE": str(tmp_path)}),
+                  online=False, registry=FakeRegistryReader())
+    d.configuration()
+    (check,) = d.checks
+    assert check.status == "error" and str(bad) in check.fix
+    assert "§ configuration" not in check.fix
+    sections = re.findall(r"§ (\d+) \(point (\d+)\)", check.fix)
+    assert sections, check.fix
+    for section, item in sections:
+        assert "config.json" in _guide_item(int(section), int(item)), (section, item)
+    assert "docs/DEPLOYMENT.md" in check.fix
+    assert ("/usr/share/doc/cpsbridge/DEPLOYMENT.md" in check.fix) is (platform == "linux")
+
+
+def _without_the_extension(home: Path, browser: str) -> None:
+    folder = {"chromium": ".config/chromium", "edge": ".config/microsoft-edge",
+              "chrome": ".config/google-chrome"}[browser]
+    write_json(home / folder / "Default" / "Preferences", {"extensions": {"settings": {}}})
+
+
+@pytest.mark.parametrize("browser, store", [("chromium", "le Chrome Web Store"),
+                                            ("edge", "Edge Add-ons")])
+def test_the_extension_fix_says_when_its_store_does_not_have_it_yet(tmp_path, browser, store):
+    """extension/ids.json has null for a store where the extension is not published: no
+    « installez-la depuis le Chrome Web Store » then, but the policy install of § 6 and
+    where the guide is; once the store's id is known, the store."""
+    from host.diagnose import Diagnosis
+    from host.manifests import extension_ids
+    from host.registration import Context
+
+    home = tmp_path / "home"
+    _without_the_extension(home, browser)
+    entry = "edgeAddons" if browser == "edge" else "chromeWebStore"
+    ctx = Context(platform="linux", env={"HOME": str(home), "PATH": ""})
+
+    def fix(store_id: str | None) -> str:
+        d = Diagnosis(ctx, online=False)
+        d.ids = dict(extension_ids(), **{entry: store_id})
+        d.extension(browser)
+        (check,) = d.checks
+        assert check.status == "warning", check
+        return check.fix
+
+    unpublished = fix(None)
+    assert f"pas encore publiée sur {store}" in unpublished, unpublished
+    assert "Installez l'extension CPS Bridge depuis" not in unpublished
+    assert "stratégie d'entreprise" in unpublished and "§ 6" in unpublished
+    assert "/usr/share/doc/cpsbridge/DEPLOYMENT.md" in unpublished
+    assert "docs/DEPLOYMENT.md" in unpublished
+    published = fix("abcdefghijklmnopabcdefghijklmnop")
+    assert f"Installez l'extension CPS Bridge depuis {store}" in published, published
+    assert "pas encore publiée" not in published
+    assert "/usr/share/doc/cpsbridge/DEPLOYMENT.md" in published

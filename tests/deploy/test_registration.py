@@ -203,10 +203,10 @@ def test_system_install_under_a_staging_root(tmp_path):
     r = run_host(env, "uninstall", "--system", "--root", str(tmp_path / "root"))
     assert r.returncode == 0
     assert not list((tmp_path / "root/etc").rglob("*.json"))
-    # The folders the install made are gone too; /etc, /etc/opt and /usr/lib stay.
+    # The folders the install made are gone too, /etc/opt included; /etc and /usr/lib stay.
     left = sorted(p.relative_to(tmp_path / "root").as_posix()
                   for p in (tmp_path / "root").rglob("*") if p.is_dir())
-    assert left == ["etc", "etc/opt", "opt", "opt/cpsbridge", "usr", "usr/lib"], left
+    assert left == ["etc", "opt", "opt/cpsbridge", "usr", "usr/lib"], left
 
 
 def test_install_extension_id_adds_a_store_id_to_the_manifests(tmp_path):
@@ -676,3 +676,73 @@ def test_user_folders_we_create_are_private_and_existing_ones_keep_their_mode(tm
     for folder in made:
         assert stat.S_IMODE((home / folder).stat().st_mode) == 0o700, folder
     assert stat.S_IMODE((home / ".mozilla").stat().st_mode) == 0o755
+
+
+# -- --root: where the executable must be, and what the output names ---------------------------
+
+def test_with_root_the_host_must_be_under_root_and_every_line_names_the_file_on_disk(tmp_path):
+    """`install --system --root DIR` (build.py deb stages the package so): --host-path is the
+    target system's path, looked for under DIR, and the error says where it looked; each
+    line gives the file under DIR, never a bare /etc/… that reads as this machine's."""
+    root = tmp_path / "root"
+    env = user_env(tmp_path)
+    r = run_host(env, "install", "--system", "--root", str(root),
+                 "--host-path", "/opt/cpsbridge/cpsbridge-host")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert (f"introuvable sous {root} : {root}/opt/cpsbridge/cpsbridge-host"
+            in r.stderr), r.stderr
+    host = root / "opt/cpsbridge/cpsbridge-host"
+    host.parent.mkdir(parents=True)
+    host.write_text("#!/bin/sh\n")
+    host.chmod(0o644)
+    r = run_host(env, "install", "--system", "--root", str(root),
+                 "--host-path", "/opt/cpsbridge/cpsbridge-host")
+    assert r.returncode == 1 and f"chmod 755 {host}" in r.stderr, r.stderr
+    host.chmod(0o755)
+    for args, done in ((["--dry-run"], "serait écrit"), ([], "écrit"), ([], "déjà à jour")):
+        r = run_host(env, "install", "--system", "--root", str(root),
+                     "--host-path", "/opt/cpsbridge/cpsbridge-host", *args)
+        assert r.returncode == 0, r.stderr
+        lines = [line for line in r.stdout.splitlines() if line.endswith(f" : {done}")]
+        assert len(lines) == 5, r.stdout
+        for line in lines:
+            assert f" : {root}/" in line, line
+        assert (f"Google Chrome : {root}/etc/opt/chrome/native-messaging-hosts/{HOST_NAME}.json"
+                f" : {done}") in lines
+        assert f"sous {root}" in r.stdout.splitlines()[0]
+    r = run_host(env, "uninstall", "--system", "--root", str(root))
+    assert r.returncode == 0, r.stderr
+    assert (f"Firefox : {root}/usr/lib/mozilla/native-messaging-hosts/{HOST_NAME}.json"
+            " : supprimé") in r.stdout
+    assert f"Dossier {root}/etc/opt/chrome : supprimé (vide)" in r.stdout
+    for bare in (" : /etc/", " : /usr/", "Dossier /etc", "Dossier /usr"):
+        assert bare not in r.stdout, r.stdout
+
+
+def test_uninstall_system_removes_an_empty_etc_opt_never_a_full_one(tmp_path):
+    """/etc/opt is the parent of /etc/opt/chrome and /etc/opt/edge: a system install on a
+    machine without it (Debian) creates it, and uninstall removes it once empty, as it does
+    /etc/chromium or /usr/lib/mozilla. A folder that holds anything else stays."""
+    root = tmp_path / "root"
+    host = root / "opt/cpsbridge/cpsbridge-host"
+    host.parent.mkdir(parents=True)
+    host.write_text("#!/bin/sh\n")
+    host.chmod(0o755)
+    env = user_env(tmp_path)
+    install = ["install", "--system", "--root", str(root),
+               "--host-path", "/opt/cpsbridge/cpsbridge-host"]
+    assert run_host(env, *install).returncode == 0
+    assert (root / "etc/opt").is_dir()
+    r = run_host(env, "uninstall", "--system", "--root", str(root))
+    assert r.returncode == 0, r.stderr
+    assert f"Dossier {root}/etc/opt : supprimé (vide)" in r.stdout
+    assert not (root / "etc/opt").exists() and (root / "etc").is_dir()
+    # Something else in /etc/opt (another program's folder): /etc/opt stays, and it.
+    assert run_host(env, *install).returncode == 0
+    (root / "etc/opt/autre").mkdir()
+    (root / "etc/opt/autre/fichier").write_text("x")
+    r = run_host(env, "uninstall", "--system", "--root", str(root))
+    assert r.returncode == 0, r.stderr
+    assert (root / "etc/opt/autre/fichier").read_text() == "x"
+    assert not (root / "etc/opt/chrome").exists() and not (root / "etc/opt/edge").exists()
+    assert "etc/opt : supprimé" not in r.stdout

@@ -234,3 +234,27 @@ def test_the_windows_system_file_is_in_the_install_folder_not_programdata(monkey
     monkeypatch.setenv("ProgramFiles", "C:\\Program Files (x86)")
     monkeypatch.setenv("ProgramW6432", "C:\\Program Files")
     assert config.system_config_path("win32") == "C:\\Program Files\\CPS Bridge\\config.json"
+
+
+@pytest.mark.parametrize("key", ["<OID de politique de certification>", "1.2.250.1.71.x",
+                                 "1.2.250.", ".1.2", "1..2", "CPS", "", "1", "1.02.3",
+                                 "１.２"])
+def test_card_type_policies_take_dotted_oids_only(files, key):
+    """The guide's example, copied as it is, is refused: a key that is not an OID in dotted
+    form (digits and dots, 1.2.250.1.71.1.2.1) would never match a certificate. The same
+    check serves the verifier's --card-type-policies (host.holder.is_card_type_table)."""
+    from host.holder import is_card_type_table
+
+    _, user = files
+    user.write_text(json.dumps({"cardTypePolicies": {"1.2.250.1.71.1.2.1": "CPS", key: "CPS"}},
+                               ensure_ascii=False))
+    with pytest.raises(config.ConfigError) as exc:
+        config.load()
+    assert str(user) in str(exc.value) and "« cardTypePolicies »" in str(exc.value)
+    assert exc.value.key == "cardTypePolicies"
+    assert repr(key) in exc.value.problem and "n'est pas un OID" in exc.value.problem
+    assert "1.2.250.1.71.1.2.1" in exc.value.problem  # what one looks like
+    assert not is_card_type_table({key: "CPS"})
+    user.write_text(json.dumps({"cardTypePolicies": {"1.2.250.1.71.1.2.1": "CPS",
+                                                     "2.25.1.0": "CPE"}}))
+    assert config.load().cardTypePolicies == {"1.2.250.1.71.1.2.1": "CPS", "2.25.1.0": "CPE"}

@@ -191,3 +191,25 @@ def test_a_card_command_with_a_key_utf8_cannot_carry_leaves_the_card_worker_serv
     assert err["code"] == "ERR_CPS_INVALID_REQUEST" and err["details"]["fields"] == ["\\ud800"]
     assert "certificates" in host.request("list-certificates", timeout=10)["result"]
     assert "Traceback" not in host.stderr_text()
+
+
+def test_help_is_a_short_french_usage_and_an_unknown_command_is_refused(host_env):
+    """`cpsbridge-host --help` is for IT at a terminal: the commands, in French, and what the
+    browser runs; not the module's docstring. A mistyped command is said so (exit 2), rather
+    than taken for a browser's start that waits for frames."""
+    for flag in ("--help", "-h"):
+        p = subprocess.run([*SOURCE_HOST, flag], capture_output=True, env=host_env, cwd=REPO,
+                           timeout=30, text=True)
+        assert p.returncode == 0 and p.stdout == "", p.stderr
+        assert p.stderr.startswith("utilisation : cpsbridge-host "), p.stderr
+        for command in ("install", "uninstall", "diagnose"):
+            assert f"\n  {command} " in p.stderr, p.stderr
+        assert "navigateur" in p.stderr and "Entry point" not in p.stderr
+        assert "Usage" not in p.stderr
+        assert len(p.stderr.splitlines()) <= 20
+    for wrong in ("instal", "diagnostic", "--aide"):
+        p = subprocess.run([*SOURCE_HOST, wrong], capture_output=True, env=host_env, cwd=REPO,
+                           timeout=30, text=True, input="")
+        assert p.returncode == 2 and p.stdout == "", (wrong, p.stdout, p.stderr)
+        assert p.stderr.startswith(f"Erreur : commande inconnue « {wrong} »"), p.stderr
+        assert "cpsbridge-host --help" in p.stderr and "Traceback" not in p.stderr
