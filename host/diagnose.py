@@ -50,6 +50,9 @@ LEGACY_POLICY_NAMES = {"NativeMessagingBlocklist": "NativeMessagingBlacklist",
                        "ExtensionInstallAllowlist": "ExtensionInstallWhitelist"}
 MACOS_DOMAINS = {"chrome": "com.google.Chrome", "chromium": "org.chromium.Chromium",
                  "edge": "com.microsoft.Edge", "brave": "com.brave.Browser"}
+# Where IT finds the policy templates: the repository's folder, and where the .deb puts it.
+POLICY_TEMPLATES = ("du dossier manifests/policies (que le paquet .deb installe dans "
+                    "/usr/share/cpsbridge/policies)")
 # ExtensionSettings installation modes that install the extension at the browser's start.
 INSTALLED_MODES = ("force_installed", "normal_installed")
 # Where the user enables an installed extension, and where to get it.
@@ -439,7 +442,7 @@ class Diagnosis:
             for reason in policy.get("blocks", []):
                 self.add(f"policy.{browser}", status, f"{label} : {reason}.",
                          "Faites corriger la stratégie d'entreprise (GPO, /etc/…/policies) : "
-                         "voir les modèles du dossier manifests/policies.",
+                         f"voir les modèles {POLICY_TEMPLATES}.",
                          source=policy.get("source"))
         self.forced[browser] = bool(policy.get("forced"))
         if found:
@@ -486,8 +489,8 @@ class Diagnosis:
         self.add(f"policy.{browser}.forme", "warning", f"{LABEL[browser]} : la stratégie "
                  f"{where} n'a pas la forme attendue ({wanted}, trouvé : {_shape(value)}) ; le "
                  "navigateur n'en tient pas compte.",
-                 f"Corrigez-la ({origin}) d'après les modèles du "
-                 "dossier manifests/policies.", policy=where, source=source)
+                 f"Corrigez-la ({origin}) d'après les modèles {POLICY_TEMPLATES}.",
+                 policy=where, source=source)
         return False
 
     def _typed(self, browser: str, source: str | None, where: str, value: object,
