@@ -102,7 +102,8 @@ EMBEDDED_MESSAGES = {
     ROOT / "extension" / "page" / "cpsbridge.js": (
         "ERR_CPS_EXTENSION_UNAVAILABLE", "ERR_CPS_INSECURE_CONTEXT", "ERR_CPS_USER_TIMEOUT",
         "ERR_CPS_INVALID_REQUEST", "ERR_CPS_INTERNAL"),
-    ROOT / "extension" / "content" / "content.js": ("ERR_CPS_INVALID_REQUEST", "ERR_CPS_INTERNAL"),
+    ROOT / "extension" / "content" / "content.js": ("ERR_CPS_INVALID_REQUEST", "ERR_CPS_INTERNAL",
+                                                    "ERR_CPS_CANCELLED"),
 }
 PAGE_BEGIN = "// BEGIN GENERATED MESSAGES (python build.py errors; do not edit)"
 PAGE_END = "// END GENERATED MESSAGES"

@@ -15,6 +15,10 @@
       "fr": "La demande reçue par le module CPS Bridge est invalide. Mettez à jour l'extension et le module, puis réessayez.",
       "en": "The CPS Bridge module received an invalid request. Update the extension and the module, then try again."
     },
+    "ERR_CPS_CANCELLED": {
+      "fr": "L'opération a été annulée.",
+      "en": "The operation was cancelled."
+    },
     "ERR_CPS_INTERNAL": {
       "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique.",
       "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department."
@@ -22,9 +26,32 @@
   };
   // END GENERATED MESSAGES
 
+  // While the document is hidden in the back/forward cache, its answers wait for it to be
+  // shown again: a frozen page would not run them, and it must still get one per request.
+  let hidden = false;
+  const held = [];
   function post(message) {
-    window.postMessage(message, target);
+    if (hidden) held.push(message);
+    else window.postMessage(message, target);
   }
+
+  // Requests still waiting for the background, each with what ends it when the page leaves.
+  const pending = new Set();
+
+  // The page leaves (navigation, reload, or the back/forward cache, whose documents keep
+  // their ports open in Firefox): every request of this page ends now, ERR_CPS_CANCELLED,
+  // and its port closes, which tells the background to cancel the login and close its
+  // dialog. No dialog then asks a code for a page nobody sees, and the tab's next document
+  // is not refused as ERR_CPS_ACTION_PENDING. A page shown again gets its answers.
+  window.addEventListener("pagehide", () => {
+    hidden = true;
+    for (const leave of [...pending]) leave();
+  });
+  window.addEventListener("pageshow", (event) => {
+    if (!event.persisted) return;
+    hidden = false;
+    for (const message of held.splice(0)) window.postMessage(message, target);
+  });
 
   // "en", "en-GB"…: English; anything else French (as the background's pickLang).
   const langOf = (lang) => (typeof lang === "string" && lang.toLowerCase().startsWith("en") ? "en" : "fr");
@@ -73,12 +100,20 @@
   function ask(request) {
     return new Promise((resolve, reject) => {
       const port = api.runtime.connect({ name: "page-request" }); // throws once the extension is gone
+      const leave = () => {
+        pending.delete(leave);
+        port.disconnect();
+        resolve({ error: { code: "ERR_CPS_CANCELLED", message: MESSAGES.ERR_CPS_CANCELLED[langOf(request.lang)] } });
+      };
+      pending.add(leave);
       port.onMessage.addListener((answer) => {
+        pending.delete(leave);
         resolve(answer);
         port.disconnect();
       });
       // Closed by the background without an answer (it stopped, or refused the sender).
       port.onDisconnect.addListener(() => {
+        pending.delete(leave);
         void api.runtime.lastError; // read, so that Chromium does not log it as unchecked
         reject(new Error("no answer"));
       });

@@ -152,6 +152,7 @@ export const NONCE = "n".repeat(43) + "=";
  *  listeners and timers die with it. */
 export function makeWindow(href = "https://trajectoire.sante-ra.fr/connexion") {
   const listeners = new Set();
+  const others = {};
   const timers = new Set();
   const url = new URL(href);
   const win = {
@@ -159,8 +160,13 @@ export function makeWindow(href = "https://trajectoire.sante-ra.fr/connexion") {
     posted: [],
     document: { readyState: "complete", documentElement: { lang: "fr" },
                 querySelector: () => null, addEventListener() {} },
-    addEventListener: (type, fn) => { if (type === "message") listeners.add(fn); },
-    removeEventListener: (type, fn) => listeners.delete(fn),
+    addEventListener: (type, fn) => {
+      if (type === "message") listeners.add(fn);
+      else (others[type] ??= new Set()).add(fn);
+    },
+    removeEventListener: (type, fn) => (type === "message" ? listeners : others[type] ?? new Set()).delete(fn),
+    // pagehide, pageshow…: as the browser fires them on the window.
+    dispatch: (type, event = {}) => { for (const fn of [...(others[type] ?? [])]) fn(event); },
     postMessage(data, target) {
       const copy = structuredClone(data);
       win.posted.push({ data: copy, target });

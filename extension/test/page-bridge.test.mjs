@@ -207,3 +207,32 @@ test("status waits out the background's worst case: a hung host reads as such, n
   await flush();
   assert.equal(never, "ERR_CPS_INTERNAL");
 });
+
+test("the page leaves mid-login (back/forward cache too): its port closes, and a page shown again gets ERR_CPS_CANCELLED", async () => {
+  const win = makeWindow();
+  // The background never answers: the login waits in its dialog.
+  withExtension(win, () => new Promise(() => {}));
+  win.postMessage({ cpsbridge: "request", requestId: "A", action: "authenticate", challengeNonce: "n".repeat(44) },
+                  "https://trajectoire.sante-ra.fr");
+  await flush();
+  assert.deepEqual(win.posted.map((p) => p.data.cpsbridge), ["request", "ack"]);
+  assert.equal(win.ports.length, 1);
+  assert.equal(win.ports[0].connected, true);
+  win.dispatch("pagehide", { persisted: true });
+  await flush();
+  // Closed by the page's side: the background's sign to cancel the login and its dialog.
+  assert.equal(win.ports[0].connected, false);
+  assert.deepEqual(win.posted.map((p) => p.data.cpsbridge), ["request", "ack"], "nothing posted while hidden");
+  win.dispatch("pageshow", { persisted: true });
+  await flush();
+  const answer = win.posted.at(-1).data;
+  assert.equal(answer.cpsbridge, "response");
+  assert.equal(answer.requestId, "A");
+  assert.equal(answer.error.code, "ERR_CPS_CANCELLED");
+  assert.equal(answer.error.message, "L'opération a été annulée.");
+  // One answer only, and a request after the return works as before.
+  win.dispatch("pagehide", { persisted: true });
+  win.dispatch("pageshow", { persisted: true });
+  await flush();
+  assert.equal(win.posted.filter((p) => p.data.cpsbridge === "response").length, 1);
+});
