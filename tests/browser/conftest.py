@@ -84,3 +84,24 @@ def other_origins(site):
            "http": f"http://127.0.0.1:{plain.server_address[1]}/"}
     https.shutdown()
     plain.shutdown()
+
+
+# Records, in window.answers, every message the extension posts to the page (what is not a
+# request), for tests that talk to the extension by raw window.postMessage (PROTOCOL §9).
+CACHEABLE_PAGE = ("<!doctype html><html lang='fr'><head><meta charset='utf-8'>"
+                  "<title>Page en cache</title><script>window.answers = [];"
+                  "addEventListener('message', (e) => { const d = e.data;"
+                  " if (e.source === window && d && typeof d === 'object' && 'cpsbridge' in d"
+                  " && d.cpsbridge !== 'request') answers.push(d); });</script></head>"
+                  "<body><p>Une page que le navigateur peut garder en cache.</p></body></html>")
+
+
+@pytest.fixture(scope="module")
+def cacheable_page(site):
+    """An https page on https://localhost:PORT (not the site's port: an origin the dev build
+    allows, that the host allows once a test adds it) served without Cache-Control, unlike
+    the site (no-store): the browser may keep it in its back/forward cache."""
+    server = serve_page(CACHEABLE_PAGE, "127.0.0.1", site.data_dir / "tls-cert.pem",
+                        site.data_dir / "tls-key.pem")
+    yield f"https://localhost:{server.server_address[1]}/"
+    server.shutdown()

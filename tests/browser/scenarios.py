@@ -5,13 +5,16 @@ account by the flow under test the first time."""
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import re
+import time
 
 import pytest
 
 from tests.testbed.browser import (DIALOG_ALERT, DIALOG_CANCEL, DIALOG_PIN, TILE, TILE_ALERT,
-                                   TILE_STATUS, liberal_creation, type_pin)
+                                   TILE_STATUS, launch, liberal_creation, type_pin)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -309,6 +312,91 @@ def test_reload_mid_login_cancels_it(browser, site, fresh_host, artifacts, dupon
     assert tab.wait_text(USER, "DUPONT") == "Dr Jean DUPONT"
     logout(tab)
     tab.close()
+
+
+def post_authenticate(tab, request_id: str) -> str:
+    """An authenticate request posted by the page itself (raw window.postMessage, §9), in
+    French as the library asks by default. Returns its challenge nonce."""
+    nonce = base64.b64encode(os.urandom(32)).decode()
+    request = {"cpsbridge": "request", "requestId": request_id, "action": "authenticate",
+               "challengeNonce": nonce, "lang": "fr"}
+    tab.evaluate(f"postMessage({json.dumps(request)}, location.origin), true")
+    return nonce
+
+
+def responses(tab, request_id: str) -> list[dict]:
+    """The responses the page got to one request (cacheable_page records them)."""
+    return tab.evaluate(f"answers.filter(a => a.requestId === {json.dumps(request_id)}"
+                        " && a.cpsbridge === 'response')")
+
+
+def test_a_login_ends_when_its_page_enters_the_back_forward_cache(
+        request, dev_extension, native_host, fresh_host, site, cacheable_page, pki, dupont,
+        tmp_path):
+    """A page served without no-store (the site's all are) leaves for the back/forward cache
+    while the dialog of its login is open: that login ends (its dialog closes), the tab's
+    next document logs in (no ERR_CPS_ACTION_PENDING), and the first document, shown again,
+    gets one answer to its request: ERR_CPS_CANCELLED. In a browser of its own, Chromium with
+    its back/forward cache on (Playwright turns it off in the module's)."""
+    from datetime import datetime, timezone
+
+    from server.verify import Verifier
+
+    family = request.module.FAMILY
+    page_origin = cacheable_page.rstrip("/")
+    fresh_host.set_override({"CPSBRIDGE_ALLOWED_ORIGINS": f"{site.origin},{page_origin}"})
+    own = launch(family, tmp_path, dev_extension[family], native_host,
+                 **({"bfcache": True} if family == "chromium" else {}))
+    try:
+        tab = own.open(cacheable_page + "?document=1")
+        tab.evaluate("window.marker = 'first', true")
+        post_authenticate(tab, "first")
+        own.wait_dialog().wait_for("[data-certificate-id]")
+
+        tab.goto(cacheable_page + "?document=2")
+        try:
+            own.wait_no_dialog(timeout=5)
+        except TimeoutError:
+            raise AssertionError("the dialog of the login of a page gone into the back/forward "
+                                 "cache is still open 5 s later") from None
+        asked = datetime.now(timezone.utc)
+        nonce = post_authenticate(tab, "second")
+        tab.wait(lambda: own.dialogs() or responses(tab, "second"),
+                 "a dialog or an answer to the next document's authenticate", timeout=15)
+        assert not responses(tab, "second"), \
+            f"the next document's login was refused: {responses(tab, 'second')}"
+        dialog = own.wait_dialog()
+        dialog.wait_for("[data-certificate-id]")
+        choose(dialog, dupont)
+        assert dialog.text("#origin") == page_origin
+        type_pin(dialog, PIN)
+        own.wait_no_dialog()
+        answer = tab.wait(lambda: responses(tab, "second"), "the token", timeout=30)
+        assert len(answer) == 1 and "error" not in answer[0], answer
+        verified = Verifier([pki.root_cert, pki.ca_cert], revocation="off").verify(
+            answer[0]["result"]["token"], page_origin, nonce, asked)
+        assert verified.valid, verified.detail
+        assert verified.fingerprint == dupont
+
+        tab.back()
+        tab.wait(lambda: tab.evaluate("location.search") == "?document=1", "the first document")
+        assert tab.evaluate("window.marker === 'first'"), (
+            "the browser did not restore the first document from the back/forward cache (it "
+            "loaded it again): this test then checks nothing")
+        try:
+            tab.wait(lambda: responses(tab, "first"), "the first request's answer", timeout=10)
+        except TimeoutError:
+            raise AssertionError("the page shown again from the back/forward cache never got "
+                                 f"an answer; it got {tab.evaluate('answers')}") from None
+        time.sleep(1)  # time for a second answer, if one came
+        first = responses(tab, "first")
+        assert len(first) == 1, first
+        assert first[0]["error"]["code"] == "ERR_CPS_CANCELLED", first
+        assert first[0]["error"]["message"], first
+        assert not own.dialogs()
+        tab.close()
+    finally:
+        own.stop()
 
 
 def test_other_origins_get_nothing(browser, site, other_origins, fresh_host, artifacts):

@@ -149,6 +149,7 @@ class Tab:
     def evaluate(self, expression: str, await_promise: bool = True): ...
     def url(self) -> str: ...
     def goto(self, url: str) -> None: ...
+    def back(self) -> None: ...  # history back; returns once the browser has started it
     def screenshot(self, path: Path) -> Path: ...
     def closed(self) -> bool: ...
     def close(self) -> None: ...
@@ -238,6 +239,10 @@ class PlaywrightTab(Tab):
     def goto(self, url):
         self.page.goto(url)
 
+    def back(self):
+        # A page shown again from the back/forward cache fires no load event: commit only.
+        self.page.go_back(wait_until="commit")
+
     def screenshot(self, path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path))
@@ -255,13 +260,15 @@ class PlaywrightTab(Tab):
 
 class ChromiumBrowser:
     """Headless Chromium (Playwright, persistent profile) with the unpacked extension.
-    `host=None` or `register_host=False`: no host manifest (the host is not installed)."""
+    `host=None` or `register_host=False`: no host manifest (the host is not installed).
+    Playwright starts Chromium with --disable-back-forward-cache; `bfcache=True` leaves the
+    back/forward cache on, as a user's Chrome has it."""
 
     family = "chromium"
 
     def __init__(self, workdir: Path, extension: Path, host: NativeHost | None,
                  headless: bool = True, register_host: bool = True,
-                 extra_args: list[str] | None = None):
+                 extra_args: list[str] | None = None, bfcache: bool = False):
         require(CHROMIUM, "chromium")
         self.workdir = Path(workdir)
         self.profile = self.workdir / "profile"
@@ -270,6 +277,7 @@ class ChromiumBrowser:
         self.headless = headless
         self.register_host = register_host
         self.extra_args = extra_args or []
+        self.bfcache = bfcache
         self._pw = None
         self.context = None
 
@@ -302,7 +310,8 @@ class ChromiumBrowser:
             self.context = self._pw.chromium.launch_persistent_context(
                 str(self.profile), executable_path=CHROMIUM, headless=self.headless, args=args,
                 env=env, ignore_https_errors=True, viewport={"width": 1100, "height": 800},
-                locale="fr-FR")
+                locale="fr-FR",
+                ignore_default_args=["--disable-back-forward-cache"] if self.bfcache else None)
         except Exception:
             self._pw.stop()
             raise
@@ -513,6 +522,9 @@ class BiDiTab(Tab):
     def goto(self, url):
         self.bidi.send("browsingContext.navigate", {"context": self.context, "url": url,
                                                     "wait": "complete"})
+
+    def back(self):
+        self.bidi.send("browsingContext.traverseHistory", {"context": self.context, "delta": -1})
 
     def screenshot(self, path):
         r = self.bidi.send("browsingContext.captureScreenshot", {"context": self.context})

@@ -1,6 +1,8 @@
 """A page that carries the site library (extension/page/cpsbridge.js), served from a
 thread over http or https: a site that is not the reference site (another origin, the
-benchmark's page). `/cpsbridge.js` is the library; any other path is the page."""
+benchmark's page). `/cpsbridge.js` is the library; any other path is the page. No
+Cache-Control header (the reference site sends no-store): a browser may keep the page in its
+back/forward cache."""
 
 from __future__ import annotations
 
