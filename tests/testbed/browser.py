@@ -258,6 +258,29 @@ class PlaywrightTab(Tab):
 
 # -- Chromium --------------------------------------------------------------------------------
 
+# One Playwright driver for all the Chromium browsers open at a time in this process: its
+# sync API runs an event loop in the calling thread, and a second driver started while the
+# first runs fails ("Sync API inside the asyncio loop"), e.g. a test that launches a browser
+# of its own beside the module's.
+_DRIVER: dict = {"playwright": None, "users": 0}
+
+
+def _playwright():
+    if _DRIVER["playwright"] is None:
+        from playwright.sync_api import sync_playwright
+
+        _DRIVER["playwright"] = sync_playwright().start()
+    _DRIVER["users"] += 1
+    return _DRIVER["playwright"]
+
+
+def _release_playwright() -> None:
+    _DRIVER["users"] -= 1
+    if _DRIVER["users"] == 0:
+        _DRIVER["playwright"].stop()
+        _DRIVER["playwright"] = None
+
+
 class ChromiumBrowser:
     """Headless Chromium (Playwright, persistent profile) with the unpacked extension.
     `host=None` or `register_host=False`: no host manifest (the host is not installed).
@@ -293,8 +316,6 @@ class ChromiumBrowser:
         self.manifest_path.unlink(missing_ok=True)
 
     def start(self) -> "ChromiumBrowser":
-        from playwright.sync_api import sync_playwright
-
         self.profile.mkdir(parents=True, exist_ok=True)
         if self.host is not None and self.register_host:
             self.install_host()
@@ -305,7 +326,7 @@ class ChromiumBrowser:
                 f"--load-extension={self.extension}", *self.extra_args]
         if self.headless:
             args.insert(0, "--headless=new")
-        self._pw = sync_playwright().start()
+        self._pw = _playwright()
         try:
             self.context = self._pw.chromium.launch_persistent_context(
                 str(self.profile), executable_path=CHROMIUM, headless=self.headless, args=args,
@@ -313,7 +334,8 @@ class ChromiumBrowser:
                 locale="fr-FR",
                 ignore_default_args=["--disable-back-forward-cache"] if self.bfcache else None)
         except Exception:
-            self._pw.stop()
+            self._pw = None
+            _release_playwright()
             raise
         return self
 
@@ -378,8 +400,8 @@ class ChromiumBrowser:
         finally:
             self.context = None
             if self._pw is not None:
-                self._pw.stop()
                 self._pw = None
+                _release_playwright()
 
     def __enter__(self) -> "ChromiumBrowser":
         return self.start()
