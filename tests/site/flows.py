@@ -6,7 +6,7 @@ import re
 
 import requests
 
-from tests.site.browser import Browser, code_in, last_message, path_of
+from tests.site.browser import Browser, alert, code_in, last_message, path_of
 
 PASSWORD = "Hopital2024sur"
 
@@ -63,3 +63,16 @@ def to_liberal_creation(browser: Browser, host, certificate_id: str) -> requests
     assert page.status_code == 200 and page.url.split("?")[0].endswith("/liberal/creation")
     assert "Création de compte de l'espace médecin libéral" in page.text
     return page
+
+
+def liberal_by_card(browser: Browser, host, certificate_id: str, address: str,
+                    password: str) -> None:
+    """Logged in by card as that card's libéral; his account made on the first call."""
+    answer = browser.card_login(host, certificate_id)
+    page = browser.follow(answer)
+    if answer.json()["redirect"] == "/connexion/carte-cps/association":
+        browser.get(CREATION_BUTTON.search(page.text).group(1))
+        browser.post("/liberal/creation", {"email": address, "mot_de_passe": password,
+                                           "confirmation": password})
+        page = browser.post("/liberal/cgu", {"accepte": "oui"})
+    assert page.url.endswith("/espace"), (page.status_code, alert(page.text))

@@ -8,7 +8,7 @@ import re
 import sqlite3
 
 from tests.site.browser import Browser, alert, last_message, path_of, text_of
-from tests.site.flows import (CREATION_BUTTON, define_password, first_connection,
+from tests.site.flows import (define_password, first_connection, liberal_by_card,
                               to_liberal_creation)
 
 PASSWORD = "Cabinet2024ok"
@@ -109,18 +109,6 @@ def test_account_pages_need_a_login(browser):
 
 # -- an invitation changes nothing by itself -------------------------------------------------
 
-def liberal(browser: Browser, host, ids, slug: str, email: str) -> None:
-    """Logged in by card as the libéral of that card; his account made on the first call."""
-    answer = browser.card_login(host, ids[slug])
-    page = browser.follow(answer)
-    if answer.json()["redirect"] == "/connexion/carte-cps/association":
-        browser.get(CREATION_BUTTON.search(page.text).group(1))
-        browser.post("/liberal/creation", {"email": email, "mot_de_passe": PASSWORD,
-                                           "confirmation": PASSWORD})
-        page = browser.post("/liberal/cgu", {"accepte": "oui"})
-    assert page.url.endswith("/espace"), page.url
-
-
 def invite(site, browser: Browser, email: str) -> str:
     browser.get("/compte")
     browser.post("/compte/assistants", {"email": email})
@@ -140,7 +128,7 @@ def assistant_of(site, email: str) -> str | None:
 
 def test_the_liberal_is_not_his_own_assistant(site, host, ids):
     robert = Browser(site)
-    liberal(robert, host, ids, "robert", "alice.robert@officine.example.test")
+    liberal_by_card(robert, host, ids["robert"], "alice.robert@officine.example.test", PASSWORD)
     link = invite(site, robert, "accueil@officine.example.test")
     robert.logout()
     robert.get(link)
@@ -157,11 +145,11 @@ def test_the_liberal_is_not_his_own_assistant(site, host, ids):
 
 def test_an_existing_account_confirms_the_delegation(site, host, ids):
     robert = Browser(site)
-    liberal(robert, host, ids, "robert", "alice.robert@officine.example.test")
+    liberal_by_card(robert, host, ids["robert"], "alice.robert@officine.example.test", PASSWORD)
     link = invite(site, robert, "luc.bernard@cabinet.example.test")
     robert.logout()
     bernard = Browser(site)
-    liberal(bernard, host, ids, "bernard", "dr.bernard@cabinet.example.test")
+    liberal_by_card(bernard, host, ids["bernard"], "dr.bernard@cabinet.example.test", PASSWORD)
     bernard.logout()
 
     bernard.get(link)
@@ -191,10 +179,11 @@ def test_an_existing_account_confirms_the_delegation(site, host, ids):
 
 def test_an_invitation_does_not_divert_a_later_card_login(site, host, ids):
     robert = Browser(site)
-    liberal(robert, host, ids, "robert", "alice.robert@officine.example.test")
+    liberal_by_card(robert, host, ids["robert"], "alice.robert@officine.example.test", PASSWORD)
     link = invite(site, robert, "secretariat@officine.example.test")
     robert.logout()
-    liberal(Browser(site), host, ids, "bernard", "dr.bernard@cabinet.example.test")
+    liberal_by_card(Browser(site), host, ids["bernard"],
+                    "dr.bernard@cabinet.example.test", PASSWORD)
 
     # In the same browser: the invitation, then a card login from the home page.
     shared = Browser(site)

@@ -21,7 +21,7 @@ import pytest
 
 from server.site.sender import refuses_the_address
 from tests.site.browser import Browser, alert, last_message, path_of, query
-from tests.site.flows import CREATION_BUTTON, established, to_liberal_creation
+from tests.site.flows import established, liberal_by_card, to_liberal_creation
 from tests.testbed.hostproc import HostProcess
 from tests.testbed.site import SiteProcess
 
@@ -162,18 +162,6 @@ def count(site, sql: str, *params) -> int:
     return query(site, sql, *params)[0][0]
 
 
-def liberal_by_card(browser: Browser, host, ids, slug: str, address: str) -> None:
-    """Logged in by card as that card's libéral; the account made first if need be."""
-    answer = browser.card_login(host, ids[slug])
-    page = browser.follow(answer)
-    if answer.json()["redirect"] == "/connexion/carte-cps/association":
-        browser.get(CREATION_BUTTON.search(page.text).group(1))
-        browser.post("/liberal/creation", {"email": address, "mot_de_passe": PASSWORD,
-                                           "confirmation": PASSWORD})
-        page = browser.post("/liberal/cgu", {"accepte": "oui"})
-    assert page.url.endswith("/espace"), (page.status_code, alert(page.text))
-
-
 # -- 1. an address the relay refuses is the user's to correct; a relay down is the site's ----
 
 def test_a_refused_address_at_liberal_creation_leads_back_to_the_form(smtp_site, smtp_host,
@@ -226,7 +214,7 @@ def test_a_refused_address_at_liberal_creation_leads_back_to_the_form(smtp_site,
 
 def test_a_refused_assistant_address_comes_back_on_the_form(smtp_site, smtp_host, ids, relay):
     browser = Browser(smtp_site)
-    liberal_by_card(browser, smtp_host, ids, "dupont", "dr.dupont@cabinet.example.test")
+    liberal_by_card(browser, smtp_host, ids["dupont"], "dr.dupont@cabinet.example.test", PASSWORD)
     browser.get("/compte")
     bad, good = f"secretariat@{REFUSED_DOMAIN}", "secretariat@cabinet.example.test"
     invitations = ("SELECT (SELECT COUNT(*) FROM delegations) + "
@@ -332,7 +320,7 @@ def test_two_invitations_to_one_address_finalised_at_once(site, host, ids):
     assistants = []
     for liberal, card in (("dupont", "petit"), ("bernard", "martin")):
         browser = Browser(site)
-        liberal_by_card(browser, host, ids, liberal, f"dr.{liberal}@cabinet.example.test")
+        liberal_by_card(browser, host, ids[liberal], f"dr.{liberal}@cabinet.example.test", PASSWORD)
         browser.get("/compte")
         assert browser.post("/compte/assistants", {"email": address}).status_code == 200
         assistant = Browser(site)
@@ -390,7 +378,7 @@ def test_a_refused_phone_number_comes_back_as_typed(site, browser):
 
 
 def test_a_refused_assistant_address_comes_back_as_typed(site, browser, host, ids):
-    liberal_by_card(browser, host, ids, "robert", "alice.robert@officine.example.test")
+    liberal_by_card(browser, host, ids["robert"], "alice.robert@officine.example.test", PASSWORD)
     browser.get("/compte")
     page = browser.post("/compte/assistants", {"email": "secretariat@cabinet"})
     assert page.status_code == 400
