@@ -87,11 +87,13 @@ class DuplicateKey(ValueError):
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        twice = next(k for k in keys if keys.count(k) > 1)
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        # One pass: a megabyte of input may hold 100 000 keys.
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
         raise DuplicateKey(f"duplicate key {twice!r}")
-    return dict(pairs)
+    return obj
 
 
 def loads(text: str | bytes) -> Any:

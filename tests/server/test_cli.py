@@ -348,3 +348,14 @@ def test_an_origin_no_token_could_be_signed_over_is_refused_at_once(pki, pki_dir
     done = run(["--trust", str(pki_dir / "trust"), "--revocation", "off"], json.dumps(req))
     assert done.returncode == 2 and done.stdout == b""
     assert says in done.stderr.decode(), done.stderr
+
+
+def test_a_key_twice_among_very_many_is_found_in_one_pass(pki_dir):
+    """Up to 1 MiB of input: 90 000 keys, the last one twice. Finding it by counting each
+    key took ~80 s; run()'s 60 s timeout is the hang guard here, not a speed check."""
+    many = ",".join(f"\"k{i}\":1" for i in range(90_000))  # 0.97 MB
+    done = run(["--trust", str(pki_dir / "trust"), "--revocation", "off"],
+               '{"token": {%s, "k89999": 2}, "origin": "%s", "nonce": "n", '
+               '"nonceIssuedAt": "2026-01-01T00:00:00Z"}' % (many, ORIGIN))
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == b"server.verify: input is not JSON: duplicate key 'k89999'\n"
