@@ -9,6 +9,7 @@ from typing import Callable
 
 from cryptography import x509
 
+from host.errors import is_unicode_text
 from host.origins import OriginError, normalize_origin
 from server.challenges import LIFETIME, ChallengeError, ChallengeStore, check_lifetime
 from server.verify.certificate import CertificateCache, CertificateFacts, check_dates
@@ -69,7 +70,7 @@ class Verifier:
         _check_origin(origin)
         consumed: Rejected | None = None
         try:
-            if isinstance(nonce, str) and not _encodes(nonce):
+            if isinstance(nonce, str) and not is_unicode_text(nonce):
                 # Never issued (the store's are base64): nothing to burn, and SQLite would
                 # fail to encode it.
                 raise ChallengeError("NONCE_UNKNOWN", "nonce is not UTF-8 text")
@@ -98,7 +99,7 @@ class Verifier:
     def _check_nonce_age(self, nonce: str, issued_at: datetime) -> None:
         if not isinstance(nonce, str) or not nonce:
             raise Rejected("NONCE_UNKNOWN", "no nonce")
-        if not _encodes(nonce):
+        if not is_unicode_text(nonce):
             # A lone surrogate: M = H(UTF-8(nonce)) cannot be built (§5), and this server
             # issues base64 nonces, so it never issued this one. Refused here, before the
             # chain and revocation steps fetch anything.
@@ -151,7 +152,7 @@ def _check_origin(origin: str) -> None:
     and found before step 1 (not as an encoding error at step 6, after network fetches)."""
     if not isinstance(origin, str) or not _ORIGIN.fullmatch(origin):
         raise ValueError(f"origin must be https://host[:port] with nothing after: {origin!r}")
-    if not _encodes(origin):
+    if not is_unicode_text(origin):
         raise ValueError(f"origin must be UTF-8 text (M hashes its UTF-8, §5): {origin!r}")
     # The host's own rules (host/origins.py): a port past 65535, a trailing dot or a
     # Unicode host name is no browser's origin, and an upper-case host or the default
@@ -165,12 +166,3 @@ def _check_origin(origin: str) -> None:
     if canonical != origin:
         raise ValueError(f"origin must be written as browsers serialise it, {canonical!r}: "
                          f"the host signs that form, so no token would verify over {origin!r}")
-
-
-def _encodes(text: str) -> bool:
-    """Whether `text` has a UTF-8 form: a Python str may hold lone surrogates ("\\ud800")."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
