@@ -136,10 +136,14 @@ class Service:
 
         if self.watcher is not None and self.watcher.is_alive():
             return
-        self.watcher = Watcher(lambda name, data: self.writer.write(event(name, data)))
+        self.watcher = Watcher(self._send_event)
         self.watcher.start()
         # Answer once the watcher has looked: a change after the answer is then an event.
         self.watcher.ready.wait(WATCH_FIRST_LOOK)
+
+    def _send_event(self, name: str, data: dict[str, Any]) -> None:
+        self.writer.write(event(name, data))
+        logs.flush()
 
     def _stop_watch(self) -> None:
         if self.watcher is not None:
@@ -186,13 +190,15 @@ def serve(stdin: BinaryIO, frames_out: BinaryIO, settings: Settings, card_factor
 
 def send(writer: FrameWriter, rid: str | None, message: dict[str, Any]) -> None:
     """Write a request's one answer; if no frame can carry it (a bug: a value UTF-8 cannot
-    encode, or over the browser's size limit), its answer is ERR_CPS_INTERNAL instead."""
+    encode, or over the browser's size limit), its answer is ERR_CPS_INTERNAL instead.
+    The log lines the request made are written after its answer, off the person's wait."""
     try:
         writer.write(message)
     except ValueError as exc:  # UnicodeEncodeError included
         logs.get("service").error("answer to %s not sendable: %s", rid, exc.__class__.__name__)
         writer.write(error_response(rid, CpsError("ERR_CPS_INTERNAL",
                                                   {"exception": exc.__class__.__name__})))
+    logs.flush()
 
 
 def exit_now(status: int) -> None:

@@ -166,6 +166,40 @@ def test_the_pin_never_reaches_the_log_or_stderr(host_env, pki):
     assert not re.search(r"\b1234\b", text)
 
 
+def test_a_requests_log_lines_are_written_once_answered_while_the_host_runs(host_env, pki):
+    """INFO lines wait until the answer is out (host/logs.py): they must then be in the file,
+    not only when the host exits (a browser may keep it open for hours)."""
+    cid = pki.holders["dupont"].certificate_id
+    with HostProcess(host_env) as h:
+        assert "token" in h.request("authenticate", auth_args(cid, pin="1234"))["result"]
+        h.request("status")  # any later answer: the first one's lines are out by then
+        logfile = next(Path(host_env["XDG_STATE_HOME"]).rglob("host.log"))
+        text = logfile.read_text()
+        assert "INFO cpsbridge.handlers: assertion made for https://localhost:8443" in text
+        stamps = re.findall(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \d+ ", text, re.M)
+        assert stamps and stamps == sorted(stamps), "log lines out of time order"
+
+
+def test_the_log_keeps_time_order_and_writes_waiting_lines_at_close(tmp_path, monkeypatch):
+    from host import config, logs
+
+    monkeypatch.setattr(logs, "_opened", False)
+    monkeypatch.setattr(logs, "_file", None)
+    monkeypatch.setattr(logs, "_pending", [])
+    monkeypatch.setattr(logs, "_settings", config.Settings(logFile=str(tmp_path / "h.log")))
+    log = logs.get("t")
+    log.info("first")
+    assert not (tmp_path / "h.log").exists() or "first" not in (tmp_path / "h.log").read_text()
+    log.warning("second")  # written at once, after the line that waited
+    log.info("third")
+    logs.close()
+    lines = (tmp_path / "h.log").read_text().splitlines()
+    assert [line.split(": ", 1)[1] for line in lines] == ["first", "second", "third"]
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \d+ (INFO|WARNING) cpsbridge\.t: ", line)
+               for line in lines)
+    logs._file.close()
+
+
 def test_the_log_rotates_when_it_has_grown(tmp_path):
     from host import logs
 
