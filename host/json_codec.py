@@ -8,6 +8,10 @@ then, which gives its exact JSONDecodeError. One difference: nesting too deep fo
 parser is a JSONDecodeError, not json's RecursionError, so that every caller treats it as
 the bad input it is. Differential-tested against `json` (tests/host/test_json_codec.py).
 Where `_json` is missing (not CPython), this is `json`.
+
+`loads_unique` also refuses an object with a key twice (DuplicateKey, a ValueError):
+parsers differ on which one counts (Python keeps the last, others the first), and a frame
+or a token must mean one thing to every reader.
 """
 
 from __future__ import annotations
@@ -20,15 +24,31 @@ _WHITESPACE = " \t\n\r"  # JSON's four (RFC 8259 §2), as json.decoder skips the
 _CONSTANTS = {"NaN": float("nan"), "Infinity": float("inf"), "-Infinity": float("-inf")}
 
 
-def _refused(text: str) -> Any:
+def _refused(text: str, pairs_hook=None) -> Any:
     """json.loads's answer to a text the fast path refused: its exact JSONDecodeError.
     (The C scanner reports errors through json.decoder, and only finds it once imported.)"""
     import json
 
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=pairs_hook)
     except RecursionError:  # json's answer past ~1000 levels; to callers it is bad input
         raise json.JSONDecodeError("Too deeply nested", text, 0) from None
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(f"duplicate key {key!r}")
+        self.key = key
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object_pairs_hook: the object, or DuplicateKey naming the first key seen twice."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        # One pass: a megabyte of input may hold 100 000 keys.
+        raise DuplicateKey(next(k for k, _ in pairs if k in seen or seen.add(k)))
+    return obj
 
 
 def _not_serializable(obj: object) -> None:
@@ -43,6 +63,9 @@ except ImportError:  # pragma: no cover - not CPython
     def loads(text: str) -> Any:
         return _refused(text)
 
+    def loads_unique(text: str) -> Any:
+        return json.loads(text, object_pairs_hook=unique_keys)
+
     def dumps(obj: Any) -> str:
         return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 else:
@@ -55,19 +78,32 @@ else:
         parse_int = int
         parse_constant = _CONSTANTS.__getitem__
 
+    class _UniqueOptions(_Options):
+        object_pairs_hook = staticmethod(unique_keys)
+
     _scan = _json.make_scanner(_Options())
+    _scan_unique = _json.make_scanner(_UniqueOptions())
+
+    def _loads(text: str, scan, pairs_hook=None) -> Any:
+        start = len(text) - len(text.lstrip(_WHITESPACE))
+        try:
+            value, end = scan(text, start)
+        except DuplicateKey:
+            raise
+        except Exception:
+            return _refused(text, pairs_hook)
+        end = len(text) - len(text[end:].lstrip(_WHITESPACE))
+        if end != len(text):
+            return _refused(text, pairs_hook)
+        return value
 
     def loads(text: str) -> Any:
         """json.loads(text) for a str."""
-        start = len(text) - len(text.lstrip(_WHITESPACE))
-        try:
-            value, end = _scan(text, start)
-        except Exception:
-            return _refused(text)
-        end = len(text) - len(text[end:].lstrip(_WHITESPACE))
-        if end != len(text):
-            return _refused(text)
-        return value
+        return _loads(text, _scan)
+
+    def loads_unique(text: str) -> Any:
+        """json.loads(text, object_pairs_hook=unique_keys) for a str."""
+        return _loads(text, _scan_unique, unique_keys)
 
     def dumps(obj: Any) -> str:
         """json.dumps(obj, ensure_ascii=False, separators=(",", ":"))."""

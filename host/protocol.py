@@ -10,7 +10,7 @@ from __future__ import annotations
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~3 ms at start
 
 from host.errors import CpsError, echoable, is_unicode_text
-from host.json_codec import loads
+from host.json_codec import DuplicateKey, loads, loads_unique
 
 if TYPE_CHECKING:
     from typing import Any
@@ -34,8 +34,15 @@ class Request:
 def parse_request(body: bytes) -> Request:
     """A Request, or CpsError(ERR_CPS_INVALID_REQUEST) with `details.requestId` set when the
     id could be read (so that the error can still be matched to the request)."""
+    duplicate = None
     try:
-        obj = loads(body.decode("utf-8"))
+        text = body.decode("utf-8")
+        try:
+            obj = loads_unique(text)
+        except DuplicateKey as exc:
+            # Refused (which one would count?), but answered under its id when that is not
+            # the key given twice: read again, only for the id.
+            duplicate, obj = exc.key, loads(text)
     except UnicodeDecodeError:
         raise CpsError("ERR_CPS_INVALID_REQUEST", {"reason": "not UTF-8"}) from None
     except ValueError:
@@ -43,7 +50,8 @@ def parse_request(body: bytes) -> Request:
     if not isinstance(obj, dict):
         raise CpsError("ERR_CPS_INVALID_REQUEST", {"reason": "not a JSON object"})
     rid = obj.get("id")
-    valid_id = isinstance(rid, str) and 1 <= len(rid) <= 64 and is_unicode_text(rid)
+    valid_id = (isinstance(rid, str) and 1 <= len(rid) <= 64 and is_unicode_text(rid)
+                and duplicate != "id")
 
     def bad(reason: str, **extra: Any) -> CpsError:
         details = {"reason": reason, **extra}
@@ -51,6 +59,8 @@ def parse_request(body: bytes) -> Request:
             details["requestId"] = rid
         return CpsError("ERR_CPS_INVALID_REQUEST", details)
 
+    if duplicate is not None:
+        raise bad("a key given twice", field=echoable(duplicate))
     if not valid_id:
         raise bad("id must be a string of 1 to 64 characters", field="id")  # echoed: UTF-8 only
     unknown = sorted(echoable(k) for k in obj if k not in _ENVELOPE_KEYS)

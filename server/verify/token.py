@@ -9,6 +9,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from host.json_codec import DuplicateKey, unique_keys
 from server.verify.outcome import Rejected
 
 MAX_TOKEN_BYTES = 10_000
@@ -82,25 +83,11 @@ def b64decode(value: str, field: str) -> bytes:
     return data
 
 
-class DuplicateKey(ValueError):
-    pass
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen: set[str] = set()
-        # One pass: a megabyte of input may hold 100 000 keys.
-        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise DuplicateKey(f"duplicate key {twice!r}")
-    return obj
-
-
 def loads(text: str | bytes) -> Any:
-    """json.loads, refusing an object with a key twice. Parsers differ on which one counts
-    (Python's keeps the last, others the first or refuse): a token or a request must mean
-    one thing to every reader, so such JSON is no JSON here (ValueError)."""
-    return json.loads(text, object_pairs_hook=_unique_keys)
+    """json.loads, refusing an object with a key twice (DuplicateKey, a ValueError): parsers
+    differ on which one counts, and a token or a request must mean one thing to every
+    reader. The same rule as the host's for its frames (host/json_codec.py)."""
+    return json.loads(text, object_pairs_hook=unique_keys)
 
 
 def _check_size(size: int) -> None:

@@ -81,6 +81,23 @@ def test_unknown_top_level_keys_are_rejected_with_the_id():
     assert exc.value.details["requestId"] == "a"
 
 
+@pytest.mark.parametrize("body, field, rid", [
+    (b'{"id": "a", "command": "status", "command": "watch"}', "command", "a"),
+    (b'{"id": "a", "command": "authenticate", "arguments": {"origin": "https://x.fr", '
+     b'"pin": "1234", "origin": "https://y.fr"}}', "origin", "a"),
+    (b'{"id": "a", "command": "status", "id": "b"}', "id", None),  # which id? neither
+])
+def test_a_key_given_twice_is_refused_naming_it(body, field, rid):
+    # Python would keep the last one, another reader the first: refused, as the verifier
+    # refuses such a token (§3 asks for one meaning per request).
+    with pytest.raises(CpsError) as exc:
+        parse_request(body)
+    assert exc.value.code == "ERR_CPS_INVALID_REQUEST"
+    assert exc.value.details.get("field") == field
+    assert exc.value.details.get("requestId") == rid
+    assert "1234" not in str(exc.value.details)
+
+
 def test_an_answer_no_frame_can_carry_becomes_an_internal_error_frame():
     """The service's last safety net: a result UTF-8 cannot encode (a bug somewhere) is
     answered ERR_CPS_INTERNAL under the same id, not dropped with the thread writing it."""

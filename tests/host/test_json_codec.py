@@ -12,7 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from host.json_codec import dumps, loads
+from host.json_codec import DuplicateKey, dumps, loads, loads_unique, unique_keys
 from tests.testbed.hostproc import REPO
 
 values = st.recursive(
@@ -72,6 +72,37 @@ def test_any_text_is_read_or_refused_as_json_would(text):
         assert mine == theirs
 
 
+def json_unique(text: str):
+    return json.loads(text, object_pairs_hook=unique_keys)
+
+
+@settings(max_examples=1000)
+@given(st.one_of(st.text(max_size=30),
+                 st.lists(st.sampled_from(['{', '}', '[', ']', '"a"', '"b"', ':', ',', '1', ' ',
+                                           '{"a":1,', '"a":2}', '\\', 'nul']),
+                          max_size=12).map("".join)))
+@example('{"a":1,"a":2}')
+@example('[{"x":{"y":1,"y":[]}}]')
+@example('{"a":1,"a":2')  # bad JSON and a key twice: the JSON error, as json gives it
+@example('{"a":1,"a":2} x')
+def test_loads_unique_is_json_loads_refusing_a_key_twice(text):
+    mine, theirs = outcome(loads_unique, text), outcome(json_unique, text)
+    if theirs[0] == "ok":
+        assert mine[0] == "ok" and same(mine[1], theirs[1])
+    else:
+        assert mine == theirs
+
+
+def test_a_key_twice_is_named_at_any_depth():
+    for text, key in [('{"a":1,"a":1}', "a"), ('{"k":[{"p":"1","q":0,"p":"2"}]}', "p"),
+                      ('{"\u00e9":1,"é":2}', "é")]:
+        with pytest.raises(DuplicateKey) as exc:
+            loads_unique(text)
+        assert exc.value.key == key
+        assert isinstance(exc.value, ValueError)  # every caller's "bad input"
+    assert loads_unique('{"a":{"a":1},"b":{"a":2}}') == {"a": {"a": 1}, "b": {"a": 2}}
+
+
 @pytest.mark.parametrize("value", [object(), {1j: 1}, {b"k": 1}, b"bytes"])
 def test_what_json_cannot_write_is_a_type_error_here_too(value):
     with pytest.raises(TypeError):
@@ -89,8 +120,9 @@ def test_a_circular_structure_is_refused_like_json():
 
 @pytest.mark.parametrize("text", ["[" * 100_000, '{"a":' * 50_000, "[" * 5000 + "]" * 5000])
 def test_nesting_too_deep_is_bad_input_not_a_crash(text):
-    with pytest.raises(ValueError, match="Too deeply nested"):
-        loads(text)
+    for read in (loads, loads_unique):
+        with pytest.raises(ValueError, match="Too deeply nested"):
+            read(text)
 
 
 def test_a_refused_text_gets_json_s_error_in_a_process_that_never_imported_json():
