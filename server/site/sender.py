@@ -71,6 +71,9 @@ def refuses_the_address(code: int, reply: str) -> bool:
 class Sender(Protocol):
     def send(self, message: Message) -> None: ...
 
+    def check(self) -> None:
+        """SendError if no e-mail could be sent now (the relay out of service)."""
+
 
 class OutboxSender:
     """Writes each message atomically (temp file, then rename) into the outbox folder."""
@@ -86,6 +89,9 @@ class OutboxSender:
         with self._lock:
             tmp.write_text(json.dumps(asdict(message), ensure_ascii=False, indent=1), "utf-8")
             os.replace(tmp, target)
+
+    def check(self) -> None:
+        pass  # a folder on this machine: what could fail is not the relay's kind of failure
 
     def messages(self) -> list[Message]:
         found = []
@@ -105,6 +111,30 @@ class SmtpSender:
     def __init__(self, smtp: Smtp, sender_address: str, sms_outbox: OutboxSender):
         self.smtp, self.sender_address, self.sms = smtp, sender_address, sms_outbox
 
+    def check(self) -> None:
+        """Open a session with the relay as a send would (TLS, login), then NOOP and QUIT."""
+        try:
+            with self._session() as client:
+                client.noop()
+        except OSError as e:
+            raise SendError(f"serveur de messagerie {self._relay} : {e}") from e
+
+    @property
+    def _relay(self) -> str:
+        return f"{self.smtp.host}:{self.smtp.port}"
+
+    def _session(self) -> smtplib.SMTP:
+        client = smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20)
+        try:
+            if self.smtp.starttls:
+                client.starttls()
+            if self.smtp.user:
+                client.login(self.smtp.user, self.smtp.password or "")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
     def send(self, message: Message) -> None:
         if message.canal == "sms":
             self.sms.send(message)
@@ -112,13 +142,9 @@ class SmtpSender:
         mail = EmailMessage()
         mail["From"], mail["To"], mail["Subject"] = self.sender_address, message.to, message.subject
         mail.set_content(message.body)
-        relay = f"{self.smtp.host}:{self.smtp.port}"
+        relay = self._relay
         try:
-            with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=20) as client:
-                if self.smtp.starttls:
-                    client.starttls()
-                if self.smtp.user:
-                    client.login(self.smtp.user, self.smtp.password or "")
+            with self._session() as client:
                 client.send_message(mail)
         except smtplib.SMTPRecipientsRefused as e:  # one recipient per message
             code, reply = next(iter(e.recipients.values()), (0, b""))

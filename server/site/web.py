@@ -269,6 +269,16 @@ def send(message: Message, typed_address: bool = False) -> None:
         raise SendFailure(SEND_FAILED, 503, "ENVOI_IMPOSSIBLE") from e
 
 
+def check_relay() -> None:
+    """SendFailure (503) if no e-mail could be sent now: for a page whose answer must not
+    depend on whether it sends one."""
+    try:
+        current_app.config["SENDER"].check()
+    except SendError as e:
+        log.warning("service de messagerie indisponible : %s", e)
+        raise SendFailure(SEND_FAILED, 503, "ENVOI_IMPOSSIBLE") from e
+
+
 class TypedAddressSender:
     """The site's sender for code that takes a Sender (referent.create_account), when the
     address is one the person has just typed."""

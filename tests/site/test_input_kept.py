@@ -212,6 +212,51 @@ def test_a_refused_address_at_liberal_creation_leads_back_to_the_form(smtp_site,
         [(good,)]
 
 
+DONE = ("Si les informations saisies correspondent à un compte ViaTrajectoire, vous allez "
+        "recevoir un e-mail contenant un lien pour définir votre nouveau mot de passe.")
+
+
+def test_a_forgotten_password_gets_one_answer_whatever_the_relay_does(smtp_site, relay):
+    """« Mot de passe oublié » must not tell whether an identifiant and an address match. It
+    did when the relay failed: 503 for a match, the usual answer otherwise. Now the relay is
+    asked first, for every request (out of service: 503 for all); a failure only a match can
+    meet (the relay refuses the stored address) gets the usual answer, its link withdrawn."""
+    refused_at = f"oubli@{REFUSED_DOMAIN}"
+    for identifiant, address in (("oubliref", refused_at), ("oubliok", "oubli.ok@chu.example.test")):
+        made = smtp_site.create_account(identifiant, address, "Oubli", "Rémi")
+        assert made.returncode == 0, made.stderr
+    browser = Browser(smtp_site)
+
+    def ask(identifiant: str, address: str):
+        browser.get("/mot-de-passe-oublie")
+        return browser.post("/mot-de-passe-oublie", {"identifiant": identifiant, "email": address})
+
+    relay.down = True
+    try:
+        down = {"match": ask("oubliok", "oubli.ok@chu.example.test"),
+                "no match": ask("personne", "oubli.ok@chu.example.test")}
+    finally:
+        relay.down = False
+    for case, page in down.items():
+        assert (page.status_code, alert(page.text)) == (503, SEND_FAILED), case
+        assert field(page.text, "email") == "oubli.ok@chu.example.test", case
+
+    sent = len(relay.received)
+    answers = {"match": ask("oubliref", refused_at), "no match": ask("personne", refused_at)}
+    for case, page in answers.items():
+        assert (page.status_code, path_of(page.url)) == (200, "/"), case
+        assert DONE in html.unescape(page.text), case
+    assert len(relay.received) == sent
+    unused = ("SELECT COUNT(*) FROM liens JOIN comptes ON comptes.id = liens.compte_id "
+              "WHERE identifiant = ? AND objet = 'reinitialiser' AND utilise_le IS NULL")
+    assert count(smtp_site, unused, "oubliref") == 0, "a link that was never sent still works"
+
+    page = ask("oubliok", "oubli.ok@chu.example.test")  # the relay up: the e-mail goes out
+    assert DONE in html.unescape(page.text)
+    assert "/mot-de-passe/reinitialiser/" in relay.last_body("oubli.ok@chu.example.test")
+    assert count(smtp_site, unused, "oubliok") == 1
+
+
 def test_a_refused_assistant_address_comes_back_on_the_form(smtp_site, smtp_host, ids, relay):
     browser = Browser(smtp_site)
     liberal_by_card(browser, smtp_host, ids["dupont"], "dr.dupont@cabinet.example.test", PASSWORD)

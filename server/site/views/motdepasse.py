@@ -7,7 +7,8 @@ from flask import Blueprint, current_app, redirect, request
 
 from .. import accounts, db, links, mails, ratelimit, sessions
 from ..passwords import hash_password, password_problem
-from ..web import Refusal, client_ip, conn, flash, form, renew_session, render, send, sess, url
+from ..web import (Refusal, SendFailure, check_relay, client_ip, conn, flash, form, renew_session,
+                   render, send, sess, url)
 
 bp = Blueprint("motdepasse", __name__)
 
@@ -87,6 +88,10 @@ def oubli():
                       erreur="Renseignez votre identifiant et votre adresse e-mail.")
     c = conn()
     cfg = current_app.config["SITE"]
+    # The same answer whether or not the account exists: no way to probe identifiants. So
+    # the relay is asked first, for every request: out of service, everyone is told (503);
+    # a failure that only a match could meet (the send itself) is logged, not shown.
+    check_relay()
     with db.tx(c):
         # Checked in the sending transaction: requests sent at once cannot all pass it.
         if ratelimit.blocked(c, "oubli", client_ip()):
@@ -94,7 +99,6 @@ def oubli():
                           429)
         ratelimit.record(c, "oubli", client_ip())
         row = accounts.by_identifiant(c, identifiant)
-        # The same answer whether or not the account exists: no way to probe identifiants.
         # Past the account's own limit (requests from many addresses), nothing is sent, and
         # the answer is still the same.
         if row is not None and row["email"].lower() == email.lower() \
@@ -102,9 +106,12 @@ def oubli():
             ratelimit.record(c, "oubli-compte", str(row["id"]))
             links.retire(c, "reinitialiser", row["id"])
             token = links.issue(c, "reinitialiser", cfg.reset_ttl, compte_id=row["id"])
-            send(mails.reset_link(row["email"], accounts.name_of(row), row["identifiant"],
-                                  url(f"/mot-de-passe/reinitialiser/{token}"),
-                                  int(cfg.reset_ttl.total_seconds() // 60)))
+            try:
+                send(mails.reset_link(row["email"], accounts.name_of(row), row["identifiant"],
+                                      url(f"/mot-de-passe/reinitialiser/{token}"),
+                                      int(cfg.reset_ttl.total_seconds() // 60)))
+            except SendFailure:  # logged by send(); the link that was never sent is withdrawn
+                links.retire(c, "reinitialiser", row["id"])
     flash("info", DONE)
     return redirect("/")
 
