@@ -244,8 +244,10 @@ class Pkcs11Card:
         except pkcs11.exceptions.PinIncorrect:
             status = self._read_pin_status(slot)
             logs.get("pkcs11").info("login refused on %s: wrong code porteur, pin status now %s",
-                                    token.label, status)
-            raise CpsError("ERR_CPS_PIN_INCORRECT", {"pinStatus": status}) from None
+                                    token.label, status or "unreadable")
+            # Tries left unknown: no pinStatus, so that the person reads the general warning
+            # (3 errors block the card), never a count that may be wrong.
+            raise CpsError("ERR_CPS_PIN_INCORRECT", {"pinStatus": status} if status else {}) from None
         except pkcs11.exceptions.PinLocked:
             raise CpsError("ERR_CPS_PIN_LOCKED", {"pinStatus": "locked"}) from None
         except (pkcs11.exceptions.PinLenRange, pkcs11.exceptions.PinInvalid):
@@ -290,11 +292,12 @@ class Pkcs11Card:
             self._mechanisms[key] = set(slot.get_mechanisms())
         return self._mechanisms[key]
 
-    def _read_pin_status(self, slot) -> PinStatus:
+    def _read_pin_status(self, slot) -> PinStatus | None:
+        """The PIN flags after a refused login, or None when they cannot be read back."""
         try:
             return _pin_status(int(slot.get_token().flags))
         except Exception:
-            return "countLow"  # the token did refuse the PIN; flags could not be read back
+            return None
 
     def _sign_with(self, key, entry: _Entry, mechanisms: set, message_for: MessageFor):
         if entry.key_type == "rsa":

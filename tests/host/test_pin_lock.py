@@ -241,3 +241,30 @@ def test_a_pin_pad_that_times_out(cards, pki, monkeypatch):
     with pytest.raises(CpsError) as exc:
         handlers.authenticate(new_nonce(), ORIGIN, pki.holders["dupont"].certificate_id, None)
     assert exc.value.code == "ERR_CPS_PIN_PAD_TIMEOUT"
+
+
+class FlagsUnreadableAfterWrongPin(Pkcs11Card):
+    """Fakes one thing SoftHSM2 cannot do: a card whose token information cannot be read
+    back after it refused the PIN (a middleware that fails C_GetTokenInfo then)."""
+
+    def _read_pin_status(self, slot):
+        class Unreadable:
+            slot_id = slot.slot_id
+
+            def get_token(self):
+                raise pkcs11.exceptions.DeviceError()
+
+        return super()._read_pin_status(Unreadable())
+
+
+def test_tries_left_unread_are_not_guessed(cards, monkeypatch, pki):
+    monkeypatch.setenv("SOFTHSM2_CONF", str(cards.conf))
+    settings = Settings(pkcs11Modules=[SOFTHSM_MODULE], allowedOrigins=[ORIGIN])
+    card = FlagsUnreadableAfterWrongPin(settings)
+    h = Handlers(settings, lambda: card)
+    with pytest.raises(CpsError) as exc:
+        authenticate(h, pki.holders["bernard"].certificate_id, "9731")
+    assert exc.value.code == "ERR_CPS_PIN_INCORRECT"
+    assert exc.value.details == {}  # was {"pinStatus": "countLow"}: « il vous reste 2 essais »
+    assert exc.value.to_error()["message"] == ("Code porteur incorrect. Vérifiez-le et réessayez : "
+                                               "après 3 erreurs, la carte est bloquée.")
