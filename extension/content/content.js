@@ -20,8 +20,8 @@
       "en": "The operation was cancelled."
     },
     "ERR_CPS_INTERNAL": {
-      "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique.",
-      "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department."
+      "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique ou le support ViaTrajectoire de votre territoire.",
+      "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department or your region's ViaTrajectoire support."
     }
   };
   // END GENERATED MESSAGES

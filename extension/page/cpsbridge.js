@@ -21,16 +21,16 @@
       "en": "The CPS Bridge module received an invalid request. Update the extension and the module, then try again."
     },
     "ERR_CPS_INTERNAL": {
-      "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique.",
-      "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department."
+      "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique ou le support ViaTrajectoire de votre territoire.",
+      "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department or your region's ViaTrajectoire support."
     },
     "ERR_CPS_EXTENSION_UNAVAILABLE": {
-      "fr": "L'extension CPS Bridge n'est pas installée ou pas activée dans ce navigateur. Installez-la ou contactez votre service informatique.",
-      "en": "The CPS Bridge extension is not installed or not enabled in this browser. Install it or contact your IT department."
+      "fr": "L'extension CPS Bridge n'est pas installée ou pas activée dans ce navigateur. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire pour l'installer.",
+      "en": "The CPS Bridge extension is not installed or not enabled in this browser. Contact your IT department or your region's ViaTrajectoire support to install it."
     },
     "ERR_CPS_USER_TIMEOUT": {
-      "fr": "Le délai pour saisir le code porteur est dépassé. Recommencez.",
-      "en": "The time to type the PIN has run out. Start over."
+      "fr": "Le délai de connexion par carte CPS est dépassé. Cliquez de nouveau sur « S'identifier par carte CPS ».",
+      "en": "The CPS card login timed out. Click « S'identifier par carte CPS » again."
     },
     "ERR_CPS_INSECURE_CONTEXT": {
       "fr": "La connexion par carte CPS n'est possible que sur une page sécurisée (https).",

@@ -8,18 +8,18 @@ export const ERRORS = Object.freeze({
   },
   "ERR_CPS_MESSAGE_TOO_LARGE": {
     "source": "host",
-    "fr": "La demande envoyée au module CPS Bridge est trop volumineuse.",
-    "en": "The request sent to the CPS Bridge module is too large."
+    "fr": "La demande envoyée au module CPS Bridge est trop volumineuse. Rechargez la page, puis recommencez.",
+    "en": "The request sent to the CPS Bridge module is too large. Reload the page, then start over."
   },
   "ERR_CPS_ORIGIN_NOT_ALLOWED": {
     "source": "host",
-    "fr": "Ce site n'est pas autorisé à utiliser votre carte CPS. Contactez votre service informatique si vous pensez qu'il devrait l'être.",
-    "en": "This site is not allowed to use your CPS card. Contact your IT department if you think it should be."
+    "fr": "Ce site n'est pas autorisé à utiliser votre carte CPS. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire si vous pensez qu'il devrait l'être.",
+    "en": "This site is not allowed to use your CPS card. Contact your IT department or your region's ViaTrajectoire support if you think it should be."
   },
   "ERR_CPS_PCSC_UNAVAILABLE": {
     "source": "host",
-    "fr": "Le service des cartes à puce (PC/SC) ne répond pas. Redémarrez l'ordinateur ou contactez votre service informatique.",
-    "en": "The smart card service (PC/SC) is not responding. Restart the computer or contact your IT department."
+    "fr": "Le service des cartes à puce (PC/SC) ne répond pas. Redémarrez l'ordinateur ou contactez votre service informatique ou le support ViaTrajectoire de votre territoire.",
+    "en": "The smart card service (PC/SC) is not responding. Restart the computer or contact your IT department or your region's ViaTrajectoire support."
   },
   "ERR_CPS_NO_READER": {
     "source": "host",
@@ -43,8 +43,8 @@ export const ERRORS = Object.freeze({
   },
   "ERR_CPS_PKCS11_UNAVAILABLE": {
     "source": "host",
-    "fr": "Le logiciel de la carte CPS (Cryptolib CPS) est introuvable. Installez-le ou contactez votre service informatique.",
-    "en": "The CPS card software (Cryptolib CPS) was not found. Install it or contact your IT department."
+    "fr": "Le logiciel de la carte CPS (Cryptolib CPS) est introuvable sur cet ordinateur. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire pour l'installer.",
+    "en": "The CPS card software (Cryptolib CPS) was not found on this computer. Contact your IT department or your region's ViaTrajectoire support to install it."
   },
   "ERR_CPS_CERTIFICATE_NOT_FOUND": {
     "source": "host",
@@ -53,8 +53,8 @@ export const ERRORS = Object.freeze({
   },
   "ERR_CPS_PIN_FORMAT": {
     "source": "host",
-    "fr": "Le code porteur doit comporter uniquement des chiffres (4 chiffres pour une carte CPS).",
-    "en": "The PIN must contain digits only (4 digits for a CPS card)."
+    "fr": "Code porteur non valide : il se compose de 4 chiffres, sans lettre ni espace. Saisissez-le de nouveau.",
+    "en": "Invalid PIN: it is made of 4 digits, with no letters or spaces. Type it again."
   },
   "ERR_CPS_PIN_INCORRECT": {
     "source": "host",
@@ -70,15 +70,15 @@ export const ERRORS = Object.freeze({
         "en": "Incorrect PIN: you have 1 try left. After one more error your card will be blocked."
       },
       "locked": {
-        "fr": "Code porteur incorrect : votre carte est maintenant bloquée. Utilisez votre code de déblocage pour la débloquer.",
-        "en": "Incorrect PIN: your card is now blocked. Use your unblocking code to unblock it."
+        "fr": "Code porteur incorrect : votre carte CPS est maintenant bloquée. Débloquez-la avec votre code de déblocage (reçu avec la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide à votre service informatique ou le support ViaTrajectoire de votre territoire. En attendant, connectez-vous avec votre identifiant et votre mot de passe.",
+        "en": "Incorrect PIN: your CPS card is now blocked. Unblock it with your unblocking code (sent with the card) in the CPS card software on this computer, or ask your IT department or your region's ViaTrajectoire support for help. Meanwhile, log in with your username and password."
       }
     }
   },
   "ERR_CPS_PIN_LOCKED": {
     "source": "host",
-    "fr": "Votre carte est bloquée : utilisez votre code de déblocage (reçu avec la carte) pour la débloquer, ou contactez votre service informatique.",
-    "en": "Your card is blocked: use your unblocking code (sent with the card) to unblock it, or contact your IT department."
+    "fr": "Votre carte CPS est bloquée. Débloquez-la avec votre code de déblocage (reçu avec la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide à votre service informatique ou le support ViaTrajectoire de votre territoire. En attendant, connectez-vous avec votre identifiant et votre mot de passe.",
+    "en": "Your CPS card is blocked. Unblock it with your unblocking code (sent with the card) in the CPS card software on this computer, or ask your IT department or your region's ViaTrajectoire support for help. Meanwhile, log in with your username and password."
   },
   "ERR_CPS_PIN_PAD_TIMEOUT": {
     "source": "host",
@@ -92,23 +92,23 @@ export const ERRORS = Object.freeze({
   },
   "ERR_CPS_INTERNAL": {
     "source": "host",
-    "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique.",
-    "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department."
+    "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique ou le support ViaTrajectoire de votre territoire.",
+    "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department or your region's ViaTrajectoire support."
   },
   "ERR_CPS_EXTENSION_UNAVAILABLE": {
     "source": "extension",
-    "fr": "L'extension CPS Bridge n'est pas installée ou pas activée dans ce navigateur. Installez-la ou contactez votre service informatique.",
-    "en": "The CPS Bridge extension is not installed or not enabled in this browser. Install it or contact your IT department."
+    "fr": "L'extension CPS Bridge n'est pas installée ou pas activée dans ce navigateur. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire pour l'installer.",
+    "en": "The CPS Bridge extension is not installed or not enabled in this browser. Contact your IT department or your region's ViaTrajectoire support to install it."
   },
   "ERR_CPS_NATIVE_UNAVAILABLE": {
     "source": "extension",
-    "fr": "Le module CPS Bridge n'est pas installé sur cet ordinateur. Installez-le ou contactez votre service informatique.",
-    "en": "The CPS Bridge module is not installed on this computer. Install it or contact your IT department."
+    "fr": "Le module CPS Bridge n'est pas installé sur cet ordinateur. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire pour l'installer.",
+    "en": "The CPS Bridge module is not installed on this computer. Contact your IT department or your region's ViaTrajectoire support to install it."
   },
   "ERR_CPS_VERSION_MISMATCH": {
     "source": "extension",
-    "fr": "Les versions de l'extension et du module CPS Bridge ne correspondent pas. Mettez-les à jour.",
-    "en": "The CPS Bridge extension and module versions do not match. Update them."
+    "fr": "Les versions de l'extension et du module CPS Bridge ne correspondent pas. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire pour les mettre à jour.",
+    "en": "The CPS Bridge extension and module versions do not match. Contact your IT department or your region's ViaTrajectoire support to update them."
   },
   "ERR_CPS_USER_CANCELLED": {
     "source": "extension",
@@ -117,8 +117,8 @@ export const ERRORS = Object.freeze({
   },
   "ERR_CPS_USER_TIMEOUT": {
     "source": "extension",
-    "fr": "Le délai pour saisir le code porteur est dépassé. Recommencez.",
-    "en": "The time to type the PIN has run out. Start over."
+    "fr": "Le délai de connexion par carte CPS est dépassé. Cliquez de nouveau sur « S'identifier par carte CPS ».",
+    "en": "The CPS card login timed out. Click « S'identifier par carte CPS » again."
   },
   "ERR_CPS_INSECURE_CONTEXT": {
     "source": "extension",
