@@ -19,10 +19,13 @@ REASONS: dict[str, str] = {
                     "ou connectez-vous par identifiant et mot de passe.",
     "CERT_NOT_YET_VALID": "Le certificat de votre carte CPS n'est pas encore valide. Vérifiez "
                           "la date et l'heure de l'ordinateur.",
+    # What to do next, as for the other refusals: another card, or the password.
     "CERT_WRONG_USAGE": "Le certificat présenté n'est pas un certificat d'authentification de "
-                        "carte CPS.",
+                        "carte CPS. Utilisez votre carte CPS, ou connectez-vous avec votre "
+                        "identifiant et votre mot de passe.",
     "CERT_UNTRUSTED": "Cette carte n'a pas été émise par l'autorité de certification des "
-                      "professionnels de santé (IGC-Santé).",
+                      "professionnels de santé (IGC-Santé). Utilisez votre carte CPS, ou "
+                      "connectez-vous avec votre identifiant et votre mot de passe.",
     "CERT_REVOKED": "Le certificat de votre carte CPS a été révoqué (carte perdue, volée ou "
                     "remplacée). Utilisez votre nouvelle carte.",
     "REVOCATION_UNKNOWN": "La validité de votre carte n'a pas pu être vérifiée pour le moment. "

@@ -22,7 +22,7 @@ ROUTES = ["/", "/connexion", "/connexion/code", "/connexion/code/renvoyer", "/co
           "/liberal/cgu", "/mot-de-passe/definir/{t}", "/mot-de-passe/reinitialiser/{t}",
           "/mot-de-passe-oublie", "/email/valider/{t}", "/referent", "/boite-mail",
           "/boite-mail.json", "/boite-mail/{t}", "/connexion/site-tiers", "/pro-sante-connect",
-          "/cgu", "/static/cpsbridge.js"]
+          "/cgu", "/aide/carte-cps", "/static/cpsbridge.js"]
 FIELDS = ["identifiant", "mot_de_passe", "code", "email", "rpps", "nom", "prenom", "telephone",
           "accepte", "cgu", "token", "nonce", "origin", "challengeNonce", "mot_de_passe_confirmation",
           "csrf_token", "x"]

@@ -21,13 +21,20 @@ def test_connexion_page_tiles(site, browser):
     tile = re.search(r"<section[^>]*data-cpsbridge-tile[^>]*>(.*?)</section>", page.text, re.S)
     assert tile, "no element with data-cpsbridge-tile"
     button = re.search(r'<button[^>]*id="tuile-cps"[^>]*>(.*?)</button>', tile.group(1), re.S)
-    assert html.unescape(re.sub(r"(<[^>]+>|\s)+", " ", button.group(1))).strip() == \
-        "S'identifier par carte CPS ou S'identifier par E-CPS"
+    # Named after what it does, the card login (audit finding 7): e-CPS is another tile.
+    assert words(button.group(1)) == "S'identifier par carte CPS"
     assert "data-cpsbridge-status" in tile.group(1) and 'role="alert"' in tile.group(1)
     assert '<script src="/static/cpsbridge.js"></script>' in page.text
     assert '<script src="/static/connexion.js"></script>' in page.text
     assert ">Se connecter</button>" in page.text and "Mot de passe oublié ?" in page.text
-    assert 'href="/pro-sante-connect"' in page.text and "Pro Santé Connect" in page.text
+    psc = re.search(r'<a[^>]*href="/pro-sante-connect"[^>]*>(.*?)</a>', page.text, re.S)
+    assert words(psc.group(1)) == "PSC S'identifier par E-CPS (Pro Santé Connect)"
+    assert 'aria-hidden="true">PSC<' in psc.group(1)  # the logo's letters are not read
+
+
+def words(fragment: str) -> str:
+    """The text of an HTML fragment, spaces collapsed."""
+    return html.unescape(re.sub(r"(<[^>]+>|\s)+", " ", fragment)).strip()
     assert re.search(r'<meta name="csrf-token" content="[\w-]{40,}">', page.text)
 
 

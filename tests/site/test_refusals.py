@@ -177,6 +177,32 @@ def test_expired_certificate(site, browser, host, ids):
         "connectez-vous par identifiant et mot de passe.")}
 
 
+ANOTHER_WAY = "Utilisez votre carte CPS, ou connectez-vous avec votre identifiant et votre mot de passe."
+
+
+def test_a_certificate_the_login_cannot_take_says_what_to_do(site, browser, pki):
+    """The card's signature certificate (CERT_WRONG_USAGE), and a card of another authority
+    (CERT_UNTRUSTED): each refusal ends with what to do instead. Made here, not by the
+    host: the host never signs with the signature key, nor holds another authority's card."""
+    from tests.server.tokens import make_token
+    from tests.testbed.pki import TestPKI
+
+    dupont = pki.holders["dupont"]
+    stranger = TestPKI.create(pki.base_url).holders["dupont"]  # same names, other keys
+    for key, cert, code, reason in [
+        (dupont.sig_key, dupont.sig_cert, "CERT_WRONG_USAGE",
+         "Le certificat présenté n'est pas un certificat d'authentification de carte CPS."),
+        (stranger.auth_key, stranger.auth_cert, "CERT_UNTRUSTED",
+         "Cette carte n'a pas été émise par l'autorité de certification des professionnels de "
+         "santé (IGC-Santé)."),
+    ]:
+        browser.get("/")
+        nonce = browser.challenge()
+        answer = browser.present(make_token(key, cert, nonce, origin=site.origin), nonce)
+        assert answer.status_code == 401
+        assert error(answer) == {"code": code, "message": f"{reason} {ANOTHER_WAY}"}
+
+
 def test_expired_challenge(site, browser, host, ids):
     browser.get("/")
     nonce = browser.challenge()

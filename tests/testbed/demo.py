@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         step(f"  tile: « {status} »")
         step(f"  screenshot {tab.screenshot(shots / '1-accueil.png')}")
 
-        step("click « S'identifier par carte CPS ou S'identifier par E-CPS »")
+        step("click « S'identifier par carte CPS »")
         tab.click(TILE)
         dialog = browser.wait_dialog()
         dialog.wait_for('input[name="pin"]')

@@ -5,44 +5,70 @@
   "use strict";
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
 
+  // The site's own sentences. Where the extension has one for the same state
+  // (host/errors.json: the extension or the module missing, a blocked card), the same words:
+  // one wording per state. The extension's own message is shown whenever it gives one.
   var TEXT = {
-    noExtension: "L'extension CPS Bridge n'est pas installée dans ce navigateur. Installez-la " +
-      "(ou demandez-la à votre service informatique), puis rechargez la page.",
-    noHost: "Le module CPS Bridge n'est pas installé sur cet ordinateur. Installez-le, puis " +
-      "rechargez la page.",
+    noExtension: "L'extension CPS Bridge n'est pas installée ou pas activée dans ce navigateur. " +
+      "Contactez votre service informatique ou le support ViaTrajectoire de votre territoire " +
+      "pour l'installer.",
+    noHost: "Le module CPS Bridge n'est pas installé sur cet ordinateur. Contactez votre " +
+      "service informatique ou le support ViaTrajectoire de votre territoire pour l'installer.",
     noReader: "Aucun lecteur de carte n'est détecté. Branchez votre lecteur de carte CPS.",
     noCard: "Insérez votre carte CPS dans le lecteur.",
+    otherCard: "La carte insérée n'est pas reconnue comme une carte CPS. Insérez votre carte CPS.",
     ready: "Carte CPS détectée : cliquez pour vous identifier.",
-    locked: "Votre carte CPS est bloquée : utilisez votre code de déblocage (reçu avec la " +
-      "carte) pour la débloquer, ou contactez votre service informatique.",
+    locked: "Votre carte CPS est bloquée. Débloquez-la avec votre code de déblocage (reçu avec " +
+      "la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide " +
+      "à votre service informatique ou au support ViaTrajectoire de votre territoire. En " +
+      "attendant, connectez-vous avec votre identifiant et votre mot de passe.",
     readyNoPcsc: "Prêt : insérez votre carte puis cliquez pour vous identifier.",
-    working: "Connexion en cours : choisissez votre certificat puis saisissez votre code porteur…",
+    working: "Connexion en cours : choisissez le certificat s'il vous est demandé, puis " +
+      "saisissez votre code porteur.",
+    cancelled: "Connexion par carte CPS annulée.",
     network: "Le site ne répond pas. Vérifiez votre connexion, puis réessayez."
   };
-  // The sentence for a status() result (PROTOCOL §9: {extension, host, card?}). The
-  // extension says that a card is there, never whose it is: the site learns the holder
-  // from the signed token, once the person has chosen to log in.
+  // Card types read from the ATR (PROTOCOL §4 status) that are CPS cards.
+  var CPS_ATR = ["CPS3", "CPS3-contactless", "CPS4"];
+  // States where something is to be installed or updated: the tile links to the help page.
+  var TO_INSTALL = ["ERR_CPS_EXTENSION_UNAVAILABLE", "ERR_CPS_NATIVE_UNAVAILABLE",
+                    "ERR_CPS_VERSION_MISMATCH", "ERR_CPS_PKCS11_UNAVAILABLE"];
+
+  // What the tile says of a status() result (PROTOCOL §9: {extension, host, card?,
+  // hostError?, cardError?}): {text, state (data-state), code (an error's, if any)}.
+  // « Carte CPS détectée » (state "pret", the only green one) only for a CPS card really
+  // there. The extension says that a card is there, never whose it is: the site learns the
+  // holder from the signed token, once the person has chosen to log in.
   function describe(st) {
-    if (!st || !st.host) return (st && st.hostError && st.hostError.message) || TEXT.noHost;
-    if (st.card) return st.card.pinStatus === "locked" ? TEXT.locked : TEXT.ready;
-    var pcsc = st.host.pcsc;
-    if (pcsc && pcsc.available) {
-      var readers = pcsc.readers || [];
-      if (!readers.length) return TEXT.noReader;
-      if (!readers.some(function (r) { return r.cardPresent; })) return TEXT.noCard;
-      return TEXT.ready;
+    if (!st || !st.host || st.hostError) {
+      var e = (st && st.hostError) || {};
+      // host set with a hostError: a host of another protocol version.
+      return {text: e.message || TEXT.noHost, state: st && st.host ? "erreur" : "module-absent",
+              code: e.code || "ERR_CPS_NATIVE_UNAVAILABLE"};
     }
-    return TEXT.readyNoPcsc;
+    if (st.card) {
+      if (st.card.pinStatus === "locked") {
+        return {text: TEXT.locked, state: "erreur", code: "ERR_CPS_PIN_LOCKED"};
+      }
+      return {text: TEXT.ready, state: "pret"};
+    }
+    // A card that is no CPS card (a Carte Vitale), a middleware missing…: the extension's words.
+    if (st.cardError) {
+      return {text: st.cardError.message || TEXT.otherCard, state: "erreur", code: st.cardError.code};
+    }
+    var pcsc = st.host.pcsc;
+    if (!pcsc || !pcsc.available) return {text: TEXT.readyNoPcsc, state: "attente"};
+    var readers = pcsc.readers || [];
+    if (!readers.length) return {text: TEXT.noReader, state: "attente"};
+    var present = readers.filter(function (r) { return r.cardPresent; });
+    if (!present.length) return {text: TEXT.noCard, state: "attente"};
+    if (present.some(function (r) { return CPS_ATR.indexOf(r.cardType) >= 0; })) {
+      return {text: TEXT.ready, state: "pret"};
+    }
+    return {text: TEXT.otherCard, state: "erreur"};
   }
 
   var POLL_MS = 5000;
-
-  function cardSeen(st) {
-    if (!st || !st.host) return false;
-    if (st.card) return true;
-    var readers = (st.host.pcsc && st.host.pcsc.readers) || [];
-    return readers.some(function (r) { return r.cardPresent; });
-  }
 
   function post(url, body) {
     return fetch(url, {
@@ -58,43 +84,85 @@
     var button = tile.querySelector("#tuile-cps") || tile.querySelector("button");
     var status = tile.querySelector("[data-cpsbridge-status]");
     var alert = tile.querySelector('[role="alert"]');
+    var help = tile.querySelector("[data-cpsbridge-aide]");
     var busy = false;
     var poll = null;
+    var described = {text: status.textContent, state: ""}; // the last describe() result
+    var alertCode = null; // the code of the error the alert shows
+    var notice = "";      // a sentence about the last login that is no error (a cancel)
 
-    function showError(message) {
-      alert.textContent = message;
+    // The status line: the notice, then the state; a state the alert already gives (the
+    // login failed for the reason the status gives) is left to the alert: said once.
+    function showStatus(d) {
+      status.dataset.state = d.state;
+      var text = !alert.hidden && d.code && d.code === alertCode ? "" : d.text;
+      // Rewritten only when it changes: a live region announces every rewrite.
+      if (status.textContent !== (notice ? notice + (text ? " " + text : "") : text)) {
+        status.textContent = "";
+        if (notice) {
+          var span = document.createElement("span");
+          span.className = "avis";
+          span.textContent = notice;
+          status.appendChild(span);
+          if (text) status.appendChild(document.createTextNode(" "));
+        }
+        if (text) status.appendChild(document.createTextNode(text));
+      }
+      if (help) help.hidden = TO_INSTALL.indexOf(d.code) < 0 && TO_INSTALL.indexOf(alertCode) < 0;
+    }
+    function describeAndShow(d) { described = d; showStatus(d); }
+
+    function showError(err) {
+      alertCode = (err && err.code) || null;
+      alert.textContent = (err && err.message) || TEXT.network;
       alert.hidden = false;
     }
-    function clearError() { alert.textContent = ""; alert.hidden = true; }
+    function clearError() { alertCode = null; alert.textContent = ""; alert.hidden = true; }
+
+    function setBusy(on) {
+      busy = on;
+      // aria-disabled, not disabled: a disabled button loses the keyboard focus (to <body>);
+      // `busy` ignores the clicks meanwhile.
+      if (on) button.setAttribute("aria-disabled", "true");
+      else button.removeAttribute("aria-disabled");
+    }
 
     function refresh() {
       if (!window.CpsBridge) {
-        status.textContent = TEXT.noExtension;
-        status.dataset.state = "extension-absente";
+        describeAndShow({text: TEXT.noExtension, state: "extension-absente",
+                         code: "ERR_CPS_EXTENSION_UNAVAILABLE"});
         return;
       }
       window.CpsBridge.status().then(function (st) {
-        status.textContent = describe(st);
-        status.dataset.state = st && st.host ? "pret" : "module-absent";
-        // Until a card is seen, look again now and then: the person is inserting it.
-        if (!busy && !cardSeen(st) && document.visibilityState !== "hidden") {
+        var d = describe(st);
+        if (!busy) describeAndShow(d);
+        // Until a CPS card is seen, look again now and then: the person is inserting it,
+        // or swapping a Carte Vitale for it.
+        if (!busy && d.state !== "pret" && document.visibilityState !== "hidden") {
           clearTimeout(poll);
           poll = setTimeout(refresh, POLL_MS);
         }
       }, function (err) {
         var absent = err && err.code === "ERR_CPS_EXTENSION_UNAVAILABLE";
-        status.textContent = absent ? TEXT.noExtension : (err && err.message) || TEXT.noHost;
-        status.dataset.state = absent ? "extension-absente" : "erreur";
+        if (busy) return;
+        describeAndShow({text: (err && err.message) || (absent ? TEXT.noExtension : TEXT.noHost),
+                         state: absent ? "extension-absente" : "erreur",
+                         code: (err && err.code) || null});
       });
     }
 
     button.addEventListener("click", function () {
       if (busy) return;
       clearError();
-      if (!window.CpsBridge) { showError(TEXT.noExtension); return; }
-      busy = true;
-      button.disabled = true;
-      status.textContent = TEXT.working;
+      notice = "";
+      if (!window.CpsBridge) {
+        showError({code: "ERR_CPS_EXTENSION_UNAVAILABLE", message: TEXT.noExtension});
+        showStatus(described);
+        return;
+      }
+      setBusy(true);
+      clearTimeout(poll);
+      showStatus({text: TEXT.working, state: "attente"});
       // The invitation page's tile names its step: only that login finalises the invitation.
       var etape = tile.getAttribute("data-cpsbridge-etape");
       var nonce;
@@ -111,9 +179,14 @@
         if (answer.error) throw answer.error;
         window.location.assign(answer.redirect);
       }).catch(function (err) {
-        showError((err && err.message) || TEXT.network);
-        busy = false;
-        button.disabled = false;
+        // A cancel the person chose is no error: a neutral sentence in the status line.
+        if (err && err.code === "ERR_CPS_USER_CANCELLED") notice = err.message || TEXT.cancelled;
+        else showError(err);
+        setBusy(false);
+        showStatus(described);
+        // Back to the button, to try again, unless the person has moved on meanwhile.
+        var active = document.activeElement;
+        if (!active || active === document.body || active === button) button.focus();
         refresh();
       });
     });

@@ -113,10 +113,22 @@ def pending_card() -> dict | None:
     return state
 
 
+# The flash messages that send a person back to the tile name its button as the page does.
+TO_THE_TILE = "Insérez votre carte dans le lecteur puis cliquez sur « S'identifier par carte CPS »."
+
+WRONG_PASSWORD = "Identifiant ou mot de passe incorrect."
+# A libéral without an account may type his RPPS (his future identifiant, manual II.2.i) and a
+# password here: the refusal then points at the other choice of the page.
+NO_ACCOUNT_YET = ("Vous n'avez pas encore de compte ViaTrajectoire ? Professionnel libéral, "
+                  "cliquez sur « Créer mon compte de l'espace médecin libéral ».")
+
+
 def association_page(status: int, holder: dict, **ctx):
     # The button towards the libéral creation only for an RPPS that no account records (one
     # account per RPPS: liberal.creation refuses the others; ADELI cards make no libéral).
     creation = holder.get("idType") == "RPPS" and not accounts.with_rpps(conn(), holder["rpps"])
+    if creation and ctx.get("erreur") == WRONG_PASSWORD:
+        ctx["erreur"] = f"{WRONG_PASSWORD} {NO_ACCOUNT_YET}"
     return render("association.html", status, holder=holder, creation=creation, **ctx)
 
 
@@ -124,8 +136,7 @@ def association_page(status: int, holder: dict, **ctx):
 def association():
     card = pending_card()
     if card is None:
-        flash("info", "Insérez votre carte dans le lecteur puis cliquez sur la vignette "
-                      "« S'identifier par carte CPS ou S'identifier par E-CPS ».")
+        flash("info", TO_THE_TILE)
         return redirect("/")
     holder = card["holder"]
     if request.method == "GET":
@@ -133,8 +144,8 @@ def association():
     identifiant, mot_de_passe = form("identifiant"), request.form.get("mot_de_passe", "")
     row = check_password(identifiant, mot_de_passe) if identifiant and mot_de_passe else None
     if row is None:
-        return association_page(401, holder, identifiant=identifiant,
-                                erreur="Identifiant ou mot de passe incorrect.")
+        return association_page(401, holder, identifiant=identifiant, erreur=WRONG_PASSWORD,
+                                champs=("identifiant", "mot_de_passe"))
     if not accounts.first_connection_done(row):
         return association_page(
             403, holder, identifiant=identifiant,
@@ -182,3 +193,10 @@ def associate(row: sqlite3.Row):
     flash("succes", "Votre carte a été associée à votre compte. Vos prochaines connexions par "
                     "carte se feront directement.")
     return redirect(target)
+
+
+@bp.get("/aide/carte-cps")
+def aide():
+    """What to install for the card login, and whom to ask: the tile links here when the
+    extension or the module is missing."""
+    return render("aide_carte_cps.html")

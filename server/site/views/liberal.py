@@ -10,7 +10,7 @@ from .. import accounts, db, links, mails, ratelimit
 from ..passwords import hash_password, password_problem
 from ..web import AddressRefused, address_refused, cgu_step, conn, flash, form, open_session, \
     render, send, sess, url
-from .carte import pending_card
+from .carte import TO_THE_TILE, pending_card
 
 bp = Blueprint("liberal", __name__)
 
@@ -21,8 +21,7 @@ def _card_or_home():
     card = pending_card()
     if card is None or card["holder"].get("idType") != "RPPS":
         flash("info", "La création du compte de l'espace médecin libéral nécessite une première "
-                      "connexion par carte CPx : insérez votre carte dans le lecteur puis cliquez "
-                      "sur la vignette « S'identifier par carte CPS ou S'identifier par E-CPS ».")
+                      f"connexion par carte CPx. {TO_THE_TILE}")
         return None
     return card
 
@@ -68,17 +67,21 @@ def creation():
                       existe=True)
     email = form("email")
     valeurs = {"email": email}
-    problem = None
+    problem, champs = None, ()  # champs: the fields at fault, marked on the page (aria-invalid)
+    mot_de_passe = request.form.get("mot_de_passe", "")
+    confirmation = request.form.get("confirmation", "")
     if not EMAIL.match(email):
-        problem = "Renseignez une adresse e-mail valide."
+        problem, champs = "Renseignez une adresse e-mail valide.", ("email",)
     else:
-        problem = password_problem(request.form.get("mot_de_passe", ""),
-                                   request.form.get("confirmation", ""))
+        problem = password_problem(mot_de_passe, confirmation)
+        champs = ("confirmation",) if mot_de_passe != confirmation else ("mot_de_passe",)
     if problem is None and accounts.by_identifiant(c, holder["rpps"]) is not None:
-        problem = ("Un compte existe déjà avec ce numéro RPPS. Connectez-vous avec votre "
-                   "identifiant et votre mot de passe, ou utilisez « Mot de passe oublié ? ».")
+        problem, champs = ("Un compte existe déjà avec ce numéro RPPS. Connectez-vous avec votre "
+                           "identifiant et votre mot de passe, ou utilisez « Mot de passe "
+                           "oublié ? »."), ()
     if problem:
-        return render("liberal_creation.html", 400, holder=holder, valeurs=valeurs, erreur=problem)
+        return render("liberal_creation.html", 400, holder=holder, valeurs=valeurs, erreur=problem,
+                      champs=champs)
     # Reserved before the address is looked up, so that addresses tried at once are counted
     # too (ratelimit.reserve): no more than the limit are ever answered.
     held = ratelimit.reserve(c, [("adresse-prise", holder["idNat"])])
@@ -89,7 +92,7 @@ def creation():
         ratelimit.failed(c, held)
         sess().pop("liberal")
         return render("liberal_creation.html", 409, holder=holder, valeurs=valeurs,
-                      erreur=address_taken(email))
+                      erreur=address_taken(email), champs=("email",))
     ratelimit.release(c, held)
     sess().set("liberal", {**valeurs, "mot_de_passe": hash_password(request.form["mot_de_passe"])})
     return redirect("/liberal/cgu")
@@ -111,7 +114,7 @@ def cgu():
         # the address to correct (nothing was created; the CGU come again after it).
         return render("liberal_creation.html", 400, holder=card["holder"],
                       valeurs={"email": e.address},
-                      erreur=address_refused(e.address, ADDRESS_THEN))
+                      erreur=address_refused(e.address, ADDRESS_THEN), champs=("email",))
 
 
 ADDRESS_THEN = ("renseignez de nouveau votre mot de passe puis cliquez sur « Créer mon compte ». "

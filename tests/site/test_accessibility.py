@@ -1,0 +1,168 @@
+"""What a person reads and a screen reader announces on the site's own pages (the UX and
+accessibility audit): refused forms that say so in the title and mark the field at fault,
+the password rule tied to its field, the libéral's two choices at his first card login, the
+help page for what to install, the error page's heading, the tile's button named after what
+it does. Over HTTP; what needs a browser (focus, colours, the tile script) is in
+test_tile_js.py."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from tests.site.browser import Browser, alert, last_message, path_of, text_of
+
+ASSOCIATION = "/connexion/carte-cps/association"
+
+
+def title(page: str) -> str:
+    return html.unescape(re.search(r"<title>(.*?)</title>", page, re.S).group(1))
+
+
+def field(page: str, name: str) -> dict[str, str]:
+    """The attributes of the <input id=name>."""
+    tag = re.search(rf'<input id="{name}"[^>]*>', page).group(0)
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def words(fragment: str) -> str:
+    return html.unescape(re.sub(r"(<[^>]+>|\s)+", " ", fragment)).strip()
+
+
+def test_the_error_page_has_a_heading(browser):
+    page = browser.get("/nulle-part")
+    assert page.status_code == 404
+    assert title(page.text) == "Erreur : La demande n'a pas abouti – ViaTrajectoire"
+    main = page.text[page.text.index("<main>"):]
+    assert re.match(r"<main>\s*<h1>La demande n'a pas abouti</h1>\s*<p class=\"message erreur\"",
+                    main), main[:300]
+    assert alert(page.text) == "Cette page n'existe pas."
+
+
+def test_a_refused_login_says_so_in_its_title(browser):
+    assert title(browser.get("/").text) == "Connexion – ViaTrajectoire"
+    refused = browser.login("inconnu", "pas le bon 1")
+    assert title(refused.text) == "Erreur : Connexion – ViaTrajectoire"
+    # The refusal can take the focus (static/site.js gives it on load).
+    assert re.search(r'<p class="message erreur" role="alert" tabindex="-1" data-refus '
+                     r'id="erreur" data-testid="erreur">', refused.text)
+    assert '<script src="/static/site.js" defer></script>' in refused.text
+    assert "focus()" in browser.get("/static/site.js").text
+
+
+def test_a_flashed_refusal_also_says_so_in_the_title(tmp_path):
+    """A refusal met after a redirect (a flash message of kind "erreur", e.g. the libéral
+    creation finding the RPPS taken meanwhile) counts as a refusal too; an info does not."""
+    from server.site.app import create_app
+    from server.site.config import SiteConfig
+
+    app = create_app(SiteConfig(data_dir=tmp_path), card_auth=object())
+    template = app.jinja_env.get_template("cgu.html")
+    for kind, expected in [("erreur", "Erreur : "), ("info", "")]:
+        page = template.render(messages=[[kind, "Un message."]], csrf="", user=None)
+        assert title(page).startswith(f"{expected}Conditions"), (kind, title(page))
+        assert ("data-refus" in page) == (kind == "erreur")
+
+
+def test_a_liberal_sees_both_choices_first(site, browser, host, ids):
+    """Dr BERNARD (an RPPS no account records) at his first card login: the creation and the
+    association side by side, before any form; a refused association points him at the
+    creation, and marks the fields it refused."""
+    assert browser.card_login(host, ids["bernard"]).json() == {"redirect": ASSOCIATION}
+    page = browser.get(ASSOCIATION).text
+    choices = re.search(r'<div class="tuiles">(.*?)</div>', page, re.S)
+    assert choices and choices.start() < page.index('<form method="post"'), \
+        "the two choices come first"
+    headings = re.findall(r"<h2>(.*?)</h2>", choices.group(1))
+    assert headings == ["Vous n'avez pas encore de compte ViaTrajectoire ?",
+                        "Vous avez déjà un compte ViaTrajectoire ?"]
+    creation, association = re.findall(r"<section[^>]*>(.*?)</section>", choices.group(1), re.S)
+    assert "Créer mon compte de l'espace médecin libéral</button>" in creation
+    assert "ne créez pas de second compte" in creation  # the reason the page exists
+    assert f'action="{ASSOCIATION}"' in association and ">Se connecter</button>" in association
+    assert "aria-invalid" not in page
+
+    refused = browser.post(ASSOCIATION, {"identifiant": "99700412345", "mot_de_passe": "Pas le bon 1"})
+    assert refused.status_code == 401
+    assert alert(refused.text) == (
+        "Identifiant ou mot de passe incorrect. Vous n'avez pas encore de compte "
+        "ViaTrajectoire ? Professionnel libéral, cliquez sur « Créer mon compte de l'espace "
+        "médecin libéral ».")
+    assert title(refused.text) == "Erreur : Première connexion par carte – ViaTrajectoire"
+    for name in ("identifiant", "mot_de_passe"):
+        attributes = field(refused.text, name)
+        assert attributes["aria-invalid"] == "true" and attributes["aria-describedby"] == "erreur"
+
+
+def test_a_card_without_the_creation_keeps_one_choice(site, browser, host, ids):
+    """An ADELI card (no libéral creation): the association alone, and a bare refusal."""
+    assert browser.card_login(host, ids["martin"]).json() == {"redirect": ASSOCIATION}
+    page = browser.get(ASSOCIATION).text
+    assert '<div class="tuiles">' not in page and "Créer mon compte" not in page
+    refused = browser.post(ASSOCIATION, {"identifiant": "inconnu", "mot_de_passe": "Pas le bon 1"})
+    assert alert(refused.text) == "Identifiant ou mot de passe incorrect."
+    assert field(refused.text, "mot_de_passe")["aria-invalid"] == "true"
+
+
+def test_the_creation_marks_the_field_at_fault(site, browser, host, ids):
+    assert browser.card_login(host, ids["bernard"]).status_code == 200
+    browser.get(ASSOCIATION)
+    page = browser.get("/liberal/creation").text
+    rule = text_of(page, 'id="regle-mot-de-passe"')
+    assert rule == "Au moins 10 caractères, dont au moins une lettre et un chiffre."
+    assert field(page, "mot_de_passe")["aria-describedby"] == "regle-mot-de-passe"
+    assert "aria-invalid" not in page
+    email = "luc.bernard@cabinet.example.test"
+    for sent, faulty in [
+        ({"email": email, "mot_de_passe": "court1", "confirmation": "court1"}, "mot_de_passe"),
+        ({"email": email, "mot_de_passe": "Cabinet2024ok", "confirmation": "Cabinet2024ko"},
+         "confirmation"),
+        ({"email": "pas une adresse", "mot_de_passe": "Cabinet2024ok",
+          "confirmation": "Cabinet2024ok"}, "email"),
+    ]:
+        refused = browser.post("/liberal/creation", sent).text
+        assert title(refused).startswith("Erreur : "), faulty
+        for name in ("email", "mot_de_passe", "confirmation"):
+            attributes = field(refused, name)
+            described = attributes.get("aria-describedby", "").split()
+            assert (attributes.get("aria-invalid") == "true") == (name == faulty), (faulty, name)
+            assert ("erreur" in described) == (name == faulty), (faulty, name)
+            assert ("regle-mot-de-passe" in described) == (name == "mot_de_passe"), name
+
+
+def test_a_new_password_page_ties_the_rule_to_the_field(site, browser):
+    site.create_account("regle1", "regle1@chu.example.test", "Regle", "Anne")
+    page = browser.get(path_of(last_message(site, "regle1@chu.example.test").links[0])).text
+    assert field(page, "mot_de_passe")["aria-describedby"] == "regle-mot-de-passe"
+    assert 'id="regle-mot-de-passe">Au moins 10 caractères' in page
+
+
+def test_messages_that_send_to_the_tile_name_its_button(browser):
+    for path in (ASSOCIATION, "/liberal/creation"):
+        page = Browser(browser.site).get(path)
+        assert page.url == browser.site.url, path
+        message = text_of(page.text, 'class="message info"')
+        assert message.endswith("Insérez votre carte dans le lecteur puis cliquez sur "
+                                "« S'identifier par carte CPS ».")
+
+
+def test_the_help_page_says_what_to_install_and_whom_to_ask(browser):
+    home = browser.get("/").text
+    help_link = re.search(r"<p data-cpsbridge-aide hidden>(.*?)</p>", home, re.S)
+    assert help_link and 'href="/aide/carte-cps"' in help_link.group(1)
+    page = browser.get("/aide/carte-cps")
+    assert page.status_code == 200
+    assert title(page.text) == "Aide : connexion par carte CPS – ViaTrajectoire"
+    text = words(page.text)
+    for needed in ("lecteur de carte CPS", "Cryptolib CPS", "module CPS Bridge",
+                   "extension CPS Bridge", "votre service informatique",
+                   "le support ViaTrajectoire de votre territoire",
+                   "connecter avec votre identifiant et votre mot de passe"):
+        assert needed in text, needed
+
+
+def test_the_tile_hint_does_not_promise_a_certificate_choice(browser):
+    tile = re.search(r"<section[^>]*data-cpsbridge-tile[^>]*>(.*?)</section>", browser.get("/").text,
+                     re.S).group(1)
+    assert "choisissez le certificat s'il vous est demandé, puis saisissez votre code porteur" \
+        in words(tile)
