@@ -29,8 +29,8 @@
       "en": "The CPS Bridge extension is not installed or not enabled in this browser. Contact your IT department or your region's ViaTrajectoire support to install it."
     },
     "ERR_CPS_USER_TIMEOUT": {
-      "fr": "Le délai de connexion par carte CPS est dépassé. Cliquez de nouveau sur « S'identifier par carte CPS ».",
-      "en": "The CPS card login timed out. Click « S'identifier par carte CPS » again."
+      "fr": "Le délai de connexion par carte CPS est dépassé. Cliquez de nouveau sur « S'identifier par carte CPS ».",
+      "en": "The CPS card login timed out. Click « S'identifier par carte CPS » again."
     },
     "ERR_CPS_INSECURE_CONTEXT": {
       "fr": "La connexion par carte CPS n'est possible que sur une page sécurisée (https).",

@@ -70,14 +70,14 @@ export const ERRORS = Object.freeze({
         "en": "Incorrect PIN: you have 1 try left. After one more error your card will be blocked."
       },
       "locked": {
-        "fr": "Code porteur incorrect : votre carte CPS est maintenant bloquée. Débloquez-la avec votre code de déblocage (reçu avec la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide à votre service informatique ou le support ViaTrajectoire de votre territoire. En attendant, connectez-vous avec votre identifiant et votre mot de passe.",
+        "fr": "Code porteur incorrect : votre carte CPS est maintenant bloquée. Débloquez-la avec votre code de déblocage (reçu avec la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide à votre service informatique ou au support ViaTrajectoire de votre territoire. En attendant, connectez-vous avec votre identifiant et votre mot de passe.",
         "en": "Incorrect PIN: your CPS card is now blocked. Unblock it with your unblocking code (sent with the card) in the CPS card software on this computer, or ask your IT department or your region's ViaTrajectoire support for help. Meanwhile, log in with your username and password."
       }
     }
   },
   "ERR_CPS_PIN_LOCKED": {
     "source": "host",
-    "fr": "Votre carte CPS est bloquée. Débloquez-la avec votre code de déblocage (reçu avec la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide à votre service informatique ou le support ViaTrajectoire de votre territoire. En attendant, connectez-vous avec votre identifiant et votre mot de passe.",
+    "fr": "Votre carte CPS est bloquée. Débloquez-la avec votre code de déblocage (reçu avec la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide à votre service informatique ou au support ViaTrajectoire de votre territoire. En attendant, connectez-vous avec votre identifiant et votre mot de passe.",
     "en": "Your CPS card is blocked. Unblock it with your unblocking code (sent with the card) in the CPS card software on this computer, or ask your IT department or your region's ViaTrajectoire support for help. Meanwhile, log in with your username and password."
   },
   "ERR_CPS_PIN_PAD_TIMEOUT": {
@@ -117,8 +117,8 @@ export const ERRORS = Object.freeze({
   },
   "ERR_CPS_USER_TIMEOUT": {
     "source": "extension",
-    "fr": "Le délai de connexion par carte CPS est dépassé. Cliquez de nouveau sur « S'identifier par carte CPS ».",
-    "en": "The CPS card login timed out. Click « S'identifier par carte CPS » again."
+    "fr": "Le délai de connexion par carte CPS est dépassé. Cliquez de nouveau sur « S'identifier par carte CPS ».",
+    "en": "The CPS card login timed out. Click « S'identifier par carte CPS » again."
   },
   "ERR_CPS_INSECURE_CONTEXT": {
     "source": "extension",
