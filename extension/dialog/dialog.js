@@ -2,7 +2,8 @@
 // background sends and returns the user's choices. The PIN typed here goes in one message
 // to the background, which hands it to the host; the field is emptied at once.
 import { pickLang } from "../src/cps-error.js";
-import { alertText, certificateLines, digitsOnly, heading, pinBounds, pinLabel, translator } from "./view-model.js";
+import { alertText, certificateLines, digitsOnly, heading, isEnded, originParts, pinBounds,
+         pinEntryProblem, pinLabel, translator, waitHint } from "./view-model.js";
 
 const api = globalThis.browser ?? globalThis.chrome;
 // The language: the one the site asked for (the person reads the site in it), else the
@@ -55,11 +56,26 @@ function send(msg) {
   if (port) port.postMessage(msg);
 }
 
+/** Text into a live region only when it changes: the same sentence set again may be said
+ *  again. */
+function say(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+const ended = () => finished || isEnded(current);
+
 function cancelButton(label = t("cancel")) {
   return el("button", { type: "button", name: "cancel", text: label, onclick: () => {
     send({ type: "cancel" });
-    if (finished || (current && current.view === "blocked")) window.close();
+    if (ended()) window.close();
   } });
+}
+
+/** The requesting origin, in pieces a line may break between (see dialog.css). */
+function showOrigin(origin) {
+  const node = $("origin");
+  if (node.textContent === (origin || "")) return;
+  node.replaceChildren(...originParts(origin).map((part) => el("span", { text: part })));
 }
 
 function certificateBlock(cert, asButton) {
@@ -78,11 +94,23 @@ function certificateBlock(cert, asButton) {
 }
 
 function render(view) {
+  const previous = current;
   current = view;
   useLang(view.lang);
   $("title").textContent = t("dialogTitle");
   $("origin-label").textContent = t("requestingSite");
-  $("origin").textContent = view.origin || "";
+  showOrigin(view.origin);
+  if (isEnded(view)) say($("time-left"), "");
+  say($("progress"), view.view === "insert-card" && view.detected
+    ? t("cardDetected", [view.detected.reader || ""]) : "");
+  if (view.view === "insert-card" && previous && previous.view === "insert-card" && $("step")) {
+    // The same step again (a card seen, taken out, a reader plugged in): changed in place,
+    // the focus left where it is, so that the step is not read out again.
+    say($("step"), heading(view, t));
+    say($("wait-hint"), waitHint(view, t));
+    say($("alert"), alertText(view, lang, t));
+    return;
+  }
   const content = $("content");
   const actions = $("actions");
   content.replaceChildren();
@@ -101,10 +129,7 @@ function render(view) {
       actions.append(buttons);
       break;
     case "insert-card":
-      content.append(el("p", { class: "hint", text: t("insertCardHint") }));
-      if (view.detected) {
-        content.append(el("p", { id: "detected", text: t("cardDetected", [view.detected.reader || ""]) }));
-      }
+      content.append(el("p", { id: "wait-hint", class: "hint", text: waitHint(view, t) }));
       buttons.append(cancelButton());
       actions.append(buttons);
       break;
@@ -136,6 +161,14 @@ function render(view) {
       form.append(buttons);
       form.addEventListener("submit", (event) => {
         event.preventDefault();
+        // Nothing, or too few digits: said here, nothing sent; what was typed stays.
+        const problem = pinEntryProblem(input.value, view.certificate.pin, t);
+        if (problem) {
+          say($("alert"), problem);
+          input.setAttribute("aria-invalid", "true");
+          input.focus();
+          return;
+        }
         const pin = input.value;
         input.value = "";
         send({ type: "pin", pin });
@@ -161,6 +194,8 @@ function render(view) {
       actions.append(buttons);
       break;
     case "blocked":
+    case "timeout":
+      // Nothing more happens here: « Fermer », focused, closes the window.
       buttons.append(cancelButton(t("close")));
       actions.append(buttons);
       focus = buttons.querySelector("button");
@@ -170,23 +205,32 @@ function render(view) {
       buttons.append(cancelButton(t("close")));
       actions.append(buttons);
   }
-  $("alert").textContent = alertText(view, lang);
+  say($("alert"), alertText(view, lang, t));
   focus.focus();
+}
+
+/** A notice from the background beside the view: one minute left. */
+function notice(msg) {
+  if (msg.notice === "time-left" && !ended()) say($("time-left"), t("timeLeft"));
 }
 
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") {
     send({ type: "cancel" });
-    if (finished || (current && current.view === "blocked")) window.close();
+    if (ended()) window.close();
   }
 });
 
 function connect() {
   port = api.runtime.connect({ name: "dialog" });
-  port.onMessage.addListener(render);
+  port.onMessage.addListener((msg) => {
+    if (msg && typeof msg.notice === "string") notice(msg);
+    else if (msg && typeof msg.view === "string") render(msg);
+  });
   port.onDisconnect.addListener(() => {
     port = null;
-    if (!finished) render({ view: "gone", origin: current && current.origin });
+    // A view that ended (blocked card, time limit) keeps its explanation on screen.
+    if (!ended()) render({ view: "gone", origin: current && current.origin });
   });
   port.postMessage({ type: "hello", flowId });
 }

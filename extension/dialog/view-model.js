@@ -1,5 +1,6 @@
 // What the dialog shows, as plain data: kept apart from the DOM so that node tests read it.
 import { messageFor } from "../src/cps-error.js";
+import { cardTypeName } from "../src/holder.js";
 
 // Beyond this, a module's maximum PIN length means "no real limit" (software tokens say 255);
 // the field then takes up to this many digits and its label names only the minimum.
@@ -11,12 +12,29 @@ export function pinBounds(pin = {}) {
   return { min, max: Math.min(max, Math.max(PIN_FIELD_MAX, min)), stated: max <= PIN_FIELD_MAX };
 }
 
-/** The PIN field's label: "Code porteur (4 chiffres)", "(4 à 8 chiffres)", "(au moins 4…)". */
-export function pinLabel(t, pin) {
+/** How many digits the code porteur has, as the person is told: "4 chiffres" whenever the
+ *  token's minimum is 4, as the manual and the site say (a CPS card's code porteur has 4;
+ *  the field still takes the token's range); else "6 à 8 chiffres", "au moins 6 chiffres". */
+export function pinDigits(t, pin) {
   const { min, max, stated } = pinBounds(pin);
-  if (!stated) return t("pinLabelMin", [String(min)]);
-  return min === max ? t("pinLabelFixed", [String(min)])
-                     : t("pinLabelRange", [String(min), String(max)]);
+  if (min === 4 || (stated && min === max)) return t("pinDigitsFixed", [String(min)]);
+  if (!stated) return t("pinDigitsMin", [String(min)]);
+  return t("pinDigitsRange", [String(min), String(max)]);
+}
+
+/** The PIN field's label: "Code porteur (4 chiffres)". */
+export function pinLabel(t, pin) {
+  return t("pinLabel", [pinDigits(t, pin)]);
+}
+
+/** What the dialog says itself, without sending anything, when « Valider » is pressed on
+ *  an empty or too short code porteur ("" when there is nothing to say). The field keeps
+ *  digits only, so the length is all there is to check here. */
+export function pinEntryProblem(value, pin, t) {
+  const typed = String(value || "").length;
+  if (typed === 0) return t("pinEmpty", [pinDigits(t, pin)]);
+  if (typed < pinBounds(pin).min) return t("pinTooShort", [pinDigits(t, pin), String(typed)]);
+  return "";
 }
 
 /** A getMessage-like function over one locale's messages.json (the dialog speaks the
@@ -53,10 +71,6 @@ export function formatDate(iso, lang) {
     { day: "numeric", month: "long", year: "numeric", timeZone: "UTC" }).format(d);
 }
 
-const CARD_TYPE_NAMES = {
-  CPS: "CPS", CPF: "CPF", CPE: "CPE", CPA: "CPA", CDE: "CDE", UNKNOWN: "CPx",
-};
-
 /** The lines that describe one certificate: name, RPPS/ADELI, profession, card, expiry. */
 export function certificateLines(cert, t, lang, now = Date.now()) {
   const h = cert.holder || {};
@@ -64,7 +78,7 @@ export function certificateLines(cert, t, lang, now = Date.now()) {
     name: cert.displayName || [h.givenName, h.familyName].filter(Boolean).join(" "),
     identifier: cert.identifier || h.idNat || "",
     title: h.title || "",
-    cardType: t("cardType", [CARD_TYPE_NAMES[h.cardType] || "CPx"]),
+    cardType: t("cardType", [cardTypeName(h.cardType)]),
     expires: !cert.notAfter ? ""
       : t(new Date(cert.notAfter).getTime() < now ? "expired" : "expires",
           [formatDate(cert.notAfter, lang)]),
@@ -73,25 +87,63 @@ export function certificateLines(cert, t, lang, now = Date.now()) {
   return lines;
 }
 
+// The steps of a login under way; in any other view (blocked card, time limit, gone)
+// nothing more happens in this window and « Fermer » closes it.
+const STEPS = new Set(["connecting", "insert-card", "select", "pin", "pin-pad", "signing"]);
+
+export function isEnded(view) {
+  return !!view && !STEPS.has(view.view);
+}
+
+const noReader = (view) => !!(view.error && view.error.code === "ERR_CPS_NO_READER");
+
 /** The heading of each view. */
 export function heading(view, t) {
   switch (view.view) {
     case "connecting": return t("connecting");
-    case "insert-card": return t("insertCard");
+    case "insert-card": return t(noReader(view) ? "plugReader" : "insertCard");
     case "select": return t("selectCertificate");
     case "pin": return t("enterPin");
     case "pin-pad": return t("pinPad");
     case "signing": return t("signing");
     case "blocked": return t("blockedTitle");
+    case "timeout": return t("timeoutTitle");
     default: return t("finished");
   }
 }
 
+/** The line under the heading while the dialog waits for a card. */
+export function waitHint(view, t) {
+  return t(noReader(view) ? "plugReaderHint" : "insertCardHint");
+}
+
+// While it waits for a card the dialog goes on by itself: the host's sentences that end in
+// « réessayez » / « recommencez » (written for a page that stops there) are said here
+// without that end. The other waiting errors' sentences ask for nothing of the kind.
+const WAITING_TEXTS = {
+  ERR_CPS_NO_READER: "waitNoReader",
+  ERR_CPS_CARD_REMOVED: "waitCardRemoved",
+  ERR_CPS_CERTIFICATE_NOT_FOUND: "waitCertificateGone",
+};
+
 /** The alert text of a view: its error, or for a blocked card the explanation. */
-export function alertText(view, lang) {
+export function alertText(view, lang, t) {
   if (view.view === "blocked") {
     return errorText(view.error && view.error.code ? view.error : { code: "ERR_CPS_PIN_LOCKED" },
                      lang);
   }
+  if (view.view === "timeout") return errorText({ code: "ERR_CPS_USER_TIMEOUT" }, lang);
+  if (view.view === "insert-card" && view.error && WAITING_TEXTS[view.error.code] && t) {
+    return t(WAITING_TEXTS[view.error.code]);
+  }
   return errorText(view.error, lang);
+}
+
+/** The origin cut into the pieces a line may break between (scheme, each label of the
+ *  host, port), so that the person reads « https:// » and « sante-ra.fr » whole. */
+export function originParts(origin) {
+  const m = /^([a-z][a-z0-9+.-]*:\/\/)([^/:]+)(:\d+)?$/i.exec(String(origin || ""));
+  if (!m) return origin ? [String(origin)] : [];
+  const labels = m[2].split(".").map((label, i) => (i ? "." : "") + label);
+  return [m[1], ...labels, ...(m[3] ? [m[3]] : [])];
 }

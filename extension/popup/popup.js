@@ -1,6 +1,7 @@
 // The toolbar popup: extension version, host state, readers, card.
 import { pickLang } from "../src/cps-error.js";
 import { BUILD } from "../src/build-info.js";
+import { cardTypeName } from "../src/holder.js";
 
 const api = globalThis.browser ?? globalThis.chrome;
 const t = (key, subs) => api.i18n.getMessage(key, subs) || key;
@@ -33,7 +34,8 @@ async function show() {
     readers.append(li);
   }
   item(dl, t("popupReaders"), s.readers.length ? readers : t("popupNoReader"));
-  item(dl, t("popupCard"), s.card ? `${s.card.displayName} (${s.card.tokenLabel || ""})`
+  // Who the card names and its kind (« Carte CPS »), not the token's label (« CPS3v3-… »).
+  item(dl, t("popupCard"), s.card ? `${s.card.displayName} — ${t("cardType", [cardTypeName(s.card.cardType)])}`
                                   : t("popupNoCard"));
   const problem = s.hostError || s.pcscError;
   document.getElementById("alert").textContent = problem ? problem.message : "";

@@ -5,7 +5,9 @@
 //   authenticate ─> token to the page. A card pulled out meanwhile: the host says so
 //   (ERR_CPS_CARD_REMOVED…) and the dialog waits for a card again.
 //   Wrong PIN: back to the PIN with the tries left. Blocked card: explained, page told.
-//   Cancel button or window closed: ERR_CPS_USER_CANCELLED. No answer in time: ERR_CPS_USER_TIMEOUT.
+//   Cancel button or window closed: ERR_CPS_USER_CANCELLED. No answer in time: ERR_CPS_USER_TIMEOUT,
+//   told to the page at once; the window stays on « Délai dépassé » until the person closes
+//   it, with a warning one minute before.
 //
 // The PIN arrives from the dialog in one message, goes into one `authenticate` request and
 // is not kept, logged or sent anywhere else. It is never retried by this code.
@@ -17,6 +19,9 @@ export const MIN_USER_TIMEOUT_MS = 5000;
 export const MAX_USER_TIMEOUT_MS = 290 * 1000;
 const MAX_WAIT_FOR_CARD_MS = 120000;
 const PIN_PAD_TIMEOUT_MS = 130000;
+// The dialog says « Il vous reste 1 minute » this long before the end (WCAG 2.2.1: no time
+// limit ends without a warning).
+export const TIME_WARNING_MS = 60 * 1000;
 // Errors that mean "no usable card yet": the dialog keeps waiting for one.
 const WAIT_CODES = new Set(["ERR_CPS_NO_CARD", "ERR_CPS_NO_READER", "ERR_CPS_UNSUPPORTED_CARD",
   "ERR_CPS_CARD_REMOVED", "ERR_CPS_CERTIFICATE_NOT_FOUND", "ERR_CPS_PCSC_UNAVAILABLE"]);
@@ -35,10 +40,17 @@ export function pinIsWellFormed(pin, bounds = {}) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** An error about a card in another reader than `reader` (a card-removed event there says
+ *  nothing about it). */
+function namesOtherReader(error, reader) {
+  const named = error && error.details && error.details.reader;
+  return !!(named && reader && named !== reader);
+}
+
 export class AuthFlow {
   /**
    * @param native  a NativePort
-   * @param ui      {open(): Promise, show(view), close()} — the dialog window
+   * @param ui      {open(): Promise, show(view), notify(notice), close()} — the dialog window
    */
   constructor({ native, ui, origin, challengeNonce, timeoutMs, lang, retryDelayMs = 500 }) {
     this.native = native;
@@ -55,6 +67,8 @@ export class AuthFlow {
     this.busy = false;
     this.listRequestId = null;
     this.startedAt = 0;
+    this.windowAsked = false;
+    this.waitError = undefined; // why the dialog waits for a card, while it does
     this.promise = new Promise((resolve, reject) => {
       this._resolve = resolve;
       this._reject = reject;
@@ -73,11 +87,14 @@ export class AuthFlow {
     // site's nonce lives 5 minutes from then, and the longest user time (290 s) must end
     // within them.
     this.startedAt = Date.now();
-    this.timer = setTimeout(() => this._fail(new CpsError("ERR_CPS_USER_TIMEOUT")),
-      this.userTimeoutMs);
+    this.timer = setTimeout(() => this._timeout(), this.userTimeoutMs);
+    if (this.userTimeoutMs > TIME_WARNING_MS) {
+      this.warningTimer = setTimeout(() => this._warn(), this.userTimeoutMs - TIME_WARNING_MS);
+    }
     await this.native.open(); // ERR_CPS_NATIVE_UNAVAILABLE / VERSION_MISMATCH before any window
     if (this.done) return;
     this._show({ view: "connecting" });
+    this.windowAsked = true;
     await this.ui.open(this);
     if (this.done) return;
     await this._loadCertificates();
@@ -125,9 +142,9 @@ export class AuthFlow {
 
   async _loadCertificates(error = undefined) {
     let waitMs = 0;
-    let lastError = error;
-    if (lastError) {
-      this._show({ view: "insert-card", error: lastError });
+    this.waitError = error;
+    if (error) {
+      this._show({ view: "insert-card", error });
       this._listen(true);
     }
     while (!this.done) {
@@ -141,7 +158,10 @@ export class AuthFlow {
         const e = asCpsError(err);
         if (this.done) return;
         if (!WAIT_CODES.has(e.code)) throw e;
-        lastError = e.code === "ERR_CPS_NO_CARD" ? undefined : { code: e.code, details: e.details };
+        if (e.code !== "ERR_CPS_NO_CARD") this.waitError = { code: e.code, details: e.details };
+        // No card is no news, except after a card pulled out mid-login: that explanation
+        // stays until a card comes (host events, below).
+        else if (!this.waitError || this.waitError.code !== "ERR_CPS_CARD_REMOVED") this.waitError = undefined;
         certs = [];
       } finally {
         this.listRequestId = null;
@@ -154,7 +174,7 @@ export class AuthFlow {
         else this._showSelect();
         return;
       }
-      this._show({ view: "insert-card", error: lastError });
+      this._show({ view: "insert-card", error: this.waitError });
       this._listen(true); // live card events while waiting, and only then
       const remaining = this.userTimeoutMs - (Date.now() - this.startedAt);
       waitMs = Math.max(0, Math.min(MAX_WAIT_FOR_CARD_MS, remaining));
@@ -276,17 +296,51 @@ export class AuthFlow {
   _onHostEvent(ev) {
     if (this.done || !ev) return;
     const data = ev.data || {};
-    if (ev.event === "card-inserted" && this.view && this.view.view === "insert-card") {
-      this._show({ ...this.view, detected: { reader: data.reader ?? null,
-                                              cardType: data.cardType ?? null } });
-    } else if (ev.event === "card-removed" && this.view && this.view.view === "insert-card") {
-      this._show({ ...this.view, detected: undefined });
+    const waiting = this.view && this.view.view === "insert-card";
+    const detected = { reader: data.reader ?? null, cardType: data.cardType ?? null };
+    // What was said about the card that was there (not a CPS card, pulled out) is out of
+    // date once a card comes or goes; a reader plugged in ends « Branchez votre lecteur ».
+    if (waiting && ev.event === "card-inserted") {
+      this.waitError = undefined;
+      this._show({ view: "insert-card", detected });
+    } else if (waiting && ev.event === "card-removed") {
+      if (!namesOtherReader(this.waitError, data.reader)) this.waitError = undefined;
+      this._show({ view: "insert-card", error: this.waitError });
+    } else if (waiting && ev.event === "reader-added" && this.waitError
+               && this.waitError.code === "ERR_CPS_NO_READER") {
+      this.waitError = undefined;
+      this._show({ view: "insert-card", detected: data.atr ? detected : undefined });
     } else if (ev.event === "host-disconnected" && !this.busy) {
       this._fail(new CpsError("ERR_CPS_INTERNAL", { reason: "the host exited" }));
     }
   }
 
+  /** One minute left: a line in the dialog (a notice, not a view, so that the PIN being
+   *  typed stays in its field). */
+  _warn() {
+    if (this.done) return;
+    try {
+      this.ui.notify({ notice: "time-left" });
+    } catch {
+      // the window may be gone; windows.onRemoved will cancel
+    }
+  }
+
   // -- ends -----------------------------------------------------------------------------
+
+  /** The time is up: the page is told now, as ever. The window, where the person may be
+   *  typing, does not vanish under them: it shows « Délai dépassé » and « Fermer » (the PIN
+   *  field goes with the view; a PIN sent after this finds the flow done). */
+  _timeout() {
+    if (this.done) return;
+    const error = new CpsError("ERR_CPS_USER_TIMEOUT");
+    if (!this.windowAsked) {
+      this._fail(error); // no window yet (a slow host start): none opens
+      return;
+    }
+    this._show({ view: "timeout" });
+    this._settle(false, error, { keepWindow: true });
+  }
 
   _show(view) {
     this.view = { origin: this.origin, ...(this.lang ? { lang: this.lang } : {}), ...view };
@@ -309,6 +363,7 @@ export class AuthFlow {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
+    clearTimeout(this.warningTimer);
     this._listen(false);
     if (this.listRequestId) this.native.cancel(this.listRequestId);
     // The page hears first; the window closes right after (closing it first delays the

@@ -1,6 +1,6 @@
 // The trusted dialog: an extension page in a window of its own (windows.create), never the
-// site's DOM. The background pushes views to it over a runtime port; it sends back the
-// user's choices (certificate, PIN, cancel).
+// site's DOM. The background pushes views (and notices, {notice}) to it over a runtime
+// port; it sends back the user's choices (certificate, PIN, cancel).
 
 export const DIALOG_PATH = "dialog/dialog.html";
 
@@ -50,6 +50,7 @@ class DialogWindow {
     this.windowId = null;
     this.port = null;
     this.view = null;
+    this.notice = null;
     this.flow = null;
     this.closed = false;
   }
@@ -73,11 +74,18 @@ class DialogWindow {
       if (this.port === port) this.port = null;
     });
     if (this.view) port.postMessage(this.view);
+    if (this.notice) port.postMessage(this.notice);
   }
 
   show(view) {
     this.view = view;
     if (this.port) this.port.postMessage(view);
+  }
+
+  /** A line beside the view (« Il vous reste 1 minute… »): the view is not drawn again. */
+  notify(notice) {
+    this.notice = notice;
+    if (this.port) this.port.postMessage(notice);
   }
 
   close() {

@@ -24,6 +24,14 @@ export function identifier(holder) {
   return holder.idNat || "";
 }
 
+const CARD_TYPE_NAMES = { CPS: "CPS", CPF: "CPF", CPE: "CPE", CPA: "CPA", CDE: "CDE" };
+
+/** The card's kind as the manual names it: "CPS", "CPE"…, "CPx" when it is not known
+ *  (the host says UNKNOWN unless IT configured the policy OIDs). */
+export function cardTypeName(cardType) {
+  return CARD_TYPE_NAMES[cardType] || "CPx";
+}
+
 /** The card in the reader, for the extension's own pages (the popup): who it names. */
 export function cardSummary(certificates) {
   if (!Array.isArray(certificates) || !certificates.length) return null;

@@ -193,16 +193,89 @@ test("closing the dialog window cancels", async () => {
   native.close();
 });
 
-test("no answer from the user in time: ERR_CPS_USER_TIMEOUT", async (t) => {
+test("no answer from the user in time: ERR_CPS_USER_TIMEOUT; the window stays on « Délai dépassé »",
+     async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const { flow, dialog, host, native } = setup(hostWith({ authenticate: () => ({ result: { token: TOKEN } }) }),
+                                               { timeoutMs: 30000 });
+  const result = flow.run();
+  let outcome;
+  result.catch((e) => { outcome = e.code; });
+  await dialog.waitFor("pin");
+  t.mock.timers.tick(29999);
+  await tick();
+  assert.equal(outcome, undefined);
+  t.mock.timers.tick(1);
+  await tick();
+  assert.equal(outcome, "ERR_CPS_USER_TIMEOUT", "the page is told at the limit, as before");
+  assert.equal(dialog.view.view, "timeout", "the PIN view (and its field) is gone");
+  t.mock.timers.tick(1000);
+  assert.equal(dialog.closed, 0, "the window is not closed under the person");
+  // A PIN typed just too late (in flight, or from a dialog that missed the view) goes nowhere.
+  dialog.user({ type: "pin", pin: "1234" });
+  await tick();
+  assert.ok(!host.commands().includes("authenticate"), "no PIN reaches the host after the time limit");
+  assert.equal(dialog.view.view, "timeout");
+  flow.onWindowClosed(); // « Fermer »: nothing more to tell anyone
+  assert.equal(outcome, "ERR_CPS_USER_TIMEOUT");
+  native.close();
+});
+
+test("one minute before the limit, the dialog is told, once, without drawing the view again",
+     async (t) => {
   t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
   const { flow, dialog, native } = setup(hostWith({ authenticate: () => ({ result: {} }) }),
-                                         { timeoutMs: 30000 });
+                                         { timeoutMs: 90000 });
+  flow.run().catch(() => {});
+  await dialog.waitFor("pin");
+  const views = dialog.views.length;
+  t.mock.timers.tick(29999);
+  assert.deepEqual(dialog.notices, []);
+  t.mock.timers.tick(1);
+  assert.deepEqual(dialog.notices, [{ notice: "time-left" }]);
+  assert.equal(dialog.views.length, views, "the code porteur being typed stays in its field");
+  t.mock.timers.tick(60000);
+  assert.equal(dialog.view.view, "timeout");
+  assert.equal(dialog.notices.length, 1);
+  native.close();
+});
+
+test("no warning for a limit of a minute or less, nor after the login ended", async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  const short = setup(hostWith({ authenticate: () => ({ result: {} }) }), { timeoutMs: 60000 });
+  short.flow.run().catch(() => {});
+  await short.dialog.waitFor("pin");
+  t.mock.timers.tick(60000);
+  assert.deepEqual(short.dialog.notices, []);
+  short.native.close();
+
+  const done = setup(hostWith({ authenticate: () => ({ result: { token: TOKEN } }) }), { timeoutMs: 120000 });
+  const result = done.flow.run();
+  await done.dialog.waitFor("pin");
+  done.dialog.user({ type: "pin", pin: "1234" });
+  assert.deepEqual(await result, TOKEN);
+  t.mock.timers.tick(120000);
+  assert.deepEqual(done.dialog.notices, []);
+  assert.notEqual(done.dialog.view.view, "timeout");
+  done.native.close();
+});
+
+test("the time limit while the PIN is at the host: the page told, the late answer dropped",
+     async (t) => {
+  t.mock.timers.enable({ apis: ["setTimeout", "Date"] });
+  let answer;
+  const { flow, dialog, native } = setup(hostWith({
+    authenticate: () => new Promise((r) => { answer = r; }) }), { timeoutMs: 30000 });
   const result = flow.run();
   await dialog.waitFor("pin");
+  dialog.user({ type: "pin", pin: "1234" });
+  await dialog.waitFor("signing");
   t.mock.timers.tick(30000);
   await assert.rejects(result, (e) => e.code === "ERR_CPS_USER_TIMEOUT");
-  t.mock.timers.tick(1); // the window closes right after the page is told
-  assert.equal(dialog.closed, 1);
+  assert.equal(dialog.view.view, "timeout");
+  answer({ result: { token: TOKEN } });
+  await tick();
+  assert.equal(dialog.view.view, "timeout");
   native.close();
 });
 
@@ -242,6 +315,68 @@ test("the card removed before the PIN reached it: back to waiting for it", async
   flow.cancel();
   await tick();
   assert.ok(host.commands().includes("unwatch"));
+  native.close();
+});
+
+/** A host with no certificate to list: the first (immediate) list answers `first`, the
+ *  waits that follow stay pending until the test answers them. */
+function waitingHost(first) {
+  return hostWith({ certificates: (a) => (a.waitForCardMs ? undefined : { error: first }),
+                    authenticate: () => ({ result: {} }) });
+}
+
+test("waiting for a card: what was said of the card out of date once it is taken out", async () => {
+  const vitale = { code: "ERR_CPS_UNSUPPORTED_CARD", message: "x",
+                   details: { reader: "Lecteur 0", cardType: "VITALE" } };
+  const { flow, dialog, host, native } = setup(waitingHost(vitale));
+  flow.run().catch(() => {});
+  await dialog.waitFor("insert-card");
+  await tick();
+  assert.equal(dialog.view.error.code, "ERR_CPS_UNSUPPORTED_CARD");
+  host.event("card-removed", { reader: "Lecteur 1", atr: "3B", cardType: "CPS3" });
+  assert.equal(dialog.view.error.code, "ERR_CPS_UNSUPPORTED_CARD", "a card out of another reader");
+  host.event("card-removed", { reader: "Lecteur 0", atr: "3B", cardType: "VITALE" });
+  assert.equal(dialog.view.view, "insert-card");
+  assert.equal(dialog.view.error, undefined, "the Carte Vitale taken out: nothing to say of it");
+  flow.cancel();
+  native.close();
+});
+
+test("waiting for a reader: plugged in, the dialog asks for the card again", async () => {
+  const { flow, dialog, host, native } = setup(waitingHost({ code: "ERR_CPS_NO_READER", message: "x" }));
+  flow.run().catch(() => {});
+  await dialog.waitFor("insert-card");
+  await tick();
+  assert.equal(dialog.view.error.code, "ERR_CPS_NO_READER");
+  host.event("reader-added", { reader: "Lecteur 0", atr: null, cardType: null });
+  assert.equal(dialog.view.view, "insert-card");
+  assert.equal(dialog.view.error, undefined);
+  assert.equal(dialog.view.detected, undefined);
+  flow.cancel();
+  native.close();
+});
+
+test("a card pulled out mid-login: said until a card comes", async () => {
+  let listed = 0;
+  const { flow, dialog, host, native } = setup(hostWith({
+    certificates: (a) => {
+      listed += 1;
+      if (listed === 1) return { result: { certificates: [certificate()] } };
+      return a.waitForCardMs ? undefined : { error: { code: "ERR_CPS_NO_CARD", message: "x" } };
+    },
+    authenticate: () => ({ error: { code: "ERR_CPS_CARD_REMOVED", message: "x" } }) }));
+  flow.run().catch(() => {});
+  await dialog.waitFor("pin");
+  dialog.user({ type: "pin", pin: "1234" });
+  await dialog.waitFor("insert-card");
+  await tick();
+  await tick();
+  assert.ok(listed >= 3, "the card was looked for again, then waited for");
+  assert.equal(dialog.view.error.code, "ERR_CPS_CARD_REMOVED", "« no card » does not wipe why");
+  host.event("card-inserted", { reader: "Lecteur 0", atr: "3B", cardType: "CPS3" });
+  assert.equal(dialog.view.error, undefined);
+  assert.deepEqual(dialog.view.detected, { reader: "Lecteur 0", cardType: "CPS3" });
+  flow.cancel();
   native.close();
 });
 

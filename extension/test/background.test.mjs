@@ -119,3 +119,23 @@ test("page requests: the sender record decides, as strictly as before", async ()
   });
   assert.equal(viaMessage, "not handled");
 });
+
+test("time is up: the page told, its tab free, the window left open until the person closes it",
+     async () => {
+  const page = browser.document(10, `${SITE}/connexion`);
+  const login = watch(page.CpsBridge.authenticate(NONCE, { timeoutMs: 5000 }));
+  const dialog = await dialogAt(browser.dialogs.length, "pin");
+  await until(() => login.code, "the page's answer", 8000);
+  assert.equal(login.code, "ERR_CPS_USER_TIMEOUT");
+  await dialog.waitFor("timeout");
+  assert.deepEqual(state().pendingTabs, [], "the tab may start a new login");
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(dialog.closed, false);
+  const before = signatures();
+  dialog.send({ type: "pin", pin: "1234" }); // too late: goes nowhere
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(signatures(), before);
+  await browser.api.windows.remove(dialog.id); // « Fermer »
+  await until(() => dialog.closed, "the window to close");
+  assert.equal(login.code, "ERR_CPS_USER_TIMEOUT");
+});

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { alertText, certificateLines, digitsOnly, heading, pinBounds, pinLabel, translator } from "../dialog/view-model.js";
+import { alertText, certificateLines, digitsOnly, heading, isEnded, originParts, pinBounds, pinEntryProblem,
+         pinLabel, translator, waitHint } from "../dialog/view-model.js";
 import { certificateView, displayName } from "../src/holder.js";
 import { certificate } from "./fakes.mjs";
 
@@ -32,12 +33,65 @@ test("the PIN field follows the token's bounds and keeps digits only", () => {
   assert.deepEqual(pinBounds({ minLength: 4, maxLength: 8 }), { min: 4, max: 8, stated: true });
   assert.deepEqual(pinBounds({}), { min: 4, max: 8, stated: true });
   assert.deepEqual(pinBounds({ minLength: 4, maxLength: 255 }), { min: 4, max: 16, stated: false });
-  assert.equal(pinLabel(fr, { minLength: 4, maxLength: 255 }), "Code porteur (au moins 4 chiffres)");
+  // « 4 chiffres » as the manual and the site say whenever the token's minimum is 4 (the
+  // field still takes the token's range); the range otherwise.
+  assert.equal(pinLabel(fr, { minLength: 4, maxLength: 255 }), "Code porteur (4 chiffres)");
   assert.equal(pinLabel(fr, { minLength: 4, maxLength: 4 }), "Code porteur (4 chiffres)");
-  assert.equal(pinLabel(fr, { minLength: 4, maxLength: 8 }), "Code porteur (4 à 8 chiffres)");
-  assert.equal(pinLabel(en, { minLength: 4, maxLength: 8 }), "PIN (4 to 8 digits)");
+  assert.equal(pinLabel(fr, { minLength: 4, maxLength: 8 }), "Code porteur (4 chiffres)");
+  assert.equal(pinLabel(fr, {}), "Code porteur (4 chiffres)");
+  assert.equal(pinLabel(en, { minLength: 4, maxLength: 8 }), "PIN (4 digits)");
+  assert.equal(pinLabel(fr, { minLength: 6, maxLength: 8 }), "Code porteur (6 à 8 chiffres)");
+  assert.equal(pinLabel(fr, { minLength: 6, maxLength: 6 }), "Code porteur (6 chiffres)");
+  assert.equal(pinLabel(fr, { minLength: 6, maxLength: 255 }), "Code porteur (au moins 6 chiffres)");
+  assert.equal(pinLabel(en, { minLength: 6, maxLength: 8 }), "PIN (6 to 8 digits)");
   assert.equal(digitsOnly("12a3 4567899", 8), "12345678");
   assert.equal(digitsOnly("", 4), "");
+});
+
+test("an empty or too short code porteur: its own sentence, not « uniquement des chiffres »", () => {
+  const pin = { minLength: 4, maxLength: 8 };
+  assert.equal(pinEntryProblem("", pin, fr), "Saisissez votre code porteur (4 chiffres).");
+  assert.equal(pinEntryProblem("12", pin, fr), "Votre code porteur comporte 4 chiffres : vous en avez saisi 2.");
+  assert.equal(pinEntryProblem("1", pin, en), "Your PIN has 4 digits: you typed 1.");
+  assert.equal(pinEntryProblem("1234", pin, fr), "");
+  assert.equal(pinEntryProblem("12345", { minLength: 6, maxLength: 255 }, fr),
+               "Votre code porteur comporte au moins 6 chiffres : vous en avez saisi 5.");
+  assert.equal(pinEntryProblem("123456", { minLength: 6, maxLength: 255 }, fr), "");
+});
+
+test("waiting for a card: sentences for a step that goes on by itself", () => {
+  const wait = (code) => ({ view: "insert-card", ...(code ? { error: { code } } : {}) });
+  for (const code of ["ERR_CPS_NO_READER", "ERR_CPS_UNSUPPORTED_CARD", "ERR_CPS_CARD_REMOVED",
+                      "ERR_CPS_CERTIFICATE_NOT_FOUND", "ERR_CPS_PCSC_UNAVAILABLE"]) {
+    for (const [t, lang] of [[fr, "fr"], [en, "en"]]) {
+      const said = [heading(wait(code), t), waitHint(wait(code), t), alertText(wait(code), lang, t)].join(" ");
+      assert.ok(alertText(wait(code), lang, t), code);
+      assert.doesNotMatch(said, /réessayez|recommencez|try again|start over/i, `${code} ${lang}: ${said}`);
+    }
+  }
+  assert.equal(heading(wait("ERR_CPS_NO_READER"), fr), "Branchez votre lecteur de carte");
+  assert.equal(alertText(wait("ERR_CPS_NO_READER"), "fr", fr), "Aucun lecteur de carte n'est détecté.");
+  assert.equal(heading(wait(), fr), "Insérez votre carte CPS dans le lecteur");
+  assert.equal(waitHint(wait(), en), "Login will continue as soon as your card is read.");
+  assert.equal(alertText(wait("ERR_CPS_UNSUPPORTED_CARD"), "fr", fr),
+               "La carte insérée n'est pas une carte CPS (par exemple une carte Vitale). Insérez votre carte CPS.");
+});
+
+test("time is up: the view says so", () => {
+  assert.equal(heading({ view: "timeout" }, fr), "Délai dépassé");
+  assert.match(alertText({ view: "timeout" }, "fr", fr), /^Le délai de connexion par carte CPS est dépassé/);
+  assert.equal(isEnded({ view: "timeout" }), true);
+  assert.equal(isEnded({ view: "blocked" }), true);
+  assert.equal(isEnded({ view: "pin" }), false);
+  assert.equal(fr("timeLeft"), "Il vous reste 1 minute pour terminer la connexion.");
+});
+
+test("the origin in pieces a line may break between", () => {
+  assert.deepEqual(originParts("https://trajectoire.sante-ra.fr"), ["https://", "trajectoire", ".sante-ra", ".fr"]);
+  assert.deepEqual(originParts("https://127.0.0.1:8443"), ["https://", "127", ".0", ".0", ".1", ":8443"]);
+  assert.deepEqual(originParts("https://[::1]:8443"), ["https://[::1]:8443"]);
+  assert.deepEqual(originParts(""), []);
+  for (const o of ["https://a.b-c.fr:1", "https://x"]) assert.equal(originParts(o).join(""), o);
 });
 
 test("a certificate: name, RPPS, profession, card type, expiry", () => {
@@ -70,7 +124,7 @@ test("the dialog page has the §9 hooks and accessible parts", () => {
   const html = readFileSync(new URL("../dialog/dialog.html", import.meta.url), "utf-8");
   const js = readFileSync(new URL("../dialog/dialog.js", import.meta.url), "utf-8");
   assert.match(html, /role="alert"/);
-  assert.match(html, /aria-live="polite"/);
+  assert.match(html, /id="time-left" role="status"/);
   assert.match(js, /name: "pin", type: "password"/);
   assert.match(js, /"data-certificate-id": cert.certificateId/);
   assert.match(js, /type: "submit"/);

@@ -111,6 +111,7 @@ export function defaultHandler(command) {
 export class FakeDialog {
   constructor() {
     this.views = [];
+    this.notices = [];
     this.opened = 0;
     this.closed = 0;
     this.waiters = [];
@@ -128,6 +129,7 @@ export class FakeDialog {
       }
     }
   }
+  notify(notice) { this.notices.push(structuredClone(notice)); }
   close() { this.closed += 1; }
   get view() { return this.views[this.views.length - 1]; }
   /** Resolves with the first view (already shown or to come) named `name`, after `after`. */

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.testbed.browser import (DIALOG_ALERT, DIALOG_CANCEL, DIALOG_PIN, TILE, TILE_ALERT,
-                                   TILE_STATUS, launch, liberal_creation, type_pin)
+from tests.testbed.browser import (DIALOG_ALERT, DIALOG_CANCEL, DIALOG_PIN, DIALOG_SUBMIT, TILE,
+                                   TILE_ALERT, TILE_STATUS, launch, liberal_creation, type_pin)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
@@ -97,7 +97,9 @@ def test_popup_shows_versions_host_readers_and_card(browser, site, fresh_host, a
     # The popup speaks the browser's language (French, or English where the browser is).
     assert re.search(r"version 1\.2\.0 \(protoco(le|l) 1\)", facts), facts
     assert "Virtual PCD 00 01" in facts
-    assert "CPS3v3-" in facts
+    # The card: who it names and its kind, not the token's label (« CPS3v3-… »).
+    assert re.search(r"(— Carte CP[SFEAx]|— CP[SFEAx] card)", facts), facts
+    assert "CPS3v3-" not in facts, facts
     assert tab.text("#alert") == ""
     shot(tab, artifacts, browser, "popup")
     tab.close()
@@ -258,7 +260,11 @@ def test_cancel_and_closing_the_dialog(browser, site, fresh_host, artifacts, dup
     choose(dialog, dupont)
     dialog.click_closing(DIALOG_CANCEL)
     browser.wait_no_dialog()
-    assert tab.wait_text(TILE_ALERT, "annulée") == "Connexion par carte CPS annulée."
+    # A cancel the person chose is no error: said in the status line, not in the alert, and
+    # the keyboard focus is back on the button.
+    assert tab.wait_text(TILE_STATUS, "annulée").startswith("Connexion par carte CPS annulée.")
+    assert tab.text(TILE_ALERT) == ""
+    assert tab.evaluate("document.activeElement.id") == "tuile-cps"
     shot(tab, artifacts, browser, "annule")
 
     tab.click(TILE)
@@ -266,8 +272,52 @@ def test_cancel_and_closing_the_dialog(browser, site, fresh_host, artifacts, dup
     dialog.wait_for("[data-certificate-id]")
     dialog.close()  # the window's close button
     browser.wait_no_dialog()
-    assert tab.wait_text(TILE_ALERT, "annulée") == "Connexion par carte CPS annulée."
+    assert tab.wait_text(TILE_STATUS, "annulée").startswith("Connexion par carte CPS annulée.")
+    assert tab.text(TILE_ALERT) == ""
     assert "/espace" not in tab.url()
+    tab.close()
+
+
+def test_short_pin_is_said_in_the_dialog_and_not_sent(browser, site, fresh_host, artifacts, dupont):
+    """An empty or too short code porteur: the dialog says so in its own words, sends
+    nothing (the window stays, no try is used), and the label says « 4 chiffres »."""
+    tab = open_home(browser, site)
+    tab.click(TILE)
+    dialog = browser.wait_dialog()
+    choose(dialog, dupont)
+    assert dialog.text("label[for='pin']") == "Code porteur (4 chiffres)"
+    dialog.click(DIALOG_SUBMIT)
+    assert dialog.wait_text(DIALOG_ALERT, "Saisissez") == "Saisissez votre code porteur (4 chiffres)."
+    dialog.type(DIALOG_PIN, "12")
+    dialog.click(DIALOG_SUBMIT)
+    assert dialog.wait_text(DIALOG_ALERT, "saisi") \
+        == "Votre code porteur comporte 4 chiffres : vous en avez saisi 2."
+    assert dialog.evaluate("document.activeElement.name") == "pin"
+    shot(dialog, artifacts, browser, "dialogue-code-trop-court")
+    dialog.click_closing(DIALOG_CANCEL)
+    browser.wait_no_dialog()
+    tab.close()
+
+
+def test_time_limit_leaves_the_dialog_open_on_its_explanation(browser, site, fresh_host, artifacts):
+    """The time is up (8 s here): the page gets ERR_CPS_USER_TIMEOUT, the dialog stays open on
+    « Délai dépassé » without the PIN field, and « Fermer » closes it."""
+    tab = open_home(browser, site)
+    tab.wait_text(TILE_STATUS, "détectée", timeout=60)  # the host is up: the time is the dialog's
+    tab.evaluate("""(() => { window.outcome = null;
+        CpsBridge.authenticate("T".repeat(44), {timeoutMs: 8000})
+          .then(() => { outcome = "token"; }, (e) => { outcome = e.code; });
+        return true; })()""")
+    dialog = browser.wait_dialog()
+    tab.wait(lambda: tab.evaluate("window.outcome"), "the page's answer", timeout=20)
+    assert tab.evaluate("window.outcome") == "ERR_CPS_USER_TIMEOUT"
+    assert dialog.wait_text("h2", "Délai dépassé") == "Délai dépassé"
+    assert dialog.text(DIALOG_ALERT).startswith("Le délai de connexion par carte CPS est dépassé.")
+    assert dialog.count(DIALOG_PIN) == 0
+    assert len(browser.dialogs()) == 1, "the window stays until the person closes it"
+    shot(dialog, artifacts, browser, "dialogue-delai-depasse")
+    dialog.click_closing(DIALOG_CANCEL)  # « Fermer »
+    browser.wait_no_dialog()
     tab.close()
 
 
@@ -432,9 +482,13 @@ def test_host_not_installed(browser, site, fresh_host, artifacts):
             raise AssertionError(f"tile: {tab.text(TILE_STATUS)!r}, background: "
                                  f"{browser.background_state()}") from exc
         assert status.startswith("Le module CPS Bridge n'est pas installé sur cet ordinateur.")
+        assert tab.evaluate("!document.querySelector('[data-cpsbridge-aide]').hidden"), \
+            "no link to the help page"
         tab.click(TILE)
         alert = tab.wait_text(TILE_ALERT, "pas installé")
         assert alert.startswith("Le module CPS Bridge n'est pas installé sur cet ordinateur.")
+        # Said once: the alert gives it now, the status line no longer repeats it.
+        tab.wait(lambda: tab.text(TILE_STATUS) == "", "the status line to leave it to the alert")
         assert not browser.dialogs()
         shot(tab, artifacts, browser, "module-absent")
     finally:
@@ -443,6 +497,29 @@ def test_host_not_installed(browser, site, fresh_host, artifacts):
     tab.goto(site.url)
     assert tab.wait_text(TILE_STATUS, "détectée", timeout=60).startswith("Carte CPS détectée")
     tab.close()
+
+
+@pytest.mark.pcsc
+def test_a_carte_vitale_is_no_cps_card(browser, site, pcscd, fresh_host, tmp_path):
+    """A Carte Vitale in a real reader (vpcd, read by OpenSC): the tile says what the
+    extension's status says of it, never « Carte CPS détectée »."""
+    from tests.testbed.cardsim import opensc_env
+    from tests.testbed.pcsc import ATR_VITALE, VirtualCard
+
+    fresh_host.set_override(opensc_env(pcscd, tmp_path / "opensc"))
+    fresh_host.stop_running()
+    card = VirtualCard(ATR_VITALE).insert(pcscd, 0)
+    try:
+        tab = open_home(browser, site)
+        state = tab.wait(lambda: tab.evaluate(
+            "document.querySelector('[data-cpsbridge-status]').dataset.state"),
+            "the tile to describe the status", timeout=60)
+        shown = (tab.text(TILE_STATUS), state)
+        assert shown == ("La carte insérée n'est pas une carte CPS (par exemple une carte "
+                         "Vitale). Insérez votre carte CPS.", "erreur"), shown
+        tab.close()
+    finally:
+        card.remove()
 
 
 @pytest.mark.pcsc
@@ -503,7 +580,8 @@ def test_wrong_pins_block_the_card(browser, site, pcscd, pki, fresh_host, artifa
         assert card.blocked
         shot(dialog, artifacts, browser, "dialogue-carte-bloquee")
         page_alert = tab.wait_text(TILE_ALERT, "bloquée")
-        assert page_alert.startswith("Votre carte est bloquée : utilisez votre code de déblocage")
+        assert page_alert.startswith("Votre carte CPS est bloquée. Débloquez-la avec votre code de "
+                                     "déblocage")
         dialog.click_closing(DIALOG_CANCEL)  # « Fermer »
         browser.wait_no_dialog()
         tab.close()
