@@ -195,10 +195,10 @@ def extension_manifest(family: str, *, dev: bool, store: bool = False) -> dict:
     return manifest
 
 
-def build_info_js(*, dev: bool) -> str:
+def build_info_js(*, dev: bool, family: str) -> str:
     return ("// Written by build.py: what kind of build this is.\n"
             f"export const BUILD = Object.freeze({{dev: {'true' if dev else 'false'}, "
-            f"devOrigins: {json.dumps(DEV_ORIGINS if dev else [])}}});\n")
+            f"devOrigins: {json.dumps(DEV_ORIGINS if dev else [])}, family: {json.dumps(family)}}});\n")
 
 
 # -- the icon: a CPS card (blue, with its gold chip), drawn here rather than kept as images,
@@ -260,7 +260,7 @@ def extension_files(family: str, *, dev: bool, store: bool = False) -> dict[str,
         for p in paths:
             files[p.relative_to(EXTENSION).as_posix()] = p.read_bytes()
     files.update({f"icons/icon-{n}.png": icon_png(n) for n in ICON_SIZES})
-    files["src/build-info.js"] = build_info_js(dev=dev).encode()
+    files["src/build-info.js"] = build_info_js(dev=dev, family=family).encode()
     manifest = extension_manifest(family, dev=dev, store=store)
     files["manifest.json"] = (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode()
     return files

@@ -1,6 +1,7 @@
 // The trusted dialog (an extension page in its own window). It renders the views the
 // background sends and returns the user's choices. The PIN typed here goes in one message
 // to the background, which hands it to the host; the field is emptied at once.
+import { BUILD } from "../src/build-info.js";
 import { pickLang } from "../src/cps-error.js";
 import { alertText, certificateLines, digitsOnly, heading, isEnded, originParts, pinBounds,
          pinEntryProblem, pinLabel, translator, waitHint } from "./view-model.js";
@@ -145,7 +146,13 @@ function render(view) {
     case "pin": {
       const { min, max } = pinBounds(view.certificate.pin);
       content.append(certificateBlock(view.certificate, false));
-      const input = el("input", { id: "pin", name: "pin", type: "password", inputmode: "numeric",
+      // Firefox offers to save a password field's value, here the code porteur, in its
+      // password manager (autocomplete="off" does not stop it; Chromium gives extension pages
+      // no password manager). There the field is a text field drawn masked (dialog.css):
+      // no password field, nothing to offer. Chromium keeps the password field, which screen
+      // readers announce as protected.
+      const input = el("input", { id: "pin", name: "pin",
+        type: BUILD.family === "firefox" ? "text" : "password", class: "masked", inputmode: "numeric",
         autocomplete: "off", autocorrect: "off", spellcheck: "false", required: true,
         minlength: String(min), maxlength: String(max), pattern: `[0-9]{${min},${max}}`,
         "aria-describedby": "pin-hint alert", "aria-invalid": view.error ? "true" : "false" });

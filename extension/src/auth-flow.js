@@ -218,6 +218,7 @@ export class AuthFlow {
 
   _onPin(pin) {
     if (this.busy || !this.view || this.view.view !== "pin" || !this.certificate) return;
+    if (this.certificate.pin && this.certificate.pin.pinPad) return; // typed on the pad only
     if (!pinIsWellFormed(pin, this.certificate.pin)) {
       // Not sent to the host, let alone to the card.
       this._showPin({ code: "ERR_CPS_PIN_FORMAT", details: { local: true } });
@@ -258,23 +259,25 @@ export class AuthFlow {
 
   _onAuthError(e, pinPad) {
     const shown = { code: e.code, details: e.details };
+    // A PIN pad reader takes the code porteur on its own keys, so that it never enters the
+    // computer: after a wrong code there, the retry is on the pad again, never a keyboard field.
+    const again = () => (pinPad ? this._showPinPad(shown) : this._showPin(shown));
     switch (e.code) {
       case "ERR_CPS_PIN_INCORRECT": {
         const status = e.details && e.details.pinStatus;
         if (status) this.certificate.pin = { ...this.certificate.pin, status };
         if (status === "locked") this._blocked(shown);
-        else this._showPin(shown);
+        else again();
         break;
       }
       case "ERR_CPS_PIN_FORMAT":
-        this._showPin(shown);
+        again();
         break;
       case "ERR_CPS_PIN_LOCKED":
         this._blocked(shown);
         break;
       case "ERR_CPS_PIN_PAD_TIMEOUT":
-        this._show({ view: "pin-pad", certificate: certificateView(this.certificate),
-                     waiting: false, error: shown });
+        this._showPinPad(shown);
         break;
       default:
         if (WAIT_CODES.has(e.code)) {
@@ -284,7 +287,12 @@ export class AuthFlow {
           this._fail(e);
         }
     }
-    void pinPad;
+  }
+
+  /** The PIN pad view, not waiting: its « Réessayer » asks the pad again. */
+  _showPinPad(error) {
+    this._show({ view: "pin-pad", certificate: certificateView(this.certificate),
+                 waiting: false, error });
   }
 
   /** A blocked card: explained in the dialog, which stays open; the page is told now. */

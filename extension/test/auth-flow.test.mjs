@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { NativePort } from "../src/native-port.js";
 import { AuthFlow, pinIsWellFormed, userTimeout } from "../src/auth-flow.js";
-import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, soon, tick } from "./fakes.mjs";
+import { FakeDialog, FakeNativeHost, HOST_STATUS, NONCE, TOKEN, certificate, soon, tick, until } from "./fakes.mjs";
 
 const ORIGIN = "https://trajectoire.sante-ra.fr";
 
@@ -136,6 +136,32 @@ test("a PIN pad reader: the user is told to type on the reader, no PIN is sent",
   assert.deepEqual(await result, TOKEN);
   assert.ok(dialog.views.some((v) => v.view === "pin-pad"));
   assert.equal("pin" in args, false);
+  native.close();
+});
+
+test("a wrong code on a PIN pad: the retry is on the pad again, never a keyboard field", async () => {
+  // The pad keeps the code porteur out of the computer; after a typo there, a keyboard field
+  // would bring it in (and the typed PIN was dropped anyway).
+  const sent = [];
+  const pad = certificate({ pin: { minLength: 4, maxLength: 8, status: "ok", pinPad: true } });
+  const { flow, dialog, native } = setup(hostWith({ certificates: [pad], authenticate: (a) => {
+    sent.push(a);
+    return sent.length === 1
+      ? { error: { code: "ERR_CPS_PIN_INCORRECT", message: "x", details: { pinStatus: "countLow" } } }
+      : { result: { token: TOKEN } };
+  } }));
+  const result = flow.run();
+  await until(() => dialog.view && dialog.view.view === "pin-pad" && dialog.view.error, "the pad's error");
+  const again = dialog.view;
+  assert.equal(again.waiting, false);
+  assert.equal(again.error.code, "ERR_CPS_PIN_INCORRECT");
+  assert.ok(!dialog.views.some((v) => v.view === "pin"), "a keyboard PIN field was shown");
+  dialog.user({ type: "pin", pin: "1234" }); // a PIN from the keyboard is not taken
+  await soon();
+  assert.equal(sent.length, 1);
+  dialog.user({ type: "retry" });
+  assert.deepEqual(await result, TOKEN);
+  assert.ok(sent.every((a) => !("pin" in a)));
   native.close();
 });
 

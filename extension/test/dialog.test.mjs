@@ -125,7 +125,11 @@ test("the dialog page has the §9 hooks and accessible parts", () => {
   const js = readFileSync(new URL("../dialog/dialog.js", import.meta.url), "utf-8");
   assert.match(html, /role="alert"/);
   assert.match(html, /id="time-left" role="status"/);
-  assert.match(js, /name: "pin", type: "password"/);
+  // A password field, except in Firefox, whose password manager would offer to save the
+  // code porteur: a text field there, masked by the stylesheet (tests/browser checks both).
+  assert.match(js, /type: BUILD\.family === "firefox" \? "text" : "password", class: "masked"/);
+  const css = readFileSync(new URL("../dialog/dialog.css", import.meta.url), "utf-8");
+  assert.match(css, /input\[name="pin"\]\.masked \{ -webkit-text-security: disc; \}/);
   assert.match(js, /"data-certificate-id": cert.certificateId/);
   assert.match(js, /type: "submit"/);
   assert.match(js, /name: "cancel"/);

@@ -131,7 +131,12 @@ def create_liberal_account(browser, site, pki, slug, artifacts=None) -> None:
     choose(dialog, pki.holders[slug].certificate_id)
     assert dialog.text("#origin") == site.origin
     assert "Saisissez le code porteur" in dialog.text("h2")
-    assert dialog.evaluate('document.querySelector(\'input[name="pin"]\').type') == "password"
+    # A password field, except in Firefox, whose password manager would offer to keep it
+    # (test_firefox.py): a text field there, drawn masked.
+    field = 'document.querySelector(\'input[name="pin"]\')'
+    assert dialog.evaluate(f"{field}.type") == ("text" if browser.family == "firefox" else "password")
+    assert dialog.evaluate(f"getComputedStyle({field}).getPropertyValue('-webkit-text-security')") \
+        == "disc"
     snap(dialog, "dialogue-code-porteur")
     type_pin(dialog, PIN)
     browser.wait_no_dialog()

@@ -33,3 +33,52 @@ def test_managed_storage_adds_an_origin(dev_extension, native_host, other_origin
         assert status["extension"] == "1.2.0" and status["host"]["protocol"] == 1
     finally:
         own.stop()
+
+
+def _in_firefox_itself(b, expression: str):
+    """The value of `expression` in the browser's own (chrome) scope: its windows' pending
+    doorhangers and its login store are out of reach of any page."""
+    from tests.testbed.browser import _remote_value
+
+    context = b.bidi.send("browsingContext.getTree",
+                          {"maxDepth": 0, "moz:scope": "chrome"})["contexts"][0]["context"]
+    r = b.bidi.send("script.evaluate", {"expression": expression, "target": {"context": context},
+                                        "awaitPromise": True, "resultOwnership": "none"})
+    assert r.get("type") != "exception", r
+    return _remote_value(r["result"])
+
+
+SAVE_OFFERS = ("JSON.stringify([...Services.wm.getEnumerator(null)].flatMap(w => w.PopupNotifications"
+               " ? w.PopupNotifications._currentNotifications.filter(n => n.id === 'password')"
+               ".map(n => n.message) : []))")
+SAVED = "Services.logins.getAllLogins().then(l => JSON.stringify(l.map(x => x.origin)))"
+
+
+@pytest.mark.browser
+def test_the_code_porteur_is_never_offered_to_the_password_manager(
+        dev_extension, native_host, site, fresh_host, dupont, tmp_path):
+    """Firefox's password manager offers to save the value of a password field once its form
+    is sent, autocomplete="off" or not: after a mistyped code porteur it asked « Save password
+    for moz-extension://…? » with the code in it, one click from its login store (and Sync).
+    The dialog's field is therefore no password field in Firefox, yet shows dots. Run with
+    the password manager on, as a person's Firefox has it (automation turns it off)."""
+    from tests.testbed.browser import launch
+
+    own = launch(FAMILY, tmp_path, dev_extension[FAMILY], native_host,
+                 prefs={"signon.rememberSignons": True})
+    try:
+        assert _in_firefox_itself(own, "Services.prefs.getBoolPref('signon.rememberSignons')")
+        tab = open_home(own, site)
+        tab.click(TILE)
+        dialog = own.wait_dialog()
+        choose(dialog, dupont)
+        field = "document.querySelector('input[name=\"pin\"]')"
+        assert dialog.evaluate(f"{field}.type") == "text"
+        assert dialog.evaluate(f"getComputedStyle({field}).getPropertyValue('-webkit-text-security')") == "disc"
+        type_pin(dialog, "0000")
+        dialog.wait_text(DIALOG_ALERT, "Code porteur incorrect")
+        time.sleep(2)  # the offer, when there was one, came within a second of the sending
+        assert json.loads(_in_firefox_itself(own, SAVE_OFFERS)) == []
+        assert json.loads(_in_firefox_itself(own, SAVED)) == []
+    finally:
+        own.stop()
