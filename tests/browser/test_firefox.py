@@ -56,7 +56,7 @@ SAVED = "Services.logins.getAllLogins().then(l => JSON.stringify(l.map(x => x.or
 
 @pytest.mark.browser
 def test_the_code_porteur_is_never_offered_to_the_password_manager(
-        dev_extension, native_host, site, fresh_host, dupont, tmp_path):
+        dev_extension, native_host, site, fresh_host, dupont, dupont_account, tmp_path):
     """Firefox's password manager offers to save the value of a password field once its form
     is sent, autocomplete="off" or not: after a mistyped code porteur it asked « Save password
     for moz-extension://…? » with the code in it, one click from its login store (and Sync).
@@ -78,6 +78,13 @@ def test_the_code_porteur_is_never_offered_to_the_password_manager(
         type_pin(dialog, "0000")
         dialog.wait_text(DIALOG_ALERT, "Code porteur incorrect")
         time.sleep(2)  # the offer, when there was one, came within a second of the sending
+        assert json.loads(_in_firefox_itself(own, SAVE_OFFERS)) == []
+        # The right code: the login ends (and the card's counter is reset for the session's
+        # other tests), still with nothing offered or kept.
+        type_pin(dialog, PIN)
+        own.wait_no_dialog()
+        wait_logged_in(tab)
+        time.sleep(1)
         assert json.loads(_in_firefox_itself(own, SAVE_OFFERS)) == []
         assert json.loads(_in_firefox_itself(own, SAVED)) == []
     finally:
