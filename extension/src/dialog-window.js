@@ -11,6 +11,11 @@ export class DialogWindows {
   }
 
   create(flowId) {
+    // A window kept open on its ending (« Délai dépassé », a blocked card) is over once the
+    // person starts another login: closed, rather than left under the new one.
+    for (const kept of [...this.byFlowId.values()]) {
+      if (kept.flow && kept.flow.done) kept.close();
+    }
     const w = new DialogWindow(this, flowId);
     this.byFlowId.set(flowId, w);
     return w;

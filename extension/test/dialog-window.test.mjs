@@ -21,3 +21,25 @@ test("a notice beside the view reaches the page, even one that connects after it
   assert.deepEqual(page.views.slice(2), [{ notice: "time-left" }, { view: "timeout" }]);
   w.close();
 });
+
+test("a window kept on its ending is closed when the person starts another login", async () => {
+  const browser = new FakeBrowser(new FakeNativeHost());
+  const dialogs = new DialogWindows(browser.api);
+  browser.api.runtime.onConnect.addListener((port) => dialogs.accept(port));
+  const flow = { done: false, onDialogMessage() {}, onWindowClosed() {} };
+  const first = dialogs.create("flow-1");
+  await first.open(flow);
+  const live = dialogs.create("flow-2"); // a login still going on is left alone
+  await live.open({ done: false, onDialogMessage() {}, onWindowClosed() {} });
+  await until(() => first.port && live.port, "both dialogs connected");
+  assert.equal(browser.dialogs[0].closed, false);
+  flow.done = true; // it ended, its window kept (« Délai dépassé »)
+  const next = dialogs.create("flow-3");
+  await next.open({ done: false, onDialogMessage() {}, onWindowClosed() {} });
+  await until(() => browser.dialogs[0].closed, "the ended login's window closed");
+  await until(() => next.port, "the new dialog connected");
+  assert.equal(browser.dialogs[1].closed, false);
+  assert.deepEqual([...dialogs.byFlowId.keys()], ["flow-2", "flow-3"]);
+  next.close();
+  live.close();
+});
