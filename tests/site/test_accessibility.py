@@ -50,6 +50,21 @@ def test_a_refused_login_says_so_in_its_title(browser):
     assert "focus()" in browser.get("/static/site.js").text
 
 
+def test_a_refused_login_marks_the_fields_at_fault(browser):
+    """The most common refused form: the fields are marked, and described by the refusal,
+    so that the focus (static/site.js) lands on the first one with its reason."""
+    browser.get("/")
+    page = browser.login("inconnu", "pas le bon 1")
+    for name in ("identifiant", "mot_de_passe"):
+        assert field(page.text, name).get("aria-invalid") == "true", name
+        assert field(page.text, name).get("aria-describedby") == "erreur", name
+    browser.get("/")
+    page = browser.post("/connexion", {"identifiant": "inconnu", "mot_de_passe": ""})
+    assert page.status_code == 400
+    assert "aria-invalid" not in field(page.text, "identifiant")
+    assert field(page.text, "mot_de_passe").get("aria-invalid") == "true"
+
+
 def test_a_flashed_refusal_also_says_so_in_the_title(tmp_path):
     """A refusal met after a redirect (a flash message of kind "erreur", e.g. the libéral
     creation finding the RPPS taken meanwhile) counts as a refusal too; an info does not."""

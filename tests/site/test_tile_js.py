@@ -293,7 +293,9 @@ def test_a_refused_login_says_so_in_the_title_and_takes_the_focus(chromium, site
     page.click("form[action='/connexion'] button[type='submit']")
     page.wait_for_load_state()
     assert page.title() == "Erreur : Connexion – ViaTrajectoire"
-    assert page.evaluate(ACTIVE) == "erreur"
+    # The first field at fault takes the focus; the refusal is its description.
+    assert page.evaluate(ACTIVE) == "identifiant"
+    assert page.locator("#identifiant").get_attribute("aria-describedby") == "erreur"
     assert page.locator("#erreur").text_content() == "Identifiant ou mot de passe incorrect."
 
 

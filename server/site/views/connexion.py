@@ -31,12 +31,15 @@ def connexion():
     identifiant, mot_de_passe = form("identifiant"), request.form.get("mot_de_passe", "")
     sess().pop("delegation")  # a login started here is not the invitation's
     if not identifiant or not mot_de_passe:
+        # The fields left empty are the ones at fault (aria-invalid, _aria.html).
+        empty = tuple(n for n, v in (("identifiant", identifiant), ("mot_de_passe", mot_de_passe))
+                      if not v)
         return render("accueil.html", 400, erreur="Renseignez votre identifiant et votre mot de passe.",
-                      identifiant=identifiant)
+                      identifiant=identifiant, champs=empty)
     row = check_password(identifiant, mot_de_passe)
     if row is None:
         return render("accueil.html", 401, erreur="Identifiant ou mot de passe incorrect.",
-                      identifiant=identifiant)
+                      identifiant=identifiant, champs=("identifiant", "mot_de_passe"))
     return after_password(row)
 
 
