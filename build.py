@@ -97,11 +97,14 @@ def main(argv: list[str] | None = None) -> int:
 ERRORS_JSON = ROOT / "host" / "errors.json"
 ERRORS_JS = ROOT / "extension" / "src" / "errors.js"
 # Scripts that cannot import errors.js (a site's page, a content script) carry the messages
-# of the codes they raise by themselves, in a generated block.
+# of the codes they raise by themselves, in a generated block; the page library also those
+# of the states a page describes from `status` (CpsBridge.message: the site's tile).
 EMBEDDED_MESSAGES = {
     ROOT / "extension" / "page" / "cpsbridge.js": (
         "ERR_CPS_EXTENSION_UNAVAILABLE", "ERR_CPS_INSECURE_CONTEXT", "ERR_CPS_USER_TIMEOUT",
-        "ERR_CPS_INVALID_REQUEST", "ERR_CPS_INTERNAL"),
+        "ERR_CPS_INVALID_REQUEST", "ERR_CPS_INTERNAL",
+        "ERR_CPS_NATIVE_UNAVAILABLE", "ERR_CPS_NO_CARD", "ERR_CPS_PIN_LOCKED",
+        "ERR_CPS_USER_CANCELLED"),
     ROOT / "extension" / "content" / "content.js": ("ERR_CPS_INVALID_REQUEST", "ERR_CPS_INTERNAL",
                                                     "ERR_CPS_CANCELLED"),
 }

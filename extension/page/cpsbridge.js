@@ -20,6 +20,14 @@
       "fr": "La demande reçue par le module CPS Bridge est invalide. Mettez à jour l'extension et le module, puis réessayez.",
       "en": "The CPS Bridge module received an invalid request. Update the extension and the module, then try again."
     },
+    "ERR_CPS_NO_CARD": {
+      "fr": "Insérez votre carte CPS dans le lecteur.",
+      "en": "Insert your CPS card into the reader."
+    },
+    "ERR_CPS_PIN_LOCKED": {
+      "fr": "Votre carte CPS est bloquée. Débloquez-la avec votre code de déblocage (reçu avec la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide à votre service informatique ou au support ViaTrajectoire de votre territoire. En attendant, connectez-vous avec votre identifiant et votre mot de passe.",
+      "en": "Your CPS card is blocked. Unblock it with your unblocking code (sent with the card) in the CPS card software on this computer, or ask your IT department or your region's ViaTrajectoire support for help. Meanwhile, log in with your username and password."
+    },
     "ERR_CPS_INTERNAL": {
       "fr": "Une erreur inattendue est survenue dans le module CPS Bridge. Réessayez ; si elle persiste, contactez votre service informatique ou le support ViaTrajectoire de votre territoire.",
       "en": "An unexpected error occurred in the CPS Bridge module. Try again; if it persists, contact your IT department or your region's ViaTrajectoire support."
@@ -27,6 +35,14 @@
     "ERR_CPS_EXTENSION_UNAVAILABLE": {
       "fr": "L'extension CPS Bridge n'est pas installée ou pas activée dans ce navigateur. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire pour l'installer.",
       "en": "The CPS Bridge extension is not installed or not enabled in this browser. Contact your IT department or your region's ViaTrajectoire support to install it."
+    },
+    "ERR_CPS_NATIVE_UNAVAILABLE": {
+      "fr": "Le module CPS Bridge n'est pas installé sur cet ordinateur. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire pour l'installer.",
+      "en": "The CPS Bridge module is not installed on this computer. Contact your IT department or your region's ViaTrajectoire support to install it."
+    },
+    "ERR_CPS_USER_CANCELLED": {
+      "fr": "Connexion par carte CPS annulée.",
+      "en": "CPS card login cancelled."
     },
     "ERR_CPS_USER_TIMEOUT": {
       "fr": "Le délai de connexion par carte CPS est dépassé. Cliquez de nouveau sur « S'identifier par carte CPS ».",
@@ -70,9 +86,12 @@
     constructor: { value: CpsBridgeError, writable: true, configurable: true }
   });
 
+  function messageOf(code, lang) {
+    return (MESSAGES[code] || MESSAGES.ERR_CPS_INTERNAL)[lang];
+  }
+
   function localError(code, lang) {
-    var m = MESSAGES[code] || MESSAGES.ERR_CPS_INTERNAL;
-    return CpsBridgeError(code, m[lang]);
+    return CpsBridgeError(code, messageOf(code, lang));
   }
 
   function newRequestId() {
@@ -130,6 +149,12 @@
   var CpsBridge = {
     version: "1.2.0",
     Error: CpsBridgeError,
+
+    /** The sentence for a person of an error code (host/errors.json), for a page that
+     *  describes a state no error carries (a blocked card in `status`). */
+    message: function (code, lang) {
+      return messageOf(code, pickLang(lang));
+    },
 
     /** {extension, host (or null, with hostError), card (or null)}: what the tile shows. */
     status: function (options) {

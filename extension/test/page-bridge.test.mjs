@@ -51,6 +51,17 @@ test("no extension: ERR_CPS_EXTENSION_UNAVAILABLE after the 1 s ack wait", async
   });
 });
 
+test("CpsBridge.message: the sentence of host/errors.json for a code, French unless English", async () => {
+  const { readFileSync } = await import("node:fs");
+  const codes = JSON.parse(readFileSync(new URL("../../host/errors.json", import.meta.url), "utf-8")).codes;
+  const win = makeWindow();
+  load(win, LIB);
+  assert.equal(win.CpsBridge.message("ERR_CPS_PIN_LOCKED"), codes.ERR_CPS_PIN_LOCKED.fr);
+  assert.equal(win.CpsBridge.message("ERR_CPS_NO_CARD", "fr"), codes.ERR_CPS_NO_CARD.fr);
+  assert.equal(win.CpsBridge.message("ERR_CPS_NO_CARD", "en-GB"), codes.ERR_CPS_NO_CARD.en);
+  assert.equal(win.CpsBridge.message("ERR_NOT_A_CODE"), codes.ERR_CPS_INTERNAL.fr);
+});
+
 test("an http page: ERR_CPS_INSECURE_CONTEXT without asking", async () => {
   const win = makeWindow("http://trajectoire.sante-ra.fr/");
   load(win, LIB);

@@ -99,10 +99,12 @@ def stand_in(status: dict | None = None, status_error: dict | None = None,
     """status() answers `status` (or rejects with `status_error`); authenticate() resolves
     with a token of no value ("token"), rejects with the error `login`, or ("pending") waits
     until the page calls endLogin(error or null). window.logins counts the logins asked."""
-    setup = json.dumps({"status": status, "statusError": status_error, "login": login})
+    setup = json.dumps({"status": status, "statusError": status_error, "login": login,
+                        "messages": {code: e["fr"] for code, e in ERRORS.items()}})
     return """window.logins = 0;
 (function (setup) {
   window.CpsBridge = {
+    message: function (code) { return setup.messages[code]; },
     status: function () {
       return setup.statusError ? Promise.reject(setup.statusError) : Promise.resolve(setup.status);
     },

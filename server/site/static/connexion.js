@@ -5,29 +5,25 @@
   "use strict";
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
 
-  // The site's own sentences. Where the extension has one for the same state
-  // (host/errors.json: the extension or the module missing, a blocked card), the same words:
-  // one wording per state. The extension's own message is shown whenever it gives one.
+  // The site's own sentences. A state the extension has words for (host/errors.json) is
+  // said in those words, through the page library (CpsBridge.message, below): one wording
+  // per state. noExtension is their one copy here: without the page library there is no
+  // one to ask (tests/site/test_tile_js.py holds it to errors.json).
   var TEXT = {
     noExtension: "L'extension CPS Bridge n'est pas installée ou pas activée dans ce navigateur. " +
       "Contactez votre service informatique ou le support ViaTrajectoire de votre territoire " +
       "pour l'installer.",
-    noHost: "Le module CPS Bridge n'est pas installé sur cet ordinateur. Contactez votre " +
-      "service informatique ou le support ViaTrajectoire de votre territoire pour l'installer.",
     noReader: "Aucun lecteur de carte n'est détecté. Branchez votre lecteur de carte CPS.",
-    noCard: "Insérez votre carte CPS dans le lecteur.",
     otherCard: "La carte insérée n'est pas reconnue comme une carte CPS. Insérez votre carte CPS.",
     ready: "Carte CPS détectée : cliquez pour vous identifier.",
-    locked: "Votre carte CPS est bloquée. Débloquez-la avec votre code de déblocage (reçu avec " +
-      "la carte) dans le logiciel de la carte CPS installé sur ce poste, ou demandez de l'aide " +
-      "à votre service informatique ou au support ViaTrajectoire de votre territoire. En " +
-      "attendant, connectez-vous avec votre identifiant et votre mot de passe.",
     readyNoPcsc: "Prêt : insérez votre carte puis cliquez pour vous identifier.",
     working: "Connexion en cours : choisissez le certificat s'il vous est demandé, puis " +
       "saisissez votre code porteur.",
-    cancelled: "Connexion par carte CPS annulée.",
     network: "Le site ne répond pas. Vérifiez votre connexion, puis réessayez."
   };
+  // The extension's sentence for an error code (the page library is loaded wherever this is
+  // called: status() has answered).
+  function said(code) { return window.CpsBridge.message(code, "fr"); }
   // Card types read from the ATR (PROTOCOL §4 status) that are CPS cards.
   var CPS_ATR = ["CPS3", "CPS3-contactless", "CPS4"];
   // States where something is to be installed or updated: the tile links to the help page.
@@ -43,12 +39,13 @@
     if (!st || !st.host || st.hostError) {
       var e = (st && st.hostError) || {};
       // host set with a hostError: a host of another protocol version.
-      return {text: e.message || TEXT.noHost, state: st && st.host ? "erreur" : "module-absent",
+      return {text: e.message || said("ERR_CPS_NATIVE_UNAVAILABLE"),
+              state: st && st.host ? "erreur" : "module-absent",
               code: e.code || "ERR_CPS_NATIVE_UNAVAILABLE"};
     }
     if (st.card) {
       if (st.card.pinStatus === "locked") {
-        return {text: TEXT.locked, state: "erreur", code: "ERR_CPS_PIN_LOCKED"};
+        return {text: said("ERR_CPS_PIN_LOCKED"), state: "erreur", code: "ERR_CPS_PIN_LOCKED"};
       }
       return {text: TEXT.ready, state: "pret"};
     }
@@ -61,7 +58,7 @@
     var readers = pcsc.readers || [];
     if (!readers.length) return {text: TEXT.noReader, state: "attente"};
     var present = readers.filter(function (r) { return r.cardPresent; });
-    if (!present.length) return {text: TEXT.noCard, state: "attente"};
+    if (!present.length) return {text: said("ERR_CPS_NO_CARD"), state: "attente"};
     if (present.some(function (r) { return CPS_ATR.indexOf(r.cardType) >= 0; })) {
       return {text: TEXT.ready, state: "pret"};
     }
@@ -145,7 +142,8 @@
       }, function (err) {
         var absent = err && err.code === "ERR_CPS_EXTENSION_UNAVAILABLE";
         if (busy) return;
-        describeAndShow({text: (err && err.message) || (absent ? TEXT.noExtension : TEXT.noHost),
+        describeAndShow({text: (err && err.message) || said(absent ? "ERR_CPS_EXTENSION_UNAVAILABLE"
+                                                                   : "ERR_CPS_NATIVE_UNAVAILABLE"),
                          state: absent ? "extension-absente" : "erreur",
                          code: (err && err.code) || null});
       });
@@ -180,7 +178,7 @@
         window.location.assign(answer.redirect);
       }).catch(function (err) {
         // A cancel the person chose is no error: a neutral sentence in the status line.
-        if (err && err.code === "ERR_CPS_USER_CANCELLED") notice = err.message || TEXT.cancelled;
+        if (err && err.code === "ERR_CPS_USER_CANCELLED") notice = err.message || said(err.code);
         else showError(err);
         setBusy(false);
         showStatus(described);
