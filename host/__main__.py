@@ -65,12 +65,15 @@ def main(argv: list[str]) -> int:
 
 
 def native_messaging() -> int:
-    # Reserve stdout for frames before anything else can write to it.
-    from host.framing import guard_stdout
+    from host.lazy_imports import collector_paused
 
-    frames_out = guard_stdout()
-    from host import config, logs
-    from host.service import exit_now, serve
+    with collector_paused():
+        # Reserve stdout for frames before anything else can write to it.
+        from host.framing import guard_stdout
+
+        frames_out = guard_stdout()
+        from host import config, logs
+        from host.service import exit_now, serve
 
     config_error = None
     try:
@@ -89,7 +92,10 @@ def native_messaging() -> int:
 
 
 def _card(settings):
-    from host.pkcs11_card import Pkcs11Card  # python-pkcs11 only when a card is needed
+    from host.lazy_imports import collector_paused
+
+    with collector_paused():
+        from host.pkcs11_card import Pkcs11Card  # python-pkcs11 only when a card is needed
 
     return Pkcs11Card(settings)
 

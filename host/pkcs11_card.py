@@ -25,6 +25,7 @@ from host.pkcs11_info import close_all_sessions, pin_length_range
 lazy_imports.install()  # before python-pkcs11: its key-encoding helpers load only if used
 
 import pkcs11  # noqa: E402
+import pkcs11._pkcs11  # noqa: E402,F401 (what pkcs11.lib() imports at its first call: here, with the rest)
 from pkcs11 import (PROTECTED_AUTH, MGF, Attribute, CertificateType, KeyType,  # noqa: E402
                     Mechanism, ObjectClass, SlotFlag, TokenFlag)
 
