@@ -10,6 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
+import re
+import subprocess
 
 import pytest
 from cryptography import x509
@@ -126,12 +129,28 @@ def test_malformed_pins_never_reach_the_card(card_host, pki, pin):
     assert pin not in json.dumps(err, ensure_ascii=False) or pin == ""
 
 
-def test_the_pin_range_is_the_tokens_own(card_host, pki):
-    """§4: the length is within the token's min/max, whatever they are: a code of exactly
-    the listed maxLength reaches the card (here a wrong one), one digit more does not."""
+def tokens_pin_range(env: dict, label: str) -> tuple[int, int]:
+    """The token's C_GetTokenInfo min/max as OpenSC's pkcs11-tool reads them, apart from
+    the host's own reading."""
+    listing = subprocess.run(["pkcs11-tool", "--module", env["CPSBRIDGE_PKCS11_MODULE"],
+                              "--list-slots"], env={**os.environ, **env},
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    for block in listing.split("\nSlot ")[1:]:
+        if re.search(r"token label\s*:\s*" + re.escape(label), block):
+            lo, hi = re.search(r"pin min/max\s*:\s*(\d+)/(\d+)", block).groups()
+            return int(lo), int(hi)
+    raise AssertionError(f"pkcs11-tool shows no token {label!r}:\n{listing}")
+
+
+def test_the_pin_range_is_the_tokens_own(card_host, backend, pki):
+    """§4: the length is within the token's min/max, whatever they are: the listed range
+    is the token's, a code of exactly the listed maxLength reaches the card (here a wrong
+    one), one digit more does not."""
     cid = pki.holders["dupont"].certificate_id
-    listed = next(c for c in card_host.request("list-certificates")["result"]["certificates"]
-                  if c["certificateId"] == cid)["pin"]
+    cert = next(c for c in card_host.request("list-certificates")["result"]["certificates"]
+                if c["certificateId"] == cid)
+    listed = cert["pin"]
+    assert (listed["minLength"], listed["maxLength"]) == tokens_pin_range(backend.env, cert["tokenLabel"])
     try:
         err = card_host.request("authenticate", auth_args(cid, pin="7" * listed["maxLength"]))["error"]
         assert err["code"] == "ERR_CPS_PIN_INCORRECT"
