@@ -186,8 +186,12 @@ def extension_manifest(family: str, *, dev: bool, store: bool = False) -> dict:
         manifest["minimum_chrome_version"] = "116"
     elif family == "firefox":
         manifest["background"] = {"scripts": ["src/background.js"], "type": "module"}
+        # Nothing leaves the browser through the extension: the assertion goes to the page
+        # the person logs into, at their click. addons.mozilla.org requires the statement
+        # (Firefox >= 140 shows it at install; older ones ignore the key).
         manifest["browser_specific_settings"] = {
-            "gecko": {"id": ids["firefox"], "strict_min_version": "128.0"}}
+            "gecko": {"id": ids["firefox"], "strict_min_version": "128.0",
+                      "data_collection_permissions": {"required": ["none"]}}}
     else:
         raise ValueError(family)
     icons = {str(n): f"icons/icon-{n}.png" for n in ICON_SIZES}  # written by extension_files

@@ -45,6 +45,8 @@ def test_release_manifests_and_contents(tmp_path):
     assert cm["storage"] == {"managed_schema": "managed_schema.json"}
     assert fm["background"] == {"scripts": ["src/background.js"], "type": "module"}
     assert fm["browser_specific_settings"]["gecko"]["id"] == "cpsbridge@viatrajectoire.fr"
+    # addons.mozilla.org takes no new version without it: the extension sends nothing away.
+    assert fm["browser_specific_settings"]["gecko"]["data_collection_permissions"] == {"required": ["none"]}
     assert "key" not in fm and "service_worker" not in fm["background"]
     assert cm["default_locale"] == "fr" and "nativeMessaging" in cm["permissions"]
     # The key fixes the Chromium id that the host manifests allow.
