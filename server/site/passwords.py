@@ -37,3 +37,10 @@ def password_problem(password: str, confirmation: str) -> str | None:
     if not any(c.isalpha() for c in password) or not any(c.isdigit() for c in password):
         return "Le mot de passe doit contenir au moins une lettre et un chiffre."
     return None
+
+
+def password_field(password: str, confirmation: str) -> str:
+    """The form field a refusal by password_problem is about, marked on the page
+    (aria-invalid, templates/_aria.html): the confirmation when the two differ, else the
+    password."""
+    return "confirmation" if password != confirmation else "mot_de_passe"

@@ -24,7 +24,9 @@ def text_of(page: str, attribute: str) -> str | None:
 
 
 def alert(page: str) -> str | None:
-    return text_of(page, 'role="alert"')
+    """The refusal shown with the page (data-refus: it takes the focus on load; role="alert"
+    is the tile's, for its messages inserted after load)."""
+    return text_of(page, "data-refus")
 
 
 class Browser:

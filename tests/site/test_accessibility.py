@@ -10,7 +10,10 @@ from __future__ import annotations
 import html
 import re
 
+import pytest
+
 from tests.site.browser import Browser, alert, last_message, path_of, text_of
+from tests.site.flows import liberal_by_card
 
 ASSOCIATION = "/connexion/carte-cps/association"
 
@@ -23,6 +26,26 @@ def field(page: str, name: str) -> dict[str, str]:
     """The attributes of the <input id=name>."""
     tag = re.search(rf'<input id="{name}"[^>]*>', page).group(0)
     return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def control(page: str, name: str) -> dict[str, str]:
+    """The attributes of the form control named `name` (an input or a select, with or
+    without an id: the conditions' box has none)."""
+    tag = re.search(rf'<(?:input|select)\b[^>]*\bname="{name}"[^>]*>', page).group(0)
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def marked(page: str, names: tuple[str, ...], faulty: tuple[str, ...],
+           rules: dict[str, str] | None = None) -> None:
+    """Exactly the `faulty` controls are marked aria-invalid, their description starting with
+    the refusal (#erreur); each keeps its own rule (`rules`: name -> id) after it."""
+    for name in names:
+        attributes = control(page, name)
+        described = attributes.get("aria-describedby", "").split()
+        expected = (["erreur"] if name in faulty else []) + \
+            ([rules[name]] if rules and name in rules else [])
+        assert (attributes.get("aria-invalid") == "true") == (name in faulty), (faulty, name)
+        assert described == expected, (faulty, name, described)
 
 
 def words(fragment: str) -> str:
@@ -44,7 +67,7 @@ def test_a_refused_login_says_so_in_its_title(browser):
     refused = browser.login("inconnu", "pas le bon 1")
     assert title(refused.text) == "Erreur : Connexion – ViaTrajectoire"
     # The refusal can take the focus (static/site.js gives it on load).
-    assert re.search(r'<p class="message erreur" role="alert" tabindex="-1" data-refus '
+    assert re.search(r'<p class="message erreur" tabindex="-1" data-refus '
                      r'id="erreur" data-testid="erreur">', refused.text)
     assert '<script src="/static/site.js" defer></script>' in refused.text
     assert "focus()" in browser.get("/static/site.js").text
@@ -181,3 +204,131 @@ def test_the_tile_hint_does_not_promise_a_certificate_choice(browser):
                      re.S).group(1)
     assert "choisissez le certificat s'il vous est demandé, puis saisissez votre code porteur" \
         in words(tile)
+
+
+# -- the assistant's and the password pages mark their fields too -----------------------------
+
+ASSISTANT = "sophie.petit@cabinet.example.test"
+ASSISTANT_PASSWORD = "Cabinet2024ok"
+
+
+def test_a_refused_assistant_finalisation_marks_the_field_at_fault(site, browser, host, ids):
+    """The assistant finishing the account a libéral delegated (manual III): each refusal of
+    the form marks the field it is about (the profession, the password or its confirmation,
+    the conditions' box), described by the refusal; the password keeps its rule."""
+    liberal_by_card(browser, host, ids["dupont"], "dr.dupont@cabinet.example.test",
+                    ASSISTANT_PASSWORD)
+    browser.get("/compte")
+    browser.post("/compte/assistants", {"email": ASSISTANT})
+    assistant = Browser(site)
+    assistant.get(path_of(last_message(site, ASSISTANT).links[0]))
+    answer = assistant.card_login(host, ids["petit"], etape="invitation")
+    assert answer.json() == {"redirect": "/assistant/finalisation"}
+    page = assistant.follow(answer).text
+    assert "aria-invalid" not in page
+    names = ("profession", "mot_de_passe", "confirmation", "accepte")
+    rules = {"mot_de_passe": "regle-mot-de-passe"}
+    marked(page, names, (), rules)
+    good = {"profession": "Secrétaire médicale", "mot_de_passe": ASSISTANT_PASSWORD,
+            "confirmation": ASSISTANT_PASSWORD, "accepte": "oui"}
+    for changed, faulty in [
+        ({"profession": "Astronaute"}, "profession"),
+        ({"mot_de_passe": "court1", "confirmation": "court1"}, "mot_de_passe"),
+        ({"confirmation": "Cabinet2024ko"}, "confirmation"),
+        ({"accepte": None}, "accepte"),
+    ]:
+        sent = {k: v for k, v in {**good, **changed}.items() if v is not None}
+        refused = assistant.post("/assistant/finalisation", sent)
+        assert refused.status_code == 400, faulty
+        assert title(refused.text) == \
+            "Erreur : Finaliser votre compte d'assistant – ViaTrajectoire", faulty
+        marked(refused.text, names, (faulty,), rules)
+
+
+@pytest.mark.parametrize("objet", ["definir", "reinitialiser"])
+def test_a_refused_new_password_marks_the_field_at_fault(site, browser, objet):
+    """The new password pages (the référent's link, the « mot de passe oublié » link: one
+    form) mark the field a refusal is about, as the libéral creation does: the confirmation
+    when the two differ, else the password, whose rule stays in its description."""
+    email = f"regle-{objet}@chu.example.test"
+    assert site.create_account(f"regle-{objet}", email, "Regle", "Anne").returncode == 0
+    if objet == "reinitialiser":
+        browser.get("/mot-de-passe-oublie")
+        browser.post("/mot-de-passe-oublie", {"identifiant": f"regle-{objet}", "email": email})
+    link = path_of(last_message(site, email).links[0])
+    assert link.startswith(f"/mot-de-passe/{objet}/")
+    page = browser.get(link).text
+    names, rules = ("mot_de_passe", "confirmation"), {"mot_de_passe": "regle-mot-de-passe"}
+    marked(page, names, (), rules)
+    heading = title(page)
+    for sent, faulty in [
+        ({"mot_de_passe": "court1", "confirmation": "court1"}, "mot_de_passe"),
+        ({"mot_de_passe": "sans chiffre ici", "confirmation": "sans chiffre ici"}, "mot_de_passe"),
+        ({"mot_de_passe": "Hopital2024ok", "confirmation": "Hopital2024ko"}, "confirmation"),
+    ]:
+        refused = browser.post(link, sent)
+        assert refused.status_code == 400, sent
+        assert title(refused.text) == f"Erreur : {heading}", sent
+        marked(refused.text, names, (faulty,), rules)
+
+
+def test_a_refused_forgotten_password_request_marks_the_empty_fields(browser):
+    browser.get("/mot-de-passe-oublie")
+    names = ("identifiant", "email")
+    for sent, faulty in [
+        ({"identifiant": "", "email": ""}, ("identifiant", "email")),
+        ({"identifiant": "quelquun", "email": ""}, ("email",)),
+        ({"identifiant": "", "email": "quelquun@example.test"}, ("identifiant",)),
+    ]:
+        refused = browser.post("/mot-de-passe-oublie", sent)
+        assert refused.status_code == 400, sent
+        assert title(refused.text) == "Erreur : Mot de passe oublié – ViaTrajectoire"
+        assert alert(refused.text) == "Renseignez votre identifiant et votre adresse e-mail."
+        marked(refused.text, names, faulty)
+    assert "aria-invalid" not in browser.get("/mot-de-passe-oublie").text
+
+
+# -- the third-party arrival's refusal, and refusals said once --------------------------------
+
+def test_the_third_party_refusal_says_so_in_its_title(browser):
+    """Manual IV.3: the arrival from a site without strong authentication is a refusal, and
+    says so in its title and takes the focus, as every refused page does: the heading first,
+    then the refusal (as on the error page)."""
+    page = browser.get("/connexion/site-tiers?retour=/compte")
+    assert page.status_code == 403
+    assert title(page.text) == "Erreur : Connexion depuis un site tiers – ViaTrajectoire"
+    main = page.text[page.text.index("<main>"):]
+    assert re.match(r"<main>\s*<h1>Connexion depuis un site tiers</h1>\s*<p [^>]*data-refus",
+                    main), main[:300]
+    assert text_of(page.text, "data-refus") == (
+        "Accès refusé : le site depuis lequel vous souhaitez vous connecter n'a pas de mode de "
+        "connexion fort (double authentification ou connexion par carte de professionnel).")
+
+
+TILE_ALERT = '<p class="message erreur" role="alert" hidden>'
+
+
+def test_a_refusal_shown_with_the_page_is_said_once(site, browser, tmp_path):
+    """A refusal present at load takes the focus (static/site.js), which has it read; with
+    role="alert" too, screen readers may read it twice. As the GOV.UK Design System's error
+    summary (govuk-frontend v5): focus, no role="alert". The tile keeps its alert, filled by
+    its script after load and never focused."""
+    pages = {
+        "error page": browser.get("/nulle-part").text,
+        "refused form": browser.login("inconnu", "pas le bon 1").text,
+        "expired link": browser.get("/mot-de-passe/definir/pas-un-lien").text,
+        "third-party arrival": browser.get("/connexion/site-tiers?retour=/compte").text,
+    }
+    from server.site.app import create_app
+    from server.site.config import SiteConfig
+
+    app = create_app(SiteConfig(data_dir=tmp_path), card_auth=object())
+    pages["flashed refusal"] = app.jinja_env.get_template("cgu.html").render(
+        messages=[["erreur", "Un message."]], csrf="", user=None)
+    for name, page in pages.items():
+        refusal = re.search(r"<p [^>]*data-refus[^>]*>", page)
+        assert refusal, name
+        assert 'tabindex="-1"' in refusal.group(0) and "role=" not in refusal.group(0), \
+            (name, refusal.group(0))
+        tile = "data-cpsbridge-tile" in page
+        assert re.findall(r'<[^>]*role="alert"[^>]*>', page) == ([TILE_ALERT] if tile else []), name

@@ -82,7 +82,7 @@ def test_retour_leading_elsewhere_goes_to_the_espace(site, account, retour):
     browser = Browser(site)
     arrival = browser.get(tiers(retour), allow_redirects=False)
     assert arrival.status_code == 403  # the refusal page, with its way out
-    assert text_of(arrival.text, 'data-testid="refus-tiers"') == alert(arrival.text) == (
+    assert text_of(arrival.text, 'data-testid="erreur"') == alert(arrival.text) == (
         "Accès refusé : le site depuis lequel vous souhaitez vous connecter n'a pas de mode de "
         "connexion fort (double authentification ou connexion par carte de professionnel).")
     assert '<form method="post" action="/connexion">' in arrival.text

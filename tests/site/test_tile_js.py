@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from tests.site.browser import Browser
-from tests.site.flows import established
+from tests.site.browser import Browser, last_message, path_of
+from tests.site.flows import established, liberal_by_card
 from tests.testbed.site import REPO
 
 pytestmark = pytest.mark.browser
@@ -354,3 +354,61 @@ def test_the_menu_entries_do_not_touch(chromium, site):
     compte = page.locator("nav a[href='/compte']").bounding_box()
     sortie = page.locator("nav form[action='/deconnexion'] button").bounding_box()
     assert sortie["x"] - (compte["x"] + compte["width"]) >= 12, (compte, sortie)
+
+
+def test_a_refused_new_password_takes_the_focus_to_its_field(chromium, site):
+    """The new password page (the référent's link) as a person sees it: two passwords that
+    differ, the confirmation takes the focus, described by the refusal."""
+    assert site.create_account("focus1", "focus1@chu.example.test", "Focus", "Anne").returncode == 0
+    link = path_of(last_message(site, "focus1@chu.example.test").links[0])
+    page = page_for(chromium, site)
+    page.goto(site.url + link.lstrip("/"))
+    assert page.evaluate(ACTIVE) == "BODY"
+    page.fill("#mot_de_passe", "Hopital2024ok")
+    page.fill("#confirmation", "Hopital2024ko")
+    page.click("form button[type='submit']")
+    page.wait_for_load_state()
+    assert page.title() == "Erreur : Définition de votre mot de passe – ViaTrajectoire"
+    assert page.evaluate(ACTIVE) == "confirmation"
+    assert page.get_attribute("#confirmation", "aria-invalid") == "true"
+    assert page.get_attribute("#confirmation", "aria-describedby") == "erreur"
+    assert page.locator("#erreur").text_content() == \
+        "Les deux mots de passe saisis ne sont pas identiques."
+
+
+def test_a_refused_assistant_finalisation_takes_the_focus_to_its_field(chromium, site, host, ids):
+    """The assistant, invited by a libéral, finishing the account by card: a profession not
+    chosen is refused, and the list takes the focus, described by the refusal."""
+    liberal = Browser(site)
+    liberal_by_card(liberal, host, ids["dupont"], "dr.dupont@cabinet.example.test", "Cabinet2024ok")
+    liberal.get("/compte")
+    liberal.post("/compte/assistants", {"email": "focus.assistant@cabinet.example.test"})
+    assistant = Browser(site)
+    assistant.get(path_of(last_message(site, "focus.assistant@cabinet.example.test").links[0]))
+    answer = assistant.card_login(host, ids["petit"], etape="invitation")
+    assert answer.json() == {"redirect": "/assistant/finalisation"}
+    page = logged_page(chromium, site, assistant)
+    page.goto(site.url + "assistant/finalisation")
+    assert page.evaluate(ACTIVE) == "BODY"
+    # The browser's own check would stop an empty choice: a person whose browser lets it
+    # through (or a choice gone from the list) meets the site's.
+    page.evaluate("document.querySelector('form[action=\"/assistant/finalisation\"]')"
+                  ".noValidate = true")
+    page.fill("#mot_de_passe", "Cabinet2024ok")
+    page.fill("#confirmation", "Cabinet2024ok")
+    page.check("input[name='accepte']")
+    page.click("form[action='/assistant/finalisation'] button[type='submit']")
+    page.wait_for_load_state()
+    assert page.title() == "Erreur : Finaliser votre compte d'assistant – ViaTrajectoire"
+    assert page.evaluate(ACTIVE) == "profession"
+    assert page.get_attribute("#profession", "aria-invalid") == "true"
+    assert page.get_attribute("#profession", "aria-describedby") == "erreur"
+    assert page.locator("#erreur").text_content() == "Choisissez votre profession dans la liste."
+
+
+def test_the_third_party_refusal_takes_the_focus(chromium, site):
+    page = page_for(chromium, site)
+    page.goto(site.url + "connexion/site-tiers?retour=/compte")
+    assert page.title() == "Erreur : Connexion depuis un site tiers – ViaTrajectoire"
+    assert page.evaluate(ACTIVE) == "erreur"
+    assert page.get_attribute("#erreur", "role") is None  # said once: read as it takes the focus

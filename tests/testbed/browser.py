@@ -770,7 +770,7 @@ def liberal_creation(tab: Tab, email: str, password: str) -> None:
     try:
         tab.wait_url("/liberal/cgu")
     except TimeoutError as exc:
-        raise AssertionError(f"account form refused: {tab.text('[role=alert]')!r}") from exc
+        raise AssertionError(f"account form refused: {tab.text('[data-refus]')!r}") from exc
     tab.wait_for("input[name='accepte']")
     tab.click("input[name='accepte']")
     tab.click("form button[type='submit']")

@@ -8,7 +8,7 @@ import sqlite3
 from flask import Blueprint, redirect, request
 
 from .. import accounts, db, links, mails
-from ..passwords import hash_password, password_problem
+from ..passwords import hash_password, password_field, password_problem
 from ..web import conn, flash, form, open_session, render, send, sess, url
 from .carte import pending_card
 
@@ -103,17 +103,20 @@ def finalisation():
     if request.method == "GET":
         return render("assistant_finalisation.html", **ctx)
     profession = form("profession")
-    problem = None
+    mot_de_passe = request.form.get("mot_de_passe", "")
+    confirmation = request.form.get("confirmation", "")
+    problem, champs = None, ()  # champs: the fields at fault, marked on the page (aria-invalid)
     if profession not in accounts.ASSISTANT_PROFESSIONS:
-        problem = "Choisissez votre profession dans la liste."
+        problem, champs = "Choisissez votre profession dans la liste.", ("profession",)
     else:
-        problem = password_problem(request.form.get("mot_de_passe", ""),
-                                   request.form.get("confirmation", ""))
+        problem = password_problem(mot_de_passe, confirmation)
+        champs = (password_field(mot_de_passe, confirmation),)
     if problem is None and request.form.get("accepte") != "oui":
-        problem = ("Cochez la case pour indiquer que vous avez pris connaissance des conditions "
-                   "d'utilisation.")
+        problem, champs = ("Cochez la case pour indiquer que vous avez pris connaissance des "
+                           "conditions d'utilisation."), ("accepte",)
     if problem:
-        return render("assistant_finalisation.html", 400, erreur=problem, profession=profession, **ctx)
+        return render("assistant_finalisation.html", 400, erreur=problem, profession=profession,
+                      champs=champs, **ctx)
     hashed = hash_password(request.form["mot_de_passe"])  # slow: not while holding the db
     with db.tx(c):
         # Checked in the transaction that creates the account: another invitation to the same

@@ -44,6 +44,11 @@ def message(message_id: str):
     return render("message.html", m=found)
 
 
+# One fixed sentence (manual IV.3): nothing from the link is shown (site_tiers below).
+WEAK_SITE = ("Accès refusé : le site depuis lequel vous souhaitez vous connecter n'a pas de mode "
+             "de connexion fort (double authentification ou connexion par carte de professionnel).")
+
+
 @bp.get("/connexion/site-tiers")
 def site_tiers():
     """Arrival from a third-party site that did not authenticate strongly (manual IV.3).
@@ -56,7 +61,7 @@ def site_tiers():
     sess().set("otp_force", True)
     if current_user() is not None and sess().get("methode") in STRONG_METHODS:
         return redirect(retour)
-    return render("site_tiers.html", 403)
+    return render("site_tiers.html", 403, erreur=WEAK_SITE)
 
 
 @bp.get("/pro-sante-connect")

@@ -7,7 +7,7 @@ import re
 from flask import Blueprint, current_app, redirect, request
 
 from .. import accounts, db, links, mails, ratelimit
-from ..passwords import hash_password, password_problem
+from ..passwords import hash_password, password_field, password_problem
 from ..web import AddressRefused, address_refused, cgu_step, conn, flash, form, open_session, \
     render, send, sess, url
 from .carte import TO_THE_TILE, pending_card
@@ -74,7 +74,7 @@ def creation():
         problem, champs = "Renseignez une adresse e-mail valide.", ("email",)
     else:
         problem = password_problem(mot_de_passe, confirmation)
-        champs = ("confirmation",) if mot_de_passe != confirmation else ("mot_de_passe",)
+        champs = (password_field(mot_de_passe, confirmation),)
     if problem is None and accounts.by_identifiant(c, holder["rpps"]) is not None:
         problem, champs = ("Un compte existe déjà avec ce numéro RPPS. Connectez-vous avec votre "
                            "identifiant et votre mot de passe, ou utilisez « Mot de passe "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, request
 
 from .. import accounts, db, links, mails, ratelimit, sessions
-from ..passwords import hash_password, password_problem
+from ..passwords import hash_password, password_field, password_problem
 from ..web import (Refusal, SendFailure, check_relay, client_ip, conn, flash, form, renew_session,
                    render, send, sess, url)
 
@@ -28,7 +28,8 @@ def _link_page(objet: str, token: str):
     mdp, confirmation = request.form.get("mot_de_passe", ""), request.form.get("confirmation", "")
     problem = password_problem(mdp, confirmation)
     if problem:
-        return render("mot_de_passe.html", 400, titre=TITLES[objet], compte=compte, erreur=problem)
+        return render("mot_de_passe.html", 400, titre=TITLES[objet], compte=compte, erreur=problem,
+                      champs=(password_field(mdp, confirmation),))
     with db.tx(c):
         try:
             links.consume(c, token, objet)
@@ -84,8 +85,10 @@ def oubli():
         return render("oubli.html")
     identifiant, email = form("identifiant"), form("email")
     if not identifiant or not email:
+        # The fields left empty are the ones at fault (aria-invalid, _aria.html).
+        empty = tuple(n for n, v in (("identifiant", identifiant), ("email", email)) if not v)
         return render("oubli.html", 400, identifiant=identifiant, email=email,
-                      erreur="Renseignez votre identifiant et votre adresse e-mail.")
+                      erreur="Renseignez votre identifiant et votre adresse e-mail.", champs=empty)
     c = conn()
     cfg = current_app.config["SITE"]
     # The same answer whether or not the account exists: no way to probe identifiants. So
