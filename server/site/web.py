@@ -233,7 +233,7 @@ def cgu_step(action: str, **page: Any):
     if request.method == "GET":
         return render("cgu_accepter.html", action=action, **page)
     if request.form.get("accepte") != "oui":
-        return render("cgu_accepter.html", 400, action=action, **page,
+        return render("cgu_accepter.html", 400, action=action, **page, champs=("accepte",),
                       erreur="Cochez la case pour indiquer que vous avez pris connaissance des "
                              "Conditions Générales d'Utilisation.")
     return None

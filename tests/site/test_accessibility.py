@@ -12,8 +12,8 @@ import re
 
 import pytest
 
-from tests.site.browser import Browser, alert, last_message, path_of, text_of
-from tests.site.flows import liberal_by_card
+from tests.site.browser import Browser, alert, code_in, last_message, path_of, text_of
+from tests.site.flows import CREATION_BUTTON, liberal_by_card
 
 ASSOCIATION = "/connexion/carte-cps/association"
 
@@ -286,6 +286,55 @@ def test_a_refused_forgotten_password_request_marks_the_empty_fields(browser):
         assert alert(refused.text) == "Renseignez votre identifiant et votre adresse e-mail."
         marked(refused.text, names, faulty)
     assert "aria-invalid" not in browser.get("/mot-de-passe-oublie").text
+
+
+def test_a_refused_conditions_step_marks_its_box(site, browser, host, ids):
+    """The CGU step of a libéral's account creation (manual II.1): the box is the field."""
+    page = browser.follow(browser.card_login(host, ids["bernard"]))
+    browser.get(CREATION_BUTTON.search(page.text).group(1))
+    browser.post("/liberal/creation", {"email": "luc.bernard@cabinet.example.test",
+                                       "mot_de_passe": "Cabinet2024ok",
+                                       "confirmation": "Cabinet2024ok"})
+    page = browser.get("/liberal/cgu").text
+    marked(page, ("accepte",), ())
+    refused = browser.post("/liberal/cgu", {})
+    assert refused.status_code == 400
+    assert title(refused.text).startswith("Erreur : Conditions Générales d'Utilisation")
+    marked(refused.text, ("accepte",), ("accepte",))
+
+
+def test_refusals_on_the_account_page_mark_their_field(site, browser, host, ids):
+    """The account page holds several forms under one refusal: the field of the form that
+    was refused is the one marked (the phone, the code received, the assistant's address)."""
+    liberal_by_card(browser, host, ids["dupont"], "dr.dupont@cabinet.example.test",
+                    "Cabinet2024ok")
+    page = browser.get("/compte").text
+    assert "aria-invalid" not in page
+
+    def only(page: str, faulty: str) -> None:
+        present = [n for n in ("telephone", "code", "email_assistant") if f'id="{n}"' in page]
+        assert faulty in present, (faulty, present)
+        for name in present:
+            attributes = field(page, name)
+            assert (attributes.get("aria-invalid") == "true") == (name == faulty), (faulty, name)
+            assert (attributes.get("aria-describedby") == "erreur") == (name == faulty), name
+
+    for action, sent, faulty in [
+        ("/compte/telephone", {"telephone": "07 12 34"}, "telephone"),
+        ("/compte/otp", {"canal": "sms"}, "telephone"),  # SMS asks for a verified number
+        ("/compte/assistants", {"email": "pas une adresse"}, "email_assistant"),
+        ("/compte/assistants", {"email": "dr.dupont@cabinet.example.test"}, "email_assistant"),
+    ]:
+        refused = browser.post(action, sent)
+        assert refused.status_code == 400, action
+        assert title(refused.text) == "Erreur : Mon compte – ViaTrajectoire", action
+        only(refused.text, faulty)
+    browser.post("/compte/telephone", {"telephone": "06 12 34 56 78"})
+    code = code_in(last_message(site, "+33612345678", canal="sms"))
+    refused = browser.post("/compte/telephone/code", {"code": "000000" if code != "000000" else "111111"})
+    assert refused.status_code == 401
+    only(refused.text, "code")
+    assert "aria-invalid" not in browser.post("/compte/telephone/code", {"code": code}).text
 
 
 # -- the third-party arrival's refusal, and refusals said once --------------------------------

@@ -125,8 +125,9 @@ PHONE_LOCKED = ("Trop de codes de vérification erronés. Pour votre sécurité,
 def telephone():
     numero = normalize_phone(form("telephone", 30))
     if numero is None:
-        return _account_page(400, erreur="Renseignez un numéro de téléphone mobile valide "
-                                         "(par exemple 06 12 34 56 78).")
+        return _account_page(400, champs=("telephone",),
+                             erreur="Renseignez un numéro de téléphone mobile valide "
+                                    "(par exemple 06 12 34 56 78).")
     c, key = conn(), str(current_user()["id"])
     cfg = current_app.config["SITE"]
     code = codes.new_code()
@@ -172,7 +173,7 @@ def telephone_code():
     else:  # right, or no guess made (expired, no tries left)
         ratelimit.release(c, held)
     if problem:
-        return _account_page(401, erreur=problem)
+        return _account_page(401, erreur=problem, champs=("code",))
     sess().pop("telephone")
     with db.tx(c):
         ratelimit.clear(c, "code-telephone", key)
@@ -189,8 +190,9 @@ def otp_canal():
     if canal not in ("email", "sms"):
         raise Refusal("Choisissez « E-mail » ou « SMS ».", 400)
     if canal == "sms" and not user["telephone_verifie"]:
-        return _account_page(400, erreur="Pour recevoir le code par SMS, renseignez d'abord votre "
-                                         "numéro de téléphone puis cliquez sur « Vérifier ».")
+        return _account_page(400, champs=("telephone",),
+                             erreur="Pour recevoir le code par SMS, renseignez d'abord votre "
+                                    "numéro de téléphone puis cliquez sur « Vérifier ».")
     with db.tx(conn()):
         accounts.update(conn(), user["id"], otp_canal=canal)
     flash("succes", "Votre choix est enregistré : le code de confirmation vous sera envoyé par "
@@ -206,9 +208,11 @@ def deleguer():
         raise Refusal("Seul un professionnel libéral peut déléguer ses droits à un assistant.", 403)
     email = form("email")
     if not EMAIL.match(email):
-        return _account_page(400, erreur="Renseignez l'adresse e-mail de votre assistant.")
+        return _account_page(400, erreur="Renseignez l'adresse e-mail de votre assistant.",
+                             champs=("email_assistant",))
     if email.lower() == user["email"].lower():
-        return _account_page(400, erreur="Vous ne pouvez pas vous déléguer vos propres droits.")
+        return _account_page(400, erreur="Vous ne pouvez pas vous déléguer vos propres droits.",
+                             champs=("email_assistant",))
     cfg = current_app.config["SITE"]
     with db.tx(c):
         # Checked in the sending transaction: requests sent at once cannot all pass it.
