@@ -50,7 +50,8 @@ function namesOtherReader(error, reader) {
 export class AuthFlow {
   /**
    * @param native  a NativePort
-   * @param ui      {open(): Promise, show(view), notify(notice), close()} — the dialog window
+   * @param ui      {open(): Promise, show(view), notify(notice), focus(), close()} — the
+   *                dialog window
    */
   constructor({ native, ui, origin, challengeNonce, timeoutMs, lang, retryDelayMs = 500 }) {
     this.native = native;
@@ -125,6 +126,16 @@ export class AuthFlow {
         break;
       default:
         break;
+    }
+  }
+
+  /** Another login was asked meanwhile (refused): this one's window comes to the front. */
+  focus() {
+    if (this.done) return;
+    try {
+      this.ui.focus();
+    } catch {
+      // the window may be gone; windows.onRemoved will cancel
     }
   }
 

@@ -59,4 +59,4 @@ api.tabs.onRemoved.addListener((tabId) => router.cancelTab(tabId));
 
 // Test and support hook: what the background is doing (no secrets in it).
 globalThis.cpsbridgeState = () => ({ port: native.state, disconnects: native.disconnects,
-  hostStatus: native.hostStatus, pendingTabs: [...router.flows.keys()] });
+  hostStatus: native.hostStatus, pendingTabs: router.login ? [router.login.tabId] : [] });

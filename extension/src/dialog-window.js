@@ -93,6 +93,15 @@ class DialogWindow {
     if (this.port) this.port.postMessage(notice);
   }
 
+  /** To the front: a page asked for a login while this one goes on, and the person is shown
+   *  the dialog already asking rather than left wondering why no window opened. */
+  focus() {
+    if (this.windowId === null) return; // not created yet (it opens focused), or closed
+    this.owner.api.windows.update(this.windowId, { focused: true }).catch(() => {
+      // closed meanwhile: windows.onRemoved ends its login
+    });
+  }
+
   close() {
     this.closed = true;
     this.owner.byFlowId.delete(this.flowId);

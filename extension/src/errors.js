@@ -127,7 +127,7 @@ export const ERRORS = Object.freeze({
   },
   "ERR_CPS_ACTION_PENDING": {
     "source": "extension",
-    "fr": "Une connexion par carte CPS est déjà en cours dans cet onglet. Terminez-la ou annulez-la.",
-    "en": "A CPS card login is already in progress in this tab. Finish or cancel it."
+    "fr": "Une connexion par carte CPS est déjà en cours : terminez-la ou annulez-la dans sa fenêtre, puis recommencez.",
+    "en": "A CPS card login is already in progress: finish or cancel it in its window, then try again."
   }
 });

@@ -48,7 +48,10 @@ export class Router {
     this.getPolicy = getPolicy;
     this.createFlow = createFlow;
     this.extensionVersion = extensionVersion;
-    this.flows = new Map(); // tabId -> AuthFlow: one pending action per tab
+    // The login going on, {tabId, flow}, or null: one in the whole browser, not one per tab.
+    // Two PIN dialogs at once leave the person guessing which page asks for their code
+    // porteur, and would let a second page slip its dialog in beside the one they expect.
+    this.login = null;
   }
 
   /** Where the sender may ask from: its origin, or a CpsError. */
@@ -116,18 +119,27 @@ export class Router {
   async authenticate(origin, req, tabId, signal = undefined) {
     // Gone while the policy was read: no dialog for it.
     if (signal && signal.aborted) throw new CpsError("ERR_CPS_USER_CANCELLED");
-    if (this.flows.has(tabId)) throw new CpsError("ERR_CPS_ACTION_PENDING");
+    if (this.login) {
+      // From this tab or another: the dialog already open comes to the front, so that the
+      // person sees the login going on rather than only a refusal.
+      this.login.flow.focus();
+      throw new CpsError("ERR_CPS_ACTION_PENDING");
+    }
     const lang = typeof req.lang === "string" ? pickLang(req.lang) : undefined;
     const flow = this.createFlow({ origin, challengeNonce: req.challengeNonce,
                                    timeoutMs: req.timeoutMs, lang, tabId });
-    this.flows.set(tabId, flow);
+    // Taken with no await since the check above: two requests cannot both pass it.
+    const login = { tabId, flow };
+    this.login = login;
     const cancel = () => flow.cancel();
     if (signal) signal.addEventListener("abort", cancel, { once: true });
     try {
       return await flow.run();
     } finally {
+      // Every end of the flow (token, error, cancel, timeout, page or tab gone) settles
+      // run(): the browser is free for the next login, whichever tab asks.
       if (signal) signal.removeEventListener("abort", cancel);
-      if (this.flows.get(tabId) === flow) this.flows.delete(tabId);
+      if (this.login === login) this.login = null;
     }
   }
 
@@ -144,7 +156,7 @@ export class Router {
       out.hostError = pageError(err, lang);
       return out;
     }
-    if (this.flows.size) {
+    if (this.login) {
       // A dialog is waiting on the card: the host serializes card operations, so the
       // status does not queue behind it.
       out.card = this.lastCard ?? null;
@@ -187,8 +199,8 @@ export class Router {
     }
   }
 
+  /** A closed tab: its login (only its own) is cancelled. */
   cancelTab(tabId) {
-    const flow = this.flows.get(tabId);
-    if (flow) flow.cancel();
+    if (this.login && this.login.tabId === tabId) this.login.flow.cancel();
   }
 }

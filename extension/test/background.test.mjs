@@ -1,7 +1,7 @@
 // The background as the browser runs it (src/background.js, its listeners on a fake
 // WebExtension API), with pages whose content script talks to it and dialog windows that
 // connect back: what happens when a page goes away in the middle of a login.
-import { after, test } from "node:test";
+import { after, afterEach, test } from "node:test";
 import assert from "node:assert/strict";
 import { FakeBrowser, FakeNativeHost, NONCE, TOKEN, defaultHandler, until } from "./fakes.mjs";
 
@@ -21,6 +21,15 @@ after(async () => {
   host.exit();
 });
 
+// Each test starts with no login pending, whatever the one before left: its windows closed
+// (as the person would), which cancels their logins.
+afterEach(async () => {
+  for (const dialog of browser.dialogs) {
+    if (!dialog.closed) await browser.api.windows.remove(dialog.id);
+  }
+  await until(() => state().pendingTabs.length === 0, "no login pending");
+});
+
 /** The page's promise, settled or not: {token} / {code} / undefined. */
 function watch(promise) {
   const seen = {};
@@ -33,6 +42,38 @@ async function dialogAt(index, view) {
   const dialog = browser.dialogs[index];
   await dialog.waitFor(view);
   return dialog;
+}
+
+/** `page`'s login, refused at once while another is pending, without a dialog of its own. */
+async function refused(page) {
+  const dialogs = browser.dialogs.length;
+  const login = watch(page.CpsBridge.authenticate(NONCE));
+  await until(() => login.code || login.token || browser.dialogs.length > dialogs,
+              "an answer, or a dialog");
+  assert.equal(browser.dialogs.length, dialogs, "no second dialog");
+  assert.equal(login.code, "ERR_CPS_ACTION_PENDING");
+}
+
+/** Tab 7's login, its dialog asking for the PIN; tab 8's login refused meanwhile. */
+async function loginAndAnotherTabRefused() {
+  const a = browser.document(7, `${SITE}/connexion`);
+  const b = browser.document(8, `${SITE}/dossier`);
+  const loginA = watch(a.CpsBridge.authenticate(NONCE));
+  const dialogA = await dialogAt(browser.dialogs.length, "pin");
+  await refused(b);
+  assert.deepEqual(state().pendingTabs, [7]);
+  return { a, b, loginA, dialogA };
+}
+
+/** `page` logs in: a dialog of its own, the code porteur, a token. */
+async function logsIn(page) {
+  const login = watch(page.CpsBridge.authenticate(NONCE));
+  const dialog = await dialogAt(browser.dialogs.length, "pin");
+  dialog.send({ type: "pin", pin: "1234" });
+  await until(() => login.token || login.code, "the login's answer");
+  assert.equal(login.code, undefined);
+  assert.deepEqual(JSON.parse(JSON.stringify(login.token)), TOKEN);
+  await until(() => dialog.closed, "its dialog to close");
 }
 
 test("the page goes away mid-login: the flow is cancelled, the dialog closes, the reloaded page logs in", async () => {
@@ -62,24 +103,65 @@ test("a closing port cancels its own flow only", async () => {
   const b = browser.document(8, `${SITE}/connexion`);
   const loginA = watch(a.CpsBridge.authenticate(NONCE));
   const dialogA = await dialogAt(browser.dialogs.length, "pin");
-  watch(b.CpsBridge.authenticate(NONCE));
-  const dialogB = await dialogAt(browser.dialogs.indexOf(dialogA) + 1, "pin");
-  assert.deepEqual(state().pendingTabs.sort(), [7, 8]);
+  assert.deepEqual(state().pendingTabs, [7]);
 
   // A's status and a second login from A are answered, their ports closed after the answer:
   // neither cancels A's login.
   const status = await a.CpsBridge.status();
   assert.equal(status.extension, "1.2.0");
   await assert.rejects(a.CpsBridge.authenticate(NONCE), (e) => e.code === "ERR_CPS_ACTION_PENDING");
-  // Another tab's page goes away: its flow ends, not A's.
+  // Another tab's refused login, then its page going away: A's login goes on.
+  await refused(b);
   b.unload();
-  await until(() => dialogB.closed, "B's dialog to close");
+  await new Promise((r) => setTimeout(r, 20));
   assert.deepEqual(state().pendingTabs, [7]);
   assert.equal(dialogA.closed, false);
 
   dialogA.send({ type: "pin", pin: "1234" });
   await until(() => loginA.token || loginA.code, "A's answer");
   assert.deepEqual(JSON.parse(JSON.stringify(loginA.token)), TOKEN);
+});
+
+test("one login at a time in the browser: another tab is refused, the open dialog comes to the front",
+     async () => {
+  const { b, loginA, dialogA } = await loginAndAnotherTabRefused();
+  await until(() => dialogA.focused === 1, "the open dialog brought to the front");
+  // The other tab's status is answered as ever.
+  const status = await b.CpsBridge.status();
+  assert.equal(status.extension, "1.2.0");
+  assert.equal(status.host.version, "1.2.0");
+  assert.equal(status.hostError, undefined);
+  // The login ends (here: the code porteur, a token): the other tab's login goes on.
+  dialogA.send({ type: "pin", pin: "1234" });
+  await until(() => loginA.token || loginA.code, "the first login's answer");
+  assert.deepEqual(JSON.parse(JSON.stringify(loginA.token)), TOKEN);
+  await until(() => state().pendingTabs.length === 0, "the login to end");
+  await logsIn(b);
+});
+
+test("the person cancels: another tab logs in", async () => {
+  const { b, loginA, dialogA } = await loginAndAnotherTabRefused();
+  dialogA.send({ type: "cancel" });
+  await until(() => loginA.code, "the first login's answer");
+  assert.equal(loginA.code, "ERR_CPS_USER_CANCELLED");
+  await until(() => dialogA.closed, "its dialog to close");
+  await logsIn(b);
+});
+
+test("the first tab's document goes away mid-login: another tab logs in at once", async () => {
+  const { a, b, dialogA } = await loginAndAnotherTabRefused();
+  a.unload();
+  await until(() => dialogA.closed, "the dialog to close");
+  await until(() => state().pendingTabs.length === 0, "the login to end");
+  await logsIn(b);
+});
+
+test("the first tab is closed mid-login: another tab logs in", async () => {
+  const { b, dialogA } = await loginAndAnotherTabRefused();
+  // The browser's tabs.onRemoved alone (its ports' closing is tested above).
+  browser.api.tabs.onRemoved.emit(7);
+  await until(() => dialogA.closed, "the dialog to close");
+  await logsIn(b);
 });
 
 test("page requests: the sender record decides, as strictly as before", async () => {
@@ -125,6 +207,8 @@ test("time is up: the page told, its tab free, the window left open until the pe
   const page = browser.document(10, `${SITE}/connexion`);
   const login = watch(page.CpsBridge.authenticate(NONCE, { timeoutMs: 5000 }));
   const dialog = await dialogAt(browser.dialogs.length, "pin");
+  const other = browser.document(11, `${SITE}/dossier`);
+  await refused(other);
   await until(() => login.code, "the page's answer", 8000);
   assert.equal(login.code, "ERR_CPS_USER_TIMEOUT");
   await dialog.waitFor("timeout");
@@ -138,4 +222,5 @@ test("time is up: the page told, its tab free, the window left open until the pe
   await browser.api.windows.remove(dialog.id); // « Fermer »
   await until(() => dialog.closed, "the window to close");
   assert.equal(login.code, "ERR_CPS_USER_TIMEOUT");
+  await logsIn(other); // the browser free for another tab's login
 });

@@ -43,3 +43,24 @@ test("a window kept on its ending is closed when the person starts another login
   next.close();
   live.close();
 });
+
+test("focus() brings the dialog's window to the front; with no window, it does nothing", async () => {
+  const browser = new FakeBrowser(new FakeNativeHost());
+  const dialogs = new DialogWindows(browser.api);
+  browser.api.runtime.onConnect.addListener((port) => dialogs.accept(port));
+  const w = dialogs.create("flow-1");
+  w.focus(); // not created yet: it opens focused anyway
+  await w.open({ done: false, onDialogMessage() {}, onWindowClosed() {} });
+  const page = browser.dialogs[0];
+  assert.equal(page.focused, 0);
+  w.focus();
+  await until(() => page.focused === 1, "the window brought to the front");
+  page.closed = true; // closed by the person, not yet reported (windows.onRemoved)
+  w.focus(); // the browser's refusal is no error of ours
+  await new Promise((r) => setTimeout(r, 10));
+  page.closed = false;
+  w.close();
+  w.focus();
+  await until(() => page.closed, "the window closed");
+  assert.equal(page.focused, 1);
+});

@@ -114,6 +114,7 @@ export class FakeDialog {
     this.notices = [];
     this.opened = 0;
     this.closed = 0;
+    this.focused = 0;
     this.waiters = [];
   }
   async open(flow) {
@@ -131,6 +132,7 @@ export class FakeDialog {
   }
   notify(notice) { this.notices.push(structuredClone(notice)); }
   close() { this.closed += 1; }
+  focus() { this.focused += 1; }
   get view() { return this.views[this.views.length - 1]; }
   /** Resolves with the first view (already shown or to come) named `name`, after `after`. */
   waitFor(name, after = 0) {
@@ -254,7 +256,7 @@ export class FakeBrowser {
       storage: { managed: { get: async () => { throw new Error("Managed storage manifest not found"); } } },
       windows: {
         create: async ({ url }) => {
-          const dialog = { id: windowIds++, url, views: [], closed: false };
+          const dialog = { id: windowIds++, url, views: [], closed: false, focused: 0 };
           this.dialogs.push(dialog);
           // The dialog page connects and names its flow, as dialog/dialog.js does.
           const [port, far] = portPair("dialog", { id: this.id, url });
@@ -274,6 +276,13 @@ export class FakeBrowser {
           dialog.closed = true;
           dialog.port.disconnect();
           setImmediate(() => this.api.windows.onRemoved.emit(id));
+        },
+        // Only what the background asks of it: {focused: true} brings the window to the front.
+        update: async (id, info) => {
+          const dialog = this.dialogs.find((d) => d.id === id && !d.closed);
+          if (!dialog) throw new Error(`No window with id: ${id}.`);
+          if (info.focused) dialog.focused += 1;
+          return { id };
         },
         onRemoved: new FakeEvent(),
       },

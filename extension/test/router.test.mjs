@@ -102,20 +102,98 @@ test("http pages get ERR_CPS_INSECURE_CONTEXT; other origins ERR_CPS_ORIGIN_NOT_
   assert.equal(host.sent.length, 0, "the host heard nothing");
 });
 
-test("one pending action per tab", async () => {
-  const { router, dialogs, native } = setup();
-  const first = router.handle(req("authenticate", { challengeNonce: NONCE }), sender());
-  while (!dialogs.length) await tick();
-  const second = await router.handle(req("authenticate", { challengeNonce: NONCE }), sender());
-  assert.equal(second.error.code, "ERR_CPS_ACTION_PENDING");
-  const otherTab = router.handle(req("authenticate", { challengeNonce: NONCE }), sender(undefined, 8));
-  while (dialogs.length < 2) await tick();
-  router.cancelTab(7);
-  assert.equal((await first).error.code, "ERR_CPS_USER_CANCELLED");
-  dialogs[1].flow.cancel();
-  assert.equal((await otherTab).error.code, "ERR_CPS_USER_CANCELLED");
+const login = (extra = {}) => req("authenticate", { challengeNonce: NONCE, ...extra });
+/** The answer to a request that must be refused at once, not one waiting on a dialog. */
+const answerNow = (answer) => Promise.race([answer, new Promise((resolve) =>
+  setTimeout(() => resolve("no answer: the request went on to a login"), 200))]);
+/** A failed test leaves no login (its 4-minute timer would keep node up) nor port open. */
+const cleanUp = (t, { dialogs, native }) => t.after(() => {
+  for (const dialog of dialogs) if (dialog.flow) dialog.flow.cancel();
   native.close();
 });
+
+test("one login at a time in the whole browser: another tab is refused, the open dialog comes to the front", async (t) => {
+  const s = setup();
+  cleanUp(t, s);
+  const { router, dialogs, host } = s;
+  const first = router.handle(login(), sender());
+  while (!dialogs.length) await tick();
+  await dialogs[0].waitFor("pin");
+  // The same tab asking again, or another tab (in this window or another: the router sees
+  // tabs only): refused, no second dialog, and the one asking for the PIN comes to the front.
+  assert.equal((await answerNow(router.handle(login(), sender()))).error.code,
+               "ERR_CPS_ACTION_PENDING");
+  assert.equal(dialogs[0].focused, 1);
+  const other = await answerNow(router.handle(login({ lang: "en" }), sender(`${SITE}/autre-page`, 8)));
+  assert.deepEqual(other, { error: { code: "ERR_CPS_ACTION_PENDING",
+                                     message: HOST_ERRORS.ERR_CPS_ACTION_PENDING.en } });
+  assert.equal(dialogs.length, 1, "no second dialog");
+  assert.equal(dialogs[0].focused, 2);
+  // Another tab's status is answered as ever (without queueing behind the dialog).
+  const status = await router.handle(req("status"), sender(undefined, 8));
+  assert.equal(status.error, undefined);
+  assert.equal(status.result.extension, "1.2.0");
+  assert.deepEqual(status.result.host, HOST_STATUS);
+  // Another tab closing does not end this tab's login.
+  router.cancelTab(8);
+  await tick();
+  assert.equal(dialogs[0].flow.done, false);
+  dialogs[0].user({ type: "pin", pin: "1234" });
+  assert.deepEqual(await first, { result: { token: TOKEN } });
+  assert.deepEqual(host.commands().filter((c) => c === "authenticate"), ["authenticate"]);
+});
+
+// Every way a login ends frees the browser for the next one, whichever tab asks.
+const ENDINGS = [
+  ["success", ({ dialog }) => dialog.user({ type: "pin", pin: "1234" }), undefined],
+  ["the person cancels", ({ dialog }) => dialog.user({ type: "cancel" }), "ERR_CPS_USER_CANCELLED"],
+  ["the dialog window closed", ({ dialog }) => dialog.flow.onWindowClosed(), "ERR_CPS_USER_CANCELLED"],
+  ["a blocked card (its window kept open)", ({ dialog, fail }) => {
+    fail({ code: "ERR_CPS_PIN_INCORRECT", message: "x", details: { pinStatus: "locked" } });
+    dialog.user({ type: "pin", pin: "0000" });
+  }, "ERR_CPS_PIN_LOCKED"],
+  ["a host error", ({ dialog, fail }) => {
+    fail({ code: "ERR_CPS_INTERNAL", message: "x" });
+    dialog.user({ type: "pin", pin: "1234" });
+  }, "ERR_CPS_INTERNAL"],
+  ["its tab closed", ({ router }) => router.cancelTab(7), "ERR_CPS_USER_CANCELLED"],
+  ["its document gone (the page's port closed)", ({ gone }) => gone.abort(), "ERR_CPS_USER_CANCELLED"],
+];
+
+for (const [ending, end, code] of ENDINGS) {
+  test(`a login ends (${ending}): another tab's login is accepted`, async (t) => {
+    let failure = null; // the host's answer to the next authenticate, when not the token
+    const s = setup((cmd) => {
+      if (cmd === "authenticate" && failure) {
+        const error = failure;
+        failure = null;
+        return { error };
+      }
+      return defaultHandler(cmd);
+    });
+    cleanUp(t, s);
+    const { router, dialogs } = s;
+    const gone = new AbortController();
+    const first = router.handle(login(), sender(), gone.signal);
+    while (!dialogs.length) await tick();
+    const dialog = dialogs[0];
+    await dialog.waitFor("pin");
+    assert.deepEqual((await answerNow(router.handle(login(), sender(undefined, 8)))).error,
+                     { code: "ERR_CPS_ACTION_PENDING", message: HOST_ERRORS.ERR_CPS_ACTION_PENDING.fr },
+                     "refused while the first is pending");
+
+    end({ router, dialog, gone, fail: (error) => { failure = error; } });
+    const answer = await first;
+    if (code) assert.equal(answer.error.code, code);
+    else assert.deepEqual(answer, { result: { token: TOKEN } });
+
+    const next = router.handle(login(), sender(undefined, 8));
+    while (dialogs.length < 2) await tick();
+    await dialogs[1].waitFor("pin");
+    dialogs[1].user({ type: "pin", pin: "1234" });
+    assert.deepEqual(await next, { result: { token: TOKEN } });
+  });
+}
 
 test("errors reach the page in French by default, in English on request, with pinStatus", async () => {
   const { router, dialogs, native } = setup((cmd) => cmd === "authenticate"

@@ -349,6 +349,45 @@ def test_one_pending_action_per_tab(browser, site, fresh_host, artifacts):
     tab.close()
 
 
+def test_one_login_at_a_time_across_tabs(browser, site, fresh_host, artifacts):
+    """One code porteur dialog in the whole browser: while tab A's dialog is open, tab B's
+    authenticate is refused (its status still answered) and no second dialog opens; once A's
+    login ends, B's opens its own."""
+    first, second = open_home(browser, site), open_home(browser, site)
+    first.evaluate("""(() => { window.outcomes = [];
+        CpsBridge.authenticate("A".repeat(44)).then(() => outcomes.push("token"), e => outcomes.push(e.code));
+        return true; })()""")
+    dialog = browser.wait_dialog()
+    dialog.wait_for("[data-certificate-id]")
+    second.evaluate("""(() => { window.outcomes = []; window.statusSeen = null;
+        CpsBridge.authenticate("B".repeat(44)).then(() => outcomes.push("token"),
+                                                      e => outcomes.push([e.code, e.message]));
+        CpsBridge.status().then(s => { statusSeen = typeof s.extension; }, e => { statusSeen = e.code; });
+        return true; })()""")
+    second.wait(lambda: second.evaluate("window.outcomes.length") == 1, "tab B's answer")
+    code, message = second.evaluate("window.outcomes")[0]
+    assert code == "ERR_CPS_ACTION_PENDING"
+    assert "déjà en cours" in message and "onglet" not in message, message
+    second.wait(lambda: second.evaluate("window.statusSeen") is not None, "tab B's status")
+    assert second.evaluate("window.statusSeen") == "string", "status must be answered meanwhile"
+    assert len(browser.dialogs()) == 1, "no second dialog"
+    dialog.click_closing(DIALOG_CANCEL)
+    first.wait(lambda: first.evaluate("window.outcomes.length") == 1, "tab A's answer")
+    assert first.evaluate("window.outcomes") == ["ERR_CPS_USER_CANCELLED"]
+    browser.wait_no_dialog()
+    second.evaluate("""(() => { window.outcomes = [];
+        CpsBridge.authenticate("C".repeat(44)).then(() => outcomes.push("token"), e => outcomes.push(e.code));
+        return true; })()""")
+    dialog = browser.wait_dialog()
+    dialog.wait_for("[data-certificate-id]")
+    dialog.click_closing(DIALOG_CANCEL)
+    second.wait(lambda: second.evaluate("window.outcomes.length") == 1, "tab B's second answer")
+    assert second.evaluate("window.outcomes") == ["ERR_CPS_USER_CANCELLED"]
+    browser.wait_no_dialog()
+    first.close()
+    second.close()
+
+
 def test_reload_mid_login_cancels_it(browser, site, fresh_host, artifacts, dupont, dupont_account):
     """The page reloads while the dialog asks for the code porteur: that login is cancelled
     and its dialog closes (no PIN for a page that is gone), and the reloaded page logs in
