@@ -16,6 +16,16 @@ function item(dl, term, ...values) {
   dl.append(dt, dd);
 }
 
+// What the card's ATR says (§4 cardType), in words: « (CPS3) » or « (VITALE) » meant
+// nothing to a person, and a Carte Vitale in the reader is a common mistake.
+const READER_CARDS = { "CPS3": "popupReaderCPS3", "CPS3-contactless": "popupReaderCPS3Contactless",
+                       "CPS4": "popupReaderCPS4", "VITALE": "popupReaderVitale",
+                       "UNKNOWN": "popupReaderUnknown" };
+
+function readerCard(cardType) {
+  return t(READER_CARDS[cardType] || "popupCardPresent");
+}
+
 async function show() {
   const loading = document.getElementById("loading");
   loading.textContent = t("popupLoading");
@@ -29,8 +39,7 @@ async function show() {
   const readers = document.createElement("ul");
   for (const r of s.readers) {
     const li = document.createElement("li");
-    li.textContent = `${r.name} — ${r.cardPresent ? t("popupCardPresent") : t("popupEmpty")}`
-      + (r.cardPresent && r.cardType ? ` (${r.cardType})` : "");
+    li.textContent = `${r.name} — ${r.cardPresent ? readerCard(r.cardType) : t("popupEmpty")}`;
     readers.append(li);
   }
   item(dl, t("popupReaders"), s.readers.length ? readers : t("popupNoReader"));
