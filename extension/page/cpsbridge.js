@@ -8,7 +8,7 @@
  * Each call is a promise; a failure is a CpsBridgeError with `code` (ERR_CPS_…), a French
  * (or English, `lang: "en"`) `message` for the user, and sometimes `details`.
  * No extension answering within 1 s: ERR_CPS_EXTENSION_UNAVAILABLE. Not https:
- * ERR_CPS_INSECURE_CONTEXT. No answer in `timeoutMs`: ERR_CPS_USER_TIMEOUT (authenticate).
+ * ERR_CPS_INSECURE_CONTEXT. In a frame: ERR_CPS_ORIGIN_NOT_ALLOWED (only a top-level page). No answer in `timeoutMs`: ERR_CPS_USER_TIMEOUT (authenticate).
  * Protocol: PROTOCOL.md §9 (window.postMessage, "cpsbridge": "request" / "ack" / "response").
  */
 (function (root) {
@@ -19,6 +19,10 @@
     "ERR_CPS_INVALID_REQUEST": {
       "fr": "La demande reçue par le module CPS Bridge est invalide. Mettez à jour l'extension et le module, puis réessayez.",
       "en": "The CPS Bridge module received an invalid request. Update the extension and the module, then try again."
+    },
+    "ERR_CPS_ORIGIN_NOT_ALLOWED": {
+      "fr": "Ce site n'est pas autorisé à utiliser votre carte CPS. Contactez votre service informatique ou le support ViaTrajectoire de votre territoire si vous pensez qu'il devrait l'être.",
+      "en": "This site is not allowed to use your CPS card. Contact your IT department or your region's ViaTrajectoire support if you think it should be."
     },
     "ERR_CPS_NO_CARD": {
       "fr": "Insérez votre carte CPS dans le lecteur.",
@@ -104,6 +108,14 @@
     return new Promise(function (resolve, reject) {
       if (root.location.protocol !== "https:") {
         reject(localError("ERR_CPS_INSECURE_CONTEXT", lang));
+        return;
+      }
+      // In a frame nothing listens (the extension's content script is the top page's only,
+      // and the extension refuses frames): say so at once, not « extension absente » in 1 s.
+      if (root.top !== root) {
+        reject(CpsBridgeError("ERR_CPS_ORIGIN_NOT_ALLOWED",
+                              messageOf("ERR_CPS_ORIGIN_NOT_ALLOWED", lang),
+                              { reason: "not a top-level page" }));
         return;
       }
       var requestId = newRequestId();

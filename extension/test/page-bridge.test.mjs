@@ -51,6 +51,21 @@ test("no extension: ERR_CPS_EXTENSION_UNAVAILABLE after the 1 s ack wait", async
   });
 });
 
+test("in a frame: ERR_CPS_ORIGIN_NOT_ALLOWED at once, nothing posted, not « extension absente »", async () => {
+  const win = makeWindow();
+  win.top = makeWindow("https://trajectoire.sante-ra.fr/"); // the page that frames this one
+  load(win, LIB);
+  for (const call of [() => win.CpsBridge.status(), () => win.CpsBridge.authenticate("A".repeat(44))]) {
+    await assert.rejects(call(), (e) => {
+      assert.equal(e.code, "ERR_CPS_ORIGIN_NOT_ALLOWED");
+      assert.match(e.message, /Ce site n'est pas autorisé/);
+      assert.deepEqual({ ...e.details }, { reason: "not a top-level page" });
+      return true;
+    });
+  }
+  assert.deepEqual(win.posted, []);
+});
+
 test("CpsBridge.message: the sentence of host/errors.json for a code, French unless English", async () => {
   const { readFileSync } = await import("node:fs");
   const codes = JSON.parse(readFileSync(new URL("../../host/errors.json", import.meta.url), "utf-8")).codes;

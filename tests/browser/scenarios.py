@@ -493,6 +493,24 @@ def test_a_login_ends_when_its_page_enters_the_back_forward_cache(
         own.stop()
 
 
+def test_a_framed_page_is_told_it_is_framed(browser, other_origins, fresh_host, artifacts):
+    """A page with the library in a frame (the site itself refuses to be framed; this page
+    frames itself): the extension listens to top-level pages only, so the library says at
+    once that a frame may not log in, not « extension absente » after its 1 s wait."""
+    tab = browser.open(other_origins["https"])
+    tab.wait(lambda: tab.evaluate("typeof CpsBridge") == "object", "the page library")
+    tab.evaluate("""new Promise(done => { const f = document.createElement('iframe');
+        f.src = location.href; f.onload = () => done(true); document.body.append(f); })""")
+    frame = "document.querySelector('iframe').contentWindow"
+    tab.wait(lambda: tab.evaluate(f"typeof {frame}.CpsBridge") == "object", "the frame's library")
+    for call in ("status()", "authenticate('A'.repeat(44))"):
+        answer = tab.evaluate(f"{frame}.CpsBridge.{call}.then(r => 'answered', "
+                              "e => e.code + ' ' + JSON.stringify(e.details))")
+        assert answer == 'ERR_CPS_ORIGIN_NOT_ALLOWED {"reason":"not a top-level page"}', (call, answer)
+    assert not browser.dialogs()
+    tab.close()
+
+
 def test_other_origins_get_nothing(browser, site, other_origins, fresh_host, artifacts):
     tab = browser.open(other_origins["https"])
     tab.wait(lambda: tab.evaluate("typeof CpsBridge") == "object", "the page library")
