@@ -153,10 +153,21 @@ class Context:
     platform: str = sys.platform
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     root: str = "/"
+    # The OEM code page cmd.exe reads a batch file in (Windows): the system's, or a test's.
+    oem_codepage: str | None = None
 
     @property
     def windows(self) -> bool:
         return self.platform.startswith("win")
+
+    def batch_encoding(self) -> str:
+        if self.oem_codepage:
+            return self.oem_codepage
+        if sys.platform.startswith("win"):
+            import ctypes
+
+            return f"cp{ctypes.windll.kernel32.GetOEMCP()}"
+        return "cp850"  # a Windows plan made elsewhere (tests): western Europe's default
 
     @property
     def home(self) -> str:
@@ -374,6 +385,7 @@ class Step:
     target: str  # a file path, or a registry key with its hive
     content: str = ""  # the file's text, or the key's default value
     executable: bool = False
+    encoding: str = "utf-8"  # of the file; a batch file's is the OEM code page
 
 
 @dataclass
@@ -387,14 +399,17 @@ class Plan:
 def source_launcher(system: bool, ctx: Context, repo: str | None = None,
                     python: str | None = None) -> tuple[str, str]:
     """Run from source, the host needs an executable for the manifests to name: a small
-    launcher that starts this interpreter on this checkout. (path, text)."""
+    launcher that starts this interpreter on this checkout. (path, text). On Windows, a
+    batch file: cmd.exe reads it in the OEM code page (850 in France), so it is written in
+    that (`Step.encoding`); `install` refuses a path that code page cannot spell."""
     repo = repo or str(Path(__file__).resolve().parents[1])
     python = python or sys.executable
     if ctx.windows:
         path = str(PureWindowsPath(windows_base(system, ctx), "cpsbridge-host.bat"))
         # A batch file expands %…%: a literal % is written %%. Paths cannot hold a ".
         repo_bat, python_bat = repo.replace("%", "%%"), python.replace("%", "%%")
-        return path, (f'@echo off\r\nset "PYTHONPATH={repo_bat}"\r\n"{python_bat}" -m host %*\r\n')
+        return path, ("@echo off\r\nrem CPS Bridge host from a source checkout (written by "
+                      f'`install`)\r\nset "PYTHONPATH={repo_bat}"\r\n"{python_bat}" -m host %*\r\n')
     base = "/usr/local/lib/cpsbridge" if system else str(PurePosixPath(ctx.data_base(), "cpsbridge"))
     path = str(PurePosixPath(base, "cpsbridge-host"))
     # shlex.quote: a checkout under "l'hôpital" or with spaces still starts.
@@ -430,7 +445,8 @@ def plan(browsers: list[str], system: bool, ctx: Context, host_path: str | None,
     out = Plan(system=system)
     if host_path is None:
         launcher, text = source_launcher(system, ctx)
-        out.steps.append(Step("", "file", launcher, text, executable=True))
+        out.steps.append(Step("", "file", launcher, text, executable=True,
+                              encoding=ctx.batch_encoding() if ctx.windows else "utf-8"))
         host_path = launcher
     for browser in browsers:
         if check_sandbox:
@@ -460,8 +476,8 @@ def plan(browsers: list[str], system: bool, ctx: Context, host_path: str | None,
 def _up_to_date(step: Step, ctx: Context) -> bool:
     path = ctx.on_disk(step.target)
     try:
-        return path.is_file() and path.read_text("utf-8") == step.content
-    except (OSError, UnicodeDecodeError):
+        return path.is_file() and path.read_bytes() == step.content.encode(step.encoding)
+    except (OSError, UnicodeEncodeError):
         return False
 
 
@@ -491,6 +507,21 @@ class NothingWritten(Exception):
         self.cause = cause
 
 
+def _check_spellable(p: Plan) -> None:
+    """A file its encoding cannot hold (a Windows batch file, in the OEM code page, naming a
+    folder with a character outside it) would start nothing: refused before any write."""
+    for step in p.steps:
+        try:
+            step.content.encode(step.encoding)
+        except UnicodeEncodeError as exc:
+            raise RegistrationError(
+                f"le lanceur {step.target} ne peut pas écrire « {exc.object[exc.start:exc.end]} » "
+                f"dans le jeu de caractères de l'invite de commandes ({step.encoding}), et ne "
+                "lancerait rien. Installez plutôt le module autonome (cpsbridge-host.exe), ou "
+                "placez les sources et Python dans des dossiers dont le chemin s'en passe. "
+                "Rien n'a été écrit.") from None
+
+
 def _prepare_files(p: Plan, ctx: Context, dry_run: bool) -> dict[str, Path]:
     """Every file install must change, written next to its place as `<name>.tmp`: the
     target -> its temporary file. A folder that cannot be made, a disk that is full, a
@@ -509,7 +540,8 @@ def _prepare_files(p: Plan, ctx: Context, dry_run: bool) -> dict[str, Path]:
             made += _make_dirs(path.parent, mode)  # Windows folders inherit their ACL
             tmp = path.with_name(path.name + ".tmp")
             ready[step.target] = tmp
-            tmp.write_text(step.content, "utf-8")
+            # Bytes: Windows text mode would turn the batch file's \r\n into \r\r\n.
+            tmp.write_bytes(step.content.encode(step.encoding))
             os.chmod(tmp, 0o755 if step.executable else 0o644)  # explicit: not the umask's
     except OSError as exc:
         for tmp in ready.values():
@@ -532,8 +564,9 @@ def _put_in_place(step: Step, ready: dict[str, Path], ctx: Context, dry_run: boo
 def _ours(path: Path) -> bool:
     """Only our own files are removed: a manifest naming our host, or our launcher."""
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
+        # A launcher may be in an OEM code page (Windows): its mark is ASCII, read as such.
+        text = path.read_bytes().decode("utf-8", "replace")
+    except OSError:
         return False
     if path.suffix == ".json":
         try:
@@ -662,6 +695,8 @@ def carry_out(p: Plan, ctx: Context, remove: bool, dry_run: bool, out=None,
         registry = WindowsRegistry()
     ours = our_windows_manifests(p.system, ctx) if ctx.windows else set()
     removed_keys: list[str] = []
+    if not remove:
+        _check_spellable(p)
     ready = {} if remove else _prepare_files(p, ctx, dry_run)
     try:
         for step in steps:

@@ -580,6 +580,45 @@ def test_the_source_launcher_quotes_a_path_with_an_apostrophe_and_a_space(tmp_pa
     assert 'set "PYTHONPATH=C:\\Users\\dr\\100%% l\'hôpital"' in bat
 
 
+def _windows_launcher_install(tmp_path, monkeypatch, python: str):
+    """Install from source for Firefox on a Windows plan, carried out in tmp_path (Windows
+    paths are plain file names here), the interpreter at `python`."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "executable", python)
+    ctx = Context(platform="win32", env=WIN_ENV, oem_codepage="cp850")
+    out = io.StringIO()
+    carry_out(plan(["firefox"], False, ctx, None), ctx, remove=False, dry_run=False, out=out,
+              registry=FakeRegistry({}))
+    return ctx, out.getvalue()
+
+
+def test_the_windows_source_launcher_is_written_in_the_oem_code_page(tmp_path, monkeypatch):
+    """cmd.exe reads a batch file in the OEM code page (850 in France): « Hélène » written in
+    UTF-8 would read « H├⌐l├¿ne », a folder that does not exist."""
+    python = "C:\\Users\\Hélène\\Python\\python.exe"
+    ctx, said = _windows_launcher_install(tmp_path, monkeypatch, python)
+    launcher = Path(source_launcher(False, ctx)[0])
+    raw = launcher.read_bytes()
+    assert b'"C:\\Users\\H\x82l\x8ane\\Python\\python.exe" -m host %*\r\n' in raw, raw
+    assert b"\r\r\n" not in raw and raw.count(b"\r\n") == raw.count(b"\n")
+    # Written again: recognised as up to date, byte for byte.
+    _, again = _windows_launcher_install(tmp_path, monkeypatch, python)
+    assert f"{launcher} : déjà à jour" in again, again
+    # And recognised as ours by uninstall, which removes it.
+    carry_out(plan(["firefox"], False, ctx, None), ctx, remove=True, dry_run=False,
+              out=io.StringIO(), registry=FakeRegistry({windows_key("firefox", False): "x"}))
+    assert not launcher.exists()
+
+
+def test_a_windows_launcher_the_code_page_cannot_spell_is_refused_before_any_write(
+        tmp_path, monkeypatch):
+    with pytest.raises(RegistrationError) as refused:
+        _windows_launcher_install(tmp_path, monkeypatch, "C:\\Users\\王芳\\python.exe")
+    assert "« 王芳 »" in str(refused.value) and "cp850" in str(refused.value)
+    assert "cpsbridge-host.exe" in str(refused.value) and "Rien n'a été écrit" in str(refused.value)
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- Firefox as a Snap: accepted (desktop portal), with a note -----------------------------------
 
 def _snap_firefox_path(tmp_path: Path) -> str:
