@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 CARD_COMMANDS = ("list-certificates", "authenticate")
 WATCH_FIRST_LOOK = 1.0  # seconds `watch` waits at most for the watcher's first look at PC/SC
-EOF_GRACE = 0.8  # seconds an already-read request may still take to answer after EOF (§2: exit < 1 s)
+EOF_GRACE = 0.8  # seconds a card call already under way may take to end after EOF (§2: exit < 1 s)
 
 
 class Service:
@@ -153,11 +153,17 @@ class Service:
     # -- end -----------------------------------------------------------------------------------
 
     def finish(self) -> None:
-        """EOF: stop events, let an already-read request answer within the grace, then stop
-        writing for good."""
-        self._stop_watch()
-        self.idle.wait(EOF_GRACE)
+        """EOF (§2: writing nothing more): no frame is written any more, no event sent, and
+        no card command queued is started: the browser that asked is gone, and a login it
+        left behind would still spend a try of the code porteur. A card call already under
+        way is asked to stop (a wait for a card ends) and given the grace to end, so that
+        the middleware closes its session before the process exits."""
         self.writer.close()
+        self._stop_watch()
+        with self.cancels_lock:
+            for flag in self.cancels.values():
+                flag.set()  # the worker skips a queued one; a running wait ends
+        self.idle.wait(EOF_GRACE)
 
 
 def serve(stdin: BinaryIO, frames_out: BinaryIO, settings: Settings, card_factory,

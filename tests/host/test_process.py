@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from tests.host.conftest import auth_args
 from tests.testbed.hostproc import REPO, SOURCE_HOST, HostProcess, encode, one_shot
 
 # The French sentences, from their one source (not from the host's own answer).
@@ -114,6 +115,39 @@ def test_one_request_then_eof_is_answered_like_send_native_message(host_env):
     frames, code, _ = one_shot(host_env, {"id": "only", "command": "status"})
     assert code == 0
     assert [f["id"] for f in frames] == ["only"]
+
+
+def _frames(raw: bytes) -> list[dict]:
+    out = []
+    while len(raw) >= 4:
+        (size,) = struct.unpack("=I", raw[:4])
+        out.append(json.loads(raw[4:4 + size]))
+        raw = raw[4 + size:]
+    return out
+
+
+def test_at_eof_no_queued_login_is_started_and_nothing_more_is_written(host_env, pki):
+    """§2: EOF, the host writes nothing more. Two logins read at once, then EOF: the second
+    waits behind the first; the browser that sent it is gone, so it must never reach the
+    card (here a wrong code porteur, which would spend one of the card's tries)."""
+    cid = pki.holders["dupont"].certificate_id
+    try:
+        h = HostProcess(host_env)
+        h.write(encode({"id": "first", "command": "authenticate", "arguments": auth_args(cid)})
+                + encode({"id": "second", "command": "authenticate",
+                          "arguments": auth_args(cid, pin="0000")}))
+        h.proc.stdin.close()
+        assert h.proc.wait(5) == 0
+        h._reader.join(2)
+        answered = [f["id"] for f in _frames(bytes(h.raw_stdout))]
+        assert "second" not in answered, answered
+        with HostProcess(host_env) as again:
+            certs = again.request("list-certificates")["result"]["certificates"]
+            assert next(c for c in certs if c["certificateId"] == cid)["pin"]["status"] == "ok", \
+                "the login queued before EOF reached the card"
+    finally:  # the right code gives the card its tries back, whatever happened
+        with HostProcess(host_env) as again:
+            again.request("authenticate", auth_args(cid))
 
 
 @pytest.mark.parametrize("args", [
