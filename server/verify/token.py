@@ -83,11 +83,16 @@ def b64decode(value: str, field: str) -> bytes:
     return data
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON (RFC 8259)")
+
+
 def loads(text: str | bytes) -> Any:
     """json.loads, refusing an object with a key twice (DuplicateKey, a ValueError): parsers
     differ on which one counts, and a token or a request must mean one thing to every
-    reader. The same rule as the host's for its frames (host/json_codec.py)."""
-    return json.loads(text, object_pairs_hook=unique_keys)
+    reader. The same rule as the host's for its frames (host/json_codec.py). Also refused:
+    NaN, Infinity and -Infinity, which Python's json reads and other JSON readers do not."""
+    return json.loads(text, object_pairs_hook=unique_keys, parse_constant=_not_json)
 
 
 def _check_size(size: int) -> None:

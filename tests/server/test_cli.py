@@ -156,6 +156,11 @@ def test_production_anchors_do_not_trust_the_test_pki(pki, nonce):
      '"nonceIssuedAt": "2026-01-01T00:00:00Z"}' % ORIGIN, b"input is not JSON: duplicate key 'origin'"),
     ('{"token": {"format": "a", "format": "cpsbridge:1"}, "origin": "%s", "nonce": "n", '
      '"nonceIssuedAt": "2026-01-01T00:00:00Z"}' % ORIGIN, b"input is not JSON: duplicate key 'format'"),
+    # Python's json reads these; RFC 8259 and other readers do not.
+    ('{"token": {"x": NaN}, "origin": "%s", "nonce": "n", "nonceIssuedAt": "2026-01-01T00:00:00Z"}'
+     % ORIGIN, b"input is not JSON: NaN is not JSON"),
+    ('{"token": {"x": -Infinity}, "origin": "%s", "nonce": "n", "nonceIssuedAt": "2026-01-01T00:00:00Z"}'
+     % ORIGIN, b"input is not JSON: -Infinity is not JSON"),
 ], ids=lambda s: "")
 def test_unusable_input_exits_2(pki_dir, stdin, says):
     """Each refusal names what is wrong with the input, so that the caller can fix it."""

@@ -83,6 +83,18 @@ def test_a_text_token_with_a_key_twice_is_malformed(pki, verifier, nonce, just_n
                                             "token is not JSON: duplicate key 'signature'")
 
 
+def test_a_token_with_what_json_does_not_have_is_malformed(pki, verifier, nonce, just_now):
+    """NaN and Infinity: Python's json reads them, RFC 8259 and other readers do not, so a
+    token holding one is not the same token to every reader."""
+    h = pki.holders["dupont"]
+    good = json.dumps(make_token(h.auth_key, h.auth_cert, nonce))
+    assert verifier.verify(good, ORIGIN, nonce, just_now).valid
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        text = good[:-1] + f', "futureField": {constant}}}'
+        out = verifier.verify(text, ORIGIN, nonce, just_now)
+        assert (out.valid, out.reason) == (False, "TOKEN_MALFORMED"), constant
+
+
 def test_unknown_extra_fields_are_ignored(pki, verifier, nonce, just_now):
     h = pki.holders["dupont"]
     token = {**make_token(h.auth_key, h.auth_cert, nonce), "futureField": 1}
