@@ -20,10 +20,12 @@ Rdns = list[list[tuple[str, str]]]  # the subject: RDNs, each a list of (OID, va
 
 
 def split_id_nat(id_nat: str) -> tuple[str, str | None, str | None]:
-    """'8' + 11-digit RPPS, '0' + ADELI, anything else OTHER (e.g. a CPE's '3' + FINESS)."""
-    if id_nat.startswith("8") and len(id_nat) == 12 and id_nat.isdigit():
+    """§4: '8' + the 11 digits of an RPPS number; '0' + ADELI (the rest, whatever it is:
+    a Corsican ADELI holds letters, 2A/2B); anything else OTHER (a CPE's '3' + FINESS…).
+    Digits are ASCII ones: '８' passes str.isdigit() and is no RPPS."""
+    if id_nat.startswith("8") and len(id_nat) == 12 and id_nat.isascii() and id_nat.isdigit():
         return "RPPS", id_nat[1:], None
-    if id_nat.startswith("0") and len(id_nat) > 1 and id_nat[1:].isalnum():
+    if id_nat.startswith("0") and len(id_nat) > 1:
         return "ADELI", None, id_nat[1:]
     return "OTHER", None, None
 
@@ -55,17 +57,28 @@ def card_type(policy_oids: list[str], table: dict[str, str] | None = None) -> st
 
 def holder_fields(subject: Rdns, policy_oids: list[str],
                   card_type_policies: dict[str, str] | None = None) -> dict:
-    """The IGC-Santé subject: a multi-valued RDN CN=idNat + SN + GN, then title.
-    Raises ValueError when there is no idNat (not a CPx holder certificate)."""
-    cn = sn = gn = title = None
+    """The IGC-Santé subject: a multi-valued RDN CN=idNat + SN + GN (§4), then title.
+    The names are that RDN's: an SN elsewhere in the subject names nobody. A subject without
+    such an RDN (a CN alone) takes its first CN, SN and GN. Raises ValueError when there is
+    no idNat (not a CPx holder certificate)."""
+    group = first = None
+    sn = gn = title = None
     for rdn in subject:
         attrs = dict(rdn)
-        if OID_CN in attrs and (OID_SN in attrs or OID_GN in attrs or cn is None):
-            cn = attrs[OID_CN]
-        sn = attrs.get(OID_SN, sn)
-        gn = attrs.get(OID_GN, gn)
+        if OID_CN in attrs:
+            if group is None and (OID_SN in attrs or OID_GN in attrs):
+                group = attrs
+            if first is None:
+                first = attrs
+        if sn is None:
+            sn = attrs.get(OID_SN)
+        if gn is None:
+            gn = attrs.get(OID_GN)
         if title is None:
             title = attrs.get(OID_TITLE)
+    if group is not None:
+        sn, gn = group.get(OID_SN), group.get(OID_GN)
+    cn = (group or first or {}).get(OID_CN)
     if not cn:
         raise ValueError("the certificate subject has no CN (idNat)")
     id_type, rpps, adeli = split_id_nat(cn)
