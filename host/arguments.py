@@ -47,7 +47,10 @@ def _optional_string(v: Any) -> bool:
 # command -> {field: (required, check)}
 SHAPES: dict[str, dict[str, tuple[bool, Callable[[Any], bool]]]] = {
     "status": {}, "watch": {}, "unwatch": {},
-    "list-certificates": {"waitForCardMs": (False, _wait)},
+    # `origin` (our extension of §4): the page the list is for, checked as authenticate
+    # checks it, before the card is read; the extension then asks no PIN for a page the
+    # host would refuse.
+    "list-certificates": {"waitForCardMs": (False, _wait), "origin": (False, _optional_string)},
     "authenticate": {"challengeNonce": (True, _string(44, 128, _base64)),
                      # Any string: its form (length included) is the origin check's,
                      # so every origin refused gets one code, ERR_CPS_ORIGIN_NOT_ALLOWED (§4).
@@ -56,7 +59,8 @@ SHAPES: dict[str, dict[str, tuple[bool, Callable[[Any], bool]]]] = {
                      "pin": (False, _optional_string)},
     "cancel": {"requestId": (True, _string(1, 64))},
 }
-DEFAULTS = {"list-certificates": {"waitForCardMs": 0}, "authenticate": {"pin": None}}
+DEFAULTS = {"list-certificates": {"waitForCardMs": 0, "origin": None},
+            "authenticate": {"pin": None}}
 
 
 def parse(command: str, arguments: dict[str, Any]) -> dict[str, Any]:

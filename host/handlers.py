@@ -66,8 +66,13 @@ class Handlers:
 
     # -- list-certificates -----------------------------------------------------------------
 
-    def list_certificates(self, wait_for_card_ms: int, cancelled: threading.Event) -> dict[str, Any]:
+    def list_certificates(self, wait_for_card_ms: int, cancelled: threading.Event,
+                          origin: str | None = None) -> dict[str, Any]:
+        """`origin`, when given: the page the certificates are listed for, refused (as by
+        authenticate) before the card is read, so that no PIN is asked for it."""
         self._require_config()
+        if origin is not None:
+            self.check_origin(origin)
         deadline = time.monotonic() + wait_for_card_ms / 1000
         while True:
             if cancelled.is_set():

@@ -30,6 +30,8 @@ class NoArguments(Strict):
 
 class ListCertificatesArgs(Strict):
     waitForCardMs: int = Field(0, ge=0, le=120_000)
+    # Our extension of §4: checked as authenticate's origin, before the card is read.
+    origin: str | None = None
 
 
 class AuthenticateArgs(Strict):

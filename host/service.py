@@ -123,7 +123,7 @@ class Service:
             cancelled = self.cancels.get(req.id) or threading.Event()
         args = parse(req.command, req.arguments)
         if req.command == "list-certificates":
-            return self.handlers.list_certificates(args["waitForCardMs"], cancelled)
+            return self.handlers.list_certificates(args["waitForCardMs"], cancelled, args["origin"])
         pin = args.pop("pin")
         req.arguments = {}  # the PIN is kept nowhere after this request
         return self.handlers.authenticate(args["challengeNonce"], args["origin"],

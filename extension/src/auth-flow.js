@@ -47,6 +47,12 @@ function namesOtherReader(error, reader) {
   return !!(named && reader && named !== reader);
 }
 
+/** An ERR_CPS_INVALID_REQUEST naming `name` among the arguments it refused. */
+function refusesArgument(error, name) {
+  const fields = error.code === "ERR_CPS_INVALID_REQUEST" && error.details && error.details.fields;
+  return Array.isArray(fields) && fields.includes(name);
+}
+
 export class AuthFlow {
   /**
    * @param native  a NativePort
@@ -70,6 +76,7 @@ export class AuthFlow {
     this.startedAt = 0;
     this.windowAsked = false;
     this.waitError = undefined; // why the dialog waits for a card, while it does
+    this.hostTakesListOrigin = true; // false once an older host refused list-certificates' origin
     this.promise = new Promise((resolve, reject) => {
       this._resolve = resolve;
       this._reject = reject;
@@ -160,14 +167,25 @@ export class AuthFlow {
     }
     while (!this.done) {
       const asked = Date.now();
+      // The page's origin goes with the list: a host that refuses it says so now, before
+      // the card is read, and no code porteur is asked for a page it would refuse anyway
+      // (the extension's and the host's allowed origins are set apart, and may differ).
+      const args = { waitForCardMs: waitMs };
+      if (this.hostTakesListOrigin) args.origin = this.origin;
       let certs;
       try {
-        const result = await this.native.request("list-certificates", { waitForCardMs: waitMs },
+        const result = await this.native.request("list-certificates", args,
           { timeoutMs: waitMs + 15000, onId: (id) => { this.listRequestId = id; } });
         certs = Array.isArray(result.certificates) ? result.certificates : [];
       } catch (err) {
         const e = asCpsError(err);
         if (this.done) return;
+        if (args.origin !== undefined && refusesArgument(e, "origin")) {
+          // A host older than this extension: asked again as before; its authenticate
+          // still refuses the origin, after the PIN.
+          this.hostTakesListOrigin = false;
+          continue;
+        }
         if (!WAIT_CODES.has(e.code)) throw e;
         if (e.code !== "ERR_CPS_NO_CARD") this.waitError = { code: e.code, details: e.details };
         // No card is no news, except after a card pulled out mid-login: that explanation

@@ -416,3 +416,35 @@ test("helpers: PIN format and user timeout bounds", () => {
   assert.equal(userTimeout(1), 5000);
   assert.equal(userTimeout(10 ** 9), 290000);
 });
+
+test("the list goes with the page's origin: a host that refuses it ends the login, no PIN asked", async () => {
+  const { flow, dialog, host, native } = setup(hostWith({
+    certificates: (a) => (a.origin === ORIGIN
+      ? { error: { code: "ERR_CPS_ORIGIN_NOT_ALLOWED", message: "refusé", details: { origin: ORIGIN } } }
+      : { result: { certificates: [certificate()] } }),
+    authenticate: () => assert.fail("no authenticate for a refused origin") }));
+  const outcome = flow.run().then(() => "token", (e) => e.code);
+  const first = await Promise.race([outcome, dialog.waitFor("pin").then(() => "a PIN asked")]);
+  flow.cancel(); // (when a PIN was asked: the login ends here, the test fails below)
+  assert.equal(first, "ERR_CPS_ORIGIN_NOT_ALLOWED");
+  const listed = host.sent.filter((m) => m.command === "list-certificates");
+  assert.deepEqual(listed.map((m) => m.arguments), [{ waitForCardMs: 0, origin: ORIGIN }]);
+  assert.ok(!dialog.views.some((v) => v.view === "pin"), "a PIN view for a refused origin");
+  native.close();
+});
+
+test("a host older than the extension (no origin in list-certificates) is asked again without it", async () => {
+  const { flow, dialog, host, native } = setup(hostWith({
+    certificates: (a) => ("origin" in a
+      ? { error: { code: "ERR_CPS_INVALID_REQUEST", message: "x",
+                   details: { reason: "invalid arguments", fields: ["origin"] } } }
+      : { result: { certificates: [certificate()] } }),
+    authenticate: () => ({ result: { token: TOKEN } }) }));
+  const result = flow.run();
+  await dialog.waitFor("pin");
+  dialog.user({ type: "pin", pin: "1234" });
+  assert.deepEqual(await result, TOKEN);
+  const listed = host.sent.filter((m) => m.command === "list-certificates").map((m) => m.arguments);
+  assert.deepEqual(listed, [{ waitForCardMs: 0, origin: ORIGIN }, { waitForCardMs: 0 }]);
+  native.close();
+});

@@ -424,6 +424,21 @@ def responses(tab, request_id: str) -> list[dict]:
                         " && a.cpsbridge === 'response')")
 
 
+def test_no_code_porteur_is_asked_for_a_page_the_host_refuses(browser, cacheable_page,
+                                                              fresh_host, dupont):
+    """The dev build serves https://localhost on any port; this host does not allow this
+    page's port. The list of certificates goes with the page's origin, so the host refuses
+    it before the card is read, and the page hears it without anyone being asked for a
+    code porteur (before, the dialog asked for it, then the host refused the login)."""
+    tab = browser.open(cacheable_page)
+    post_authenticate(tab, "refused")
+    tab.wait(lambda: responses(tab, "refused"), "the answer to the page", timeout=30)
+    [answer] = responses(tab, "refused")
+    assert answer["error"]["code"] == "ERR_CPS_ORIGIN_NOT_ALLOWED", answer
+    browser.wait_no_dialog()
+    tab.close()
+
+
 def test_a_login_ends_when_its_page_enters_the_back_forward_cache(
         request, dev_extension, native_host, fresh_host, site, cacheable_page, pki, dupont,
         tmp_path):

@@ -179,6 +179,32 @@ def test_origins_not_allowed_are_refused_before_the_card(card_host, pki, origin)
     assert pin_status(card_host, cid) == "ok", "the card saw a PIN for a refused origin"
 
 
+def test_list_certificates_for_an_origin_refuses_it_as_authenticate_would(card_host, pki):
+    """Our extension of §4: list-certificates with the page's origin answers what
+    authenticate would for that origin, before the card is read, so that the dialog never
+    asks a code porteur for a page the host refuses. Without it, as before."""
+    cid = pki.holders["dupont"].certificate_id
+    for origin in ("https://evil.example", "http://localhost:8443", "https://localhost:8443/x", ""):
+        err = card_host.request("list-certificates", {"origin": origin})["error"]
+        assert err["code"] == "ERR_CPS_ORIGIN_NOT_ALLOWED", origin
+    for arguments in ({"origin": ORIGIN}, {"origin": ORIGIN.upper()}, {"origin": None}, {}):
+        listed = card_host.request("list-certificates", arguments)["result"]["certificates"]
+        assert cid in [c["certificateId"] for c in listed], arguments
+    err = card_host.request("list-certificates", {"origin": 8443})["error"]
+    assert (err["code"], err["details"]["fields"]) == ("ERR_CPS_INVALID_REQUEST", ["origin"])
+
+
+def test_list_certificates_checks_the_origin_before_the_card(host_env, tmp_path):
+    """A refused origin is told as such even where the card layer would fail: it is not
+    reached (here no PKCS#11 module at all)."""
+    env = dict(host_env, CPSBRIDGE_PKCS11_MODULE=str(tmp_path / "missing-module.so"))
+    with HostProcess(env) as h:
+        err = h.request("list-certificates", {"origin": "https://evil.example"})["error"]
+        assert err["code"] == "ERR_CPS_ORIGIN_NOT_ALLOWED"
+        err = h.request("list-certificates", {"origin": ORIGIN})["error"]
+        assert err["code"] == "ERR_CPS_PKCS11_UNAVAILABLE"
+
+
 def test_an_unknown_certificate_is_not_found(card_host):
     err = card_host.request("authenticate", auth_args("ab" * 32))["error"]
     assert err["code"] == "ERR_CPS_CERTIFICATE_NOT_FOUND"
