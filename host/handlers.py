@@ -89,9 +89,12 @@ class Handlers:
 
     @staticmethod
     def _entry(c: "CardCertificate") -> dict[str, Any]:
+        # §4's holder: `rpps` for an RPPS holder, `adeli` for an ADELI one, as its example
+        # shows; the one that does not apply is left out, not null.
+        holder = {k: v for k, v in c.holder.items() if v is not None or k not in ("rpps", "adeli")}
         return {"certificateId": c.certificate_id, "certificate": binascii.b2a_base64(c.der, newline=False).decode(),
                 "tokenLabel": c.token_label, "reader": c.reader,
-                "holder": c.holder, "notBefore": c.not_before, "notAfter": c.not_after,
+                "holder": holder, "notBefore": c.not_before, "notAfter": c.not_after,
                 "pin": {"minLength": c.pin.min_length, "maxLength": c.pin.max_length,
                         "status": c.pin.status, "pinPad": c.pin.pin_pad}}
 

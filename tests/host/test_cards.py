@@ -76,8 +76,9 @@ def test_lists_the_authentication_certificate_only(card_host, pki, backend):
     c = mine[0]
     assert c["certificateId"] == hashlib.sha256(der(dupont.auth_cert)).hexdigest()
     assert base64.b64decode(c["certificate"]) == der(dupont.auth_cert)
+    # §4's example: `rpps` for an RPPS holder, no `adeli` key (not null).
     assert c["holder"] == {"idNat": "899700367917", "idType": "RPPS", "rpps": "99700367917",
-                           "adeli": None, "familyName": "DUPONT", "givenName": "JEAN",
+                           "familyName": "DUPONT", "givenName": "JEAN",
                            "title": "Médecin", "cardType": "CPS"}
     assert c["tokenLabel"].startswith("CPS3v3-2900995266")  # OpenSC appends its PIN's label
     assert c["reader"] == backend.reader
@@ -216,7 +217,9 @@ def test_holders_of_every_kind(host, pki, cards):
     certs = {c["holder"]["idNat"]: c for c in host.request("list-certificates")["result"]["certificates"]}
     assert certs["0751234567"]["holder"]["idType"] == "ADELI"
     assert certs["0751234567"]["holder"]["adeli"] == "751234567"
+    assert "rpps" not in certs["0751234567"]["holder"]
     assert certs["3750100125/4521"]["holder"]["idType"] == "OTHER"
+    assert not {"rpps", "adeli"} & set(certs["3750100125/4521"]["holder"])
     assert certs["3750100125/4521"]["holder"]["cardType"] == "CPE"
     # An expired card is listed (the dialog shows its date; the site refuses it).
     assert certs["899700555555"]["notAfter"] < certs["899700367917"]["notAfter"]
