@@ -309,6 +309,12 @@ def form(name: str, max_len: int = 200) -> str:
     return value.strip()
 
 
+def empty_fields(**values: str) -> tuple[str, ...]:
+    """The names of the fields left empty: those a refusal « Renseignez … » is about, marked
+    on the page (aria-invalid, templates/_aria.html)."""
+    return tuple(name for name, value in values.items() if not value)
+
+
 # POST paths whose form is on another page than their own GET.
 FORM_PAGES = {"/connexion": "/", "/connexion/code/renvoyer": "/connexion/code"}
 

@@ -9,8 +9,8 @@ from flask import Blueprint, current_app, g, redirect, request
 from .. import accounts, codes, db, mails, ratelimit
 from .. import sessions as store
 from ..passwords import verify_password
-from ..web import Refusal, cgu_step, client_ip, conn, current_user, flash, form, open_session, \
-    render, send, sess
+from ..web import Refusal, cgu_step, client_ip, conn, current_user, empty_fields, flash, form, \
+    open_session, render, send, sess
 
 bp = Blueprint("connexion", __name__)
 
@@ -31,11 +31,9 @@ def connexion():
     identifiant, mot_de_passe = form("identifiant"), request.form.get("mot_de_passe", "")
     sess().pop("delegation")  # a login started here is not the invitation's
     if not identifiant or not mot_de_passe:
-        # The fields left empty are the ones at fault (aria-invalid, _aria.html).
-        empty = tuple(n for n, v in (("identifiant", identifiant), ("mot_de_passe", mot_de_passe))
-                      if not v)
         return render("accueil.html", 400, erreur="Renseignez votre identifiant et votre mot de passe.",
-                      identifiant=identifiant, champs=empty)
+                      identifiant=identifiant,
+                      champs=empty_fields(identifiant=identifiant, mot_de_passe=mot_de_passe))
     row = check_password(identifiant, mot_de_passe)
     if row is None:
         return render("accueil.html", 401, erreur="Identifiant ou mot de passe incorrect.",

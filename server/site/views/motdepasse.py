@@ -7,8 +7,8 @@ from flask import Blueprint, current_app, redirect, request
 
 from .. import accounts, db, links, mails, ratelimit, sessions
 from ..passwords import hash_password, password_field, password_problem
-from ..web import (Refusal, SendFailure, check_relay, client_ip, conn, flash, form, renew_session,
-                   render, send, sess, url)
+from ..web import (Refusal, SendFailure, check_relay, client_ip, conn, empty_fields, flash, form,
+                   renew_session, render, send, sess, url)
 
 bp = Blueprint("motdepasse", __name__)
 
@@ -85,10 +85,9 @@ def oubli():
         return render("oubli.html")
     identifiant, email = form("identifiant"), form("email")
     if not identifiant or not email:
-        # The fields left empty are the ones at fault (aria-invalid, _aria.html).
-        empty = tuple(n for n, v in (("identifiant", identifiant), ("email", email)) if not v)
         return render("oubli.html", 400, identifiant=identifiant, email=email,
-                      erreur="Renseignez votre identifiant et votre adresse e-mail.", champs=empty)
+                      erreur="Renseignez votre identifiant et votre adresse e-mail.",
+                      champs=empty_fields(identifiant=identifiant, email=email))
     c = conn()
     cfg = current_app.config["SITE"]
     # The same answer whether or not the account exists: no way to probe identifiants. So
