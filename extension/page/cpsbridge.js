@@ -8,7 +8,8 @@
  * Each call is a promise; a failure is a CpsBridgeError with `code` (ERR_CPS_…), a French
  * (or English, `lang: "en"`) `message` for the user, and sometimes `details`.
  * No extension answering within 1 s: ERR_CPS_EXTENSION_UNAVAILABLE. Not https:
- * ERR_CPS_INSECURE_CONTEXT. In a frame: ERR_CPS_ORIGIN_NOT_ALLOWED (only a top-level page). No answer in `timeoutMs`: ERR_CPS_USER_TIMEOUT (authenticate).
+ * ERR_CPS_INSECURE_CONTEXT. In a frame: ERR_CPS_ORIGIN_NOT_ALLOWED (only a top-level page).
+ * No answer in `timeoutMs`: ERR_CPS_USER_TIMEOUT (authenticate).
  * Protocol: PROTOCOL.md §9 (window.postMessage, "cpsbridge": "request" / "ack" / "response").
  */
 (function (root) {
@@ -94,8 +95,8 @@
     return (MESSAGES[code] || MESSAGES.ERR_CPS_INTERNAL)[lang];
   }
 
-  function localError(code, lang) {
-    return CpsBridgeError(code, messageOf(code, lang));
+  function localError(code, lang, details) {
+    return CpsBridgeError(code, messageOf(code, lang), details);
   }
 
   function newRequestId() {
@@ -113,9 +114,7 @@
       // In a frame nothing listens (the extension's content script is the top page's only,
       // and the extension refuses frames): say so at once, not « extension absente » in 1 s.
       if (root.top !== root) {
-        reject(CpsBridgeError("ERR_CPS_ORIGIN_NOT_ALLOWED",
-                              messageOf("ERR_CPS_ORIGIN_NOT_ALLOWED", lang),
-                              { reason: "not a top-level page" }));
+        reject(localError("ERR_CPS_ORIGIN_NOT_ALLOWED", lang, { reason: "not a top-level page" }));
         return;
       }
       var requestId = newRequestId();

@@ -138,12 +138,7 @@ export class AuthFlow {
 
   /** Another login was asked meanwhile (refused): this one's window comes to the front. */
   focus() {
-    if (this.done) return;
-    try {
-      this.ui.focus();
-    } catch {
-      // the window may be gone; windows.onRemoved will cancel
-    }
+    if (!this.done) this._toWindow((ui) => ui.focus());
   }
 
   onWindowClosed() {
@@ -355,12 +350,7 @@ export class AuthFlow {
   /** One minute left: a line in the dialog (a notice, not a view, so that the PIN being
    *  typed stays in its field). */
   _warn() {
-    if (this.done) return;
-    try {
-      this.ui.notify({ notice: "time-left" });
-    } catch {
-      // the window may be gone; windows.onRemoved will cancel
-    }
+    if (!this.done) this._toWindow((ui) => ui.notify({ notice: "time-left" }));
   }
 
   // -- ends -----------------------------------------------------------------------------
@@ -381,10 +371,16 @@ export class AuthFlow {
 
   _show(view) {
     this.view = { origin: this.origin, ...(this.lang ? { lang: this.lang } : {}), ...view };
+    this._toWindow((ui) => ui.show(this.view));
+  }
+
+  /** A call on the dialog window, which may be gone meanwhile: windows.onRemoved cancels
+   *  the flow then, and the call is dropped. */
+  _toWindow(call) {
     try {
-      this.ui.show(this.view);
+      call(this.ui);
     } catch {
-      // the window may be gone; windows.onRemoved will cancel
+      // gone
     }
   }
 
@@ -407,14 +403,6 @@ export class AuthFlow {
     // answer behind the window's teardown).
     if (ok) this._resolve(value);
     else this._reject(value);
-    if (!keepWindow && !this.windowClosed) {
-      setTimeout(() => {
-        try {
-          this.ui.close();
-        } catch {
-          // already closed
-        }
-      }, 0);
-    }
+    if (!keepWindow && !this.windowClosed) setTimeout(() => this._toWindow((ui) => ui.close()), 0);
   }
 }

@@ -24,12 +24,12 @@ export function identifier(holder) {
   return holder.idNat || "";
 }
 
-const CARD_TYPE_NAMES = { CPS: "CPS", CPF: "CPF", CPE: "CPE", CPA: "CPA", CDE: "CDE" };
+const CARD_TYPES = new Set(["CPS", "CPF", "CPE", "CPA", "CDE"]);
 
 /** The card's kind as the manual names it: "CPS", "CPE"…, "CPx" when it is not known
  *  (the host says UNKNOWN unless IT configured the policy OIDs). */
 export function cardTypeName(cardType) {
-  return CARD_TYPE_NAMES[cardType] || "CPx";
+  return CARD_TYPES.has(cardType) ? cardType : "CPx";
 }
 
 /** The card in the reader, for the extension's own pages (the popup): who it names. */
